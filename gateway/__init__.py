@@ -1,0 +1,1 @@
+"""The HTTP gateway: uploads into storage, job records, status, results, Studio."""

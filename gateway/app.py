@@ -1,0 +1,54 @@
+"""The FastAPI app factory; start-up work runs in the lifespan, nothing heavy at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+
+from gateway import errors
+from gateway.context import Context
+from gateway.routes import compat, health, jobs
+from shared.celery_app import make_celery
+from shared.jobs import JobStore, connect
+from shared.settings import Settings, get_settings
+from shared.storage import make_storage
+
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("ethos.gateway")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the gateway app."""
+    s = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = connect(s.redis.url, s.redis.socket_timeout_s)
+        app.state.ctx = Context(
+            settings=s,
+            jobs=JobStore(client, s.redis.key_prefix, s.redis.job_ttl_s),
+            storage=make_storage(s.storage),
+            celery=make_celery(s),
+        )
+        log.info("gateway ready: storage=%s redis=%s", s.storage.backend, s.redis.url)
+        yield
+        client.close()
+
+    app = FastAPI(title="Ethos", version="0.1.0", lifespan=lifespan,
+                  description="Emotion-aware transcription: upload, poll or stream, read the result.")
+    errors.install(app)
+    app.include_router(jobs.router)
+    app.include_router(compat.router)
+    app.include_router(health.router)
+
+    @app.get("/", include_in_schema=False)
+    def studio() -> FileResponse:
+        """The Studio page."""
+        return FileResponse(STATIC / "index.html")
+
+    return app

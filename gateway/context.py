@@ -1,0 +1,25 @@
+"""What the routes share: settings, the job store, storage and the Celery app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from celery import Celery
+from fastapi import Request
+
+from shared.jobs import JobStore
+from shared.settings import Settings
+from shared.storage import Storage
+
+
+@dataclass
+class Context:
+    settings: Settings
+    jobs: JobStore
+    storage: Storage
+    celery: Celery
+
+
+def ctx(request: Request) -> Context:
+    """FastAPI dependency: the app's context."""
+    return request.app.state.ctx  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""HTTP routes: jobs (v1), the original Ethos endpoints, health."""

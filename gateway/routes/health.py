@@ -1,0 +1,69 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from gateway.context import Context, ctx
+from shared.celery_app import QUEUES
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The gateway process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/health")
+def health() -> dict[str, str]:
+    """Original Ethos liveness endpoint."""
+    return {"status": "ok"}
+
+
+def readiness(c: Context) -> tuple[bool, dict[str, Any]]:
+    """Each dependency and its state: Redis, storage, and live workers per queue."""
+    deps: dict[str, Any] = {}
+    try:
+        c.jobs.r.ping()
+        deps["redis"] = {"state": "ok"}
+    except Exception as e:  # noqa: BLE001 - reported, not raised
+        deps["redis"] = {"state": "down", "message": f"Redis unreachable: {e}"}
+    try:
+        c.storage.ping()
+        deps["storage"] = {"state": "ok", "backend": c.storage.name}
+    except Exception as e:  # noqa: BLE001
+        deps["storage"] = {"state": "down", "backend": c.storage.name, "message": str(e)}
+    workers: dict[str, list[dict[str, Any]]] = {q: [] for q in QUEUES}
+    if deps["redis"]["state"] == "ok":
+        prefix = c.settings.redis.key_prefix
+        keys = list(c.jobs.r.scan_iter(f"{prefix}:worker:*", count=200))
+        now = time.time()
+        for raw in c.jobs.r.mget(keys) if keys else []:
+            if not raw:
+                continue
+            info = json.loads(raw)
+            entry = {"hostname": info.get("hostname"), "age_s": round(now - info.get("at", now), 1)}
+            for q in info.get("queues", []):
+                if q in workers:
+                    workers[q].append({**entry, **(info.get(q) or {})})
+    for q, found in workers.items():
+        ready = [w for w in found if w.get("ready", True)]
+        state = "ok" if ready else ("not_ready" if found else "no_workers")
+        deps[f"workers.{q}"] = {"state": state, "workers": found}
+    ok = all(d["state"] == "ok" for d in deps.values())
+    return ok, deps
+
+
+@router.get("/readyz")
+def readyz(c: Context = Depends(ctx)) -> JSONResponse:
+    """Ready when Redis and storage answer and every queue has a live, ready worker."""
+    ok, deps = readiness(c)
+    return JSONResponse({"status": "ready" if ok else "not_ready", "dependencies": deps},
+                        status_code=200 if ok else 503)

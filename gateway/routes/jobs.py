@@ -1,0 +1,110 @@
+"""The v1 job API (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from gateway import service
+from gateway.context import Context, ctx
+from gateway.errors import ApiError
+from shared.tags import table_rows
+
+router = APIRouter(prefix="/v1", tags=["jobs"])
+
+
+@router.post("/jobs", status_code=202)
+async def create_job(request: Request, c: Context = Depends(ctx)) -> JSONResponse:
+    """Upload a recording (multipart field ``file``; optional ``language``, ``callback_url``)."""
+    rec = await service.accept_job(request, c, "file")
+    view = service.job_view(rec)
+    return JSONResponse(
+        {"id": rec.id, "status": rec.status.value, "links": view["links"]},
+        status_code=202,
+        headers={"Location": view["links"]["self"]},
+    )
+
+
+@router.get("/jobs")
+def list_jobs(limit: int = 50, c: Context = Depends(ctx)) -> dict[str, Any]:
+    """Recent jobs, newest first."""
+    limit = min(max(limit, 1), 200)
+    return {"jobs": [service.job_view(r) for r in c.jobs.recent(limit)]}
+
+
+@router.get("/jobs/{job_id}")
+def get_job(job_id: str, c: Context = Depends(ctx)) -> dict[str, Any]:
+    """A job's status, stage, progress, timestamps, media facts and error."""
+    return service.job_view(service.get_job(c, job_id))
+
+
+@router.get("/jobs/{job_id}/result")
+def get_result(job_id: str, c: Context = Depends(ctx)) -> dict[str, Any]:
+    """The emotion-annotated transcript once the job succeeded (409 before)."""
+    return service.load_result(c, service.get_job(c, job_id))
+
+
+@router.delete("/jobs/{job_id}")
+def delete_job(job_id: str, c: Context = Depends(ctx)) -> dict[str, Any]:
+    """Cancel the job if unfinished and delete its media and result."""
+    return service.job_view(service.delete_job(c, service.get_job(c, job_id)))
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+@router.get("/jobs/{job_id}/media")
+def get_media(job_id: str, c: Context = Depends(ctx), range_: str | None = Header(None, alias="range")) -> Response:
+    """The original upload; honours single HTTP byte ranges so players can seek."""
+    rec = service.get_job(c, job_id)
+    if rec.deleted:
+        raise ApiError(410, "gone", f"job {job_id} was deleted")
+    size = c.storage.size(rec.media_key)
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": _disposition(rec.media.filename),
+        "Cache-Control": "private, max-age=3600",
+    }
+    ctype = rec.content_type or "application/octet-stream"
+    start, end, status = 0, size - 1, 200
+    if range_:
+        m = _RANGE.match(range_.strip())
+        if not m or (not m.group(1) and not m.group(2)):
+            return _unsatisfiable(size)
+        if m.group(1):
+            start = int(m.group(1))
+            end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+        else:  # suffix range: the last N bytes
+            start = max(size - int(m.group(2)), 0)
+        if start >= size or start > end:
+            return _unsatisfiable(size)
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end - start + 1)
+    return StreamingResponse(
+        c.storage.iter_range(rec.media_key, start, end), status_code=status, headers=headers, media_type=ctype
+    )
+
+
+def _unsatisfiable(size: int) -> Response:
+    return JSONResponse(
+        {"error": {"code": "range_not_satisfiable", "message": f"the media has {size} bytes"}},
+        status_code=416,
+        headers={"Content-Range": f"bytes */{size}"},
+    )
+
+
+def _disposition(name: str) -> str:
+    from urllib.parse import quote
+
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'")
+    return f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+@router.get("/tags")
+def tags() -> dict[str, Any]:
+    """The tag → emotion, valence, arousal table (the one the API uses)."""
+    return {"tags": table_rows()}

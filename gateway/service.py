@@ -1,0 +1,132 @@
+"""Gateway logic kept out of the routes: accept an upload as a job, read results, delete."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from gateway.context import Context
+from gateway.errors import ApiError
+from gateway.sniff import media_type, safe_extension
+from gateway.upload import receive_upload
+from shared.celery_app import TASK_PREPARE
+from shared.jobs import new_job_id, utcnow
+from shared.schemas import JobRecord, JobStatus, MediaInfo
+
+log = logging.getLogger("ethos.gateway")
+
+LANG_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-")
+
+
+async def accept_job(request: Request, c: Context, file_field: str) -> JobRecord:
+    """Stream the upload into storage, record the job and enqueue its workflow."""
+    await run_in_threadpool(c.jobs.r.ping)  # fail fast (503) before taking the body
+    job_id = new_job_id()
+    up = await receive_upload(
+        request,
+        file_field=file_field,
+        storage=c.storage,
+        key_for=lambda name: f"jobs/{job_id}/input{safe_extension(name)}",
+        max_bytes=c.settings.limits.max_upload_bytes,
+        chunk_bytes=c.settings.gateway.upload_chunk_bytes,
+    )
+    try:
+        language = up.fields.get("language") or "en"
+        if not (1 <= len(language) <= 12 and set(language) <= LANG_OK):
+            raise ApiError(400, "invalid_request", f"language {language!r} is not a language code")
+        callback = up.fields.get("callback_url") or None
+        if callback and not callback.startswith(("http://", "https://")):
+            raise ApiError(400, "invalid_request", "callback_url must be an http(s) URL")
+        rec = JobRecord(
+            id=job_id,
+            status=JobStatus.queued,
+            stage="queued",
+            created_at=utcnow(),
+            media=MediaInfo(filename=up.filename, size=up.size),
+            language=language.lower(),
+            callback_url=callback,
+            media_key=up.key,
+            content_type=media_type(up.filename, up.sniffed),
+        )
+        await run_in_threadpool(c.jobs.create, rec)
+        await run_in_threadpool(
+            c.celery.send_task, TASK_PREPARE, args=[job_id], queue="cpu",
+            retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
+        )
+    except BaseException:
+        await run_in_threadpool(_forget, c, job_id)
+        raise
+    return rec
+
+
+def _forget(c: Context, job_id: str) -> None:
+    """Undo a half-accepted job (best effort: the store may be what failed)."""
+    for fn in (lambda: c.storage.delete_prefix(f"jobs/{job_id}"),
+               lambda: c.jobs.r.delete(c.jobs.key(job_id), c.jobs.events_key(job_id)),
+               lambda: c.jobs.r.zrem(c.jobs.index_key(), job_id)):
+        try:
+            fn()
+        except Exception:  # noqa: BLE001
+            log.warning("cleanup of job %s incomplete", job_id, exc_info=True)
+
+
+def get_job(c: Context, job_id: str) -> JobRecord:
+    rec = c.jobs.get(job_id) if job_id.startswith("job_") else None
+    if rec is None:
+        raise ApiError(404, "not_found", f"no job {job_id!r}")
+    return rec
+
+
+def job_view(rec: JobRecord) -> dict[str, Any]:
+    """The public job object (DESIGN.md §3)."""
+    base = f"/v1/jobs/{rec.id}"
+    return {
+        "id": rec.id,
+        "status": rec.status.value,
+        "stage": rec.stage,
+        "progress": round(rec.progress, 4),
+        "created_at": rec.created_at,
+        "started_at": rec.started_at,
+        "finished_at": rec.finished_at,
+        "language": rec.language,
+        "media": rec.media.model_dump(
+            include={"filename", "duration", "has_audio", "has_video", "size"}
+        ),
+        "error": rec.error.model_dump() if rec.error else None,
+        "deleted": rec.deleted,
+        "links": {
+            "self": base,
+            "result": f"{base}/result",
+            "events": f"{base}/events",
+            "media": f"{base}/media",
+        },
+    }
+
+
+def load_result(c: Context, rec: JobRecord) -> dict[str, Any]:
+    """The stored result; 409 while the job has none."""
+    if rec.deleted:
+        raise ApiError(410, "gone", f"job {rec.id} was deleted")
+    if rec.status != JobStatus.succeeded:
+        msg = f"job {rec.id} is {rec.status.value}"
+        if rec.error:
+            msg += f": {rec.error.message}"
+        raise ApiError(409, "not_ready", msg)
+    key = c.jobs.get_field(rec.id, "result_key")
+    if not key:
+        raise ApiError(410, "gone", f"the result of job {rec.id} is no longer stored")
+    return json.loads(c.storage.get_bytes(key))  # type: ignore[no-any-return]
+
+
+def delete_job(c: Context, rec: JobRecord) -> JobRecord:
+    """Cancel if unfinished, then delete the media and result; the record stays as a tombstone."""
+    c.jobs.cancel(rec.id)
+    c.storage.delete_prefix(f"jobs/{rec.id}")
+    c.jobs.mark_deleted(rec.id)
+    out = c.jobs.get(rec.id)
+    assert out is not None
+    return out

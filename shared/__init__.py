@@ -1,0 +1,1 @@
+"""Code both sides import: settings, schemas, storage, job store, Celery app, tag table."""

@@ -1,0 +1,69 @@
+"""The Celery app: queues, routing and the settings that long GPU tasks need.
+
+Queues: ``stt`` (GPU speech work), ``fer`` (face work, scales out), ``cpu`` (probe, audio
+extraction, merge). Tasks are sent by name, so the gateway never imports worker code.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from shared.settings import Settings, get_settings
+
+QUEUES = ("cpu", "stt", "fer")
+
+TASK_PREPARE = "ethos.prepare"
+TASK_STT = "ethos.stt.transcribe"
+TASK_FER = "ethos.fer.chunk"
+TASK_MERGE = "ethos.merge"
+TASK_FAIL = "ethos.fail"
+
+ROUTES = {
+    TASK_PREPARE: {"queue": "cpu"},
+    TASK_MERGE: {"queue": "cpu"},
+    TASK_FAIL: {"queue": "cpu"},
+    TASK_STT: {"queue": "stt"},
+    TASK_FER: {"queue": "fer"},
+}
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    """Build the app from settings (JSON only, late acks, prefetch 1, time limits)."""
+    s = settings or get_settings()
+    app = Celery(
+        "ethos",
+        broker=s.redis.url,
+        backend=s.redis.url,
+        include=["workers.cpu.tasks", "workers.stt.tasks"],
+    )
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_queues=[Queue(q) for q in QUEUES],
+        task_default_queue="cpu",
+        task_routes=ROUTES,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=s.celery.soft_time_limit_s,
+        task_time_limit=s.celery.time_limit_s,
+        worker_max_tasks_per_child=s.celery.max_tasks_per_child,
+        broker_transport_options={
+            "visibility_timeout": s.celery.visibility_timeout_s,
+            "socket_connect_timeout": 3,
+        },
+        result_backend_transport_options={"visibility_timeout": s.celery.visibility_timeout_s},
+        broker_connection_retry_on_startup=True,
+        result_expires=s.redis.job_ttl_s,
+        task_track_started=False,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        enable_utc=True,
+    )
+    return app
+
+
+app = make_celery()

@@ -1,0 +1,131 @@
+"""One validated settings object, read from ``ETHOS_*`` environment variables.
+
+Nested groups use ``__``: ``ETHOS_STORAGE__BACKEND=s3``, ``ETHOS_VAD__MAX_SEGMENT_S=20``.
+The original Ethos variables ``MODEL_ID`` and ``ADAPTER_ID`` are honoured too.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GiB = 1024**3
+
+
+class RedisSettings(BaseModel):
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "ethos"
+    socket_timeout_s: float = Field(5.0, gt=0)
+    # How long job records and event logs live after a job ends.
+    job_ttl_s: int = Field(7 * 24 * 3600, ge=60)
+
+
+class StorageSettings(BaseModel):
+    backend: Literal["local", "s3"] = "local"
+    local_root: Path = Path("data/storage")
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = "minioadmin"
+    s3_secret_key: SecretStr = SecretStr("minioadmin")
+    s3_bucket: str = "ethos"
+    s3_secure: bool = False
+    s3_region: str | None = None
+    # Multipart part size for streamed uploads (S3 minimum is 5 MiB).
+    part_size: int = Field(8 * 1024 * 1024, ge=5 * 1024 * 1024)
+
+
+class LimitSettings(BaseModel):
+    max_upload_bytes: int = Field(4 * GiB, ge=1)
+    max_duration_s: float = Field(4 * 3600.0, gt=0)
+
+
+class VadSettings(BaseModel):
+    threshold: float = Field(0.5, gt=0, lt=1)
+    neg_threshold: float = Field(0.35, gt=0, lt=1)
+    min_speech_s: float = Field(0.25, ge=0)
+    # Pauses shorter than this are merged into one segment.
+    merge_gap_s: float = Field(0.6, ge=0)
+    # Longer speech is split at its quietest point; Voxtral's window is 30 s.
+    max_segment_s: float = Field(28.0, gt=1, le=30)
+    pad_s: float = Field(0.1, ge=0)
+
+
+class SttSettings(BaseModel):
+    engine: Literal["auto", "sphinx", "voxtral"] = "auto"
+    model_id: str = "mistralai/Voxtral-Mini-3B-2507"
+    adapter_id: str | None = "YongkangZOU/evoxtral-rl"
+    batch_size: int = Field(8, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    cpu_dtype: Literal["float32", "bfloat16"] = "float32"
+    # Generation budget: tokens per second of audio, plus a floor.
+    tokens_per_second: float = Field(8.0, gt=0)
+    min_new_tokens_cap: int = Field(32, ge=1)
+
+
+class FerSettings(BaseModel):
+    fps: float = Field(1.0, gt=0, le=30)
+    chunk_s: float = Field(60.0, ge=1)
+    model_path: Path | None = None
+    model_spec: Literal["auto", "fer2013", "mobilevit"] = "auto"
+    detector: Literal["haar"] = "haar"
+    threads: int = Field(1, ge=1)
+    min_face_px: int = Field(40, ge=8)
+
+
+class CelerySettings(BaseModel):
+    soft_time_limit_s: int = Field(3 * 3600, ge=1)
+    time_limit_s: int = Field(3 * 3600 + 300, ge=1)
+    # Must exceed the longest task, else Redis redelivers a task still running.
+    visibility_timeout_s: int = Field(4 * 3600, ge=1)
+    max_tasks_per_child: int = Field(50, ge=1)
+
+
+class GatewaySettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    public_url: str | None = None
+    upload_chunk_bytes: int = Field(1024 * 1024, ge=4096)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ETHOS_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    redis: RedisSettings = RedisSettings()
+    storage: StorageSettings = StorageSettings()
+    limits: LimitSettings = LimitSettings()
+    vad: VadSettings = VadSettings()
+    stt: SttSettings = SttSettings()
+    fer: FerSettings = FerSettings()
+    celery: CelerySettings = CelerySettings()
+    gateway: GatewaySettings = GatewaySettings()
+    work_dir: Path = Path("data/work")
+    log_level: str = "INFO"
+
+    # The original project's variable names.
+    model_id_env: str | None = Field(None, validation_alias=AliasChoices("MODEL_ID"))
+    adapter_id_env: str | None = Field(None, validation_alias=AliasChoices("ADAPTER_ID"))
+
+    @model_validator(mode="after")
+    def _apply_original_names(self) -> Settings:
+        if self.model_id_env:
+            self.stt.model_id = self.model_id_env
+        if self.adapter_id_env is not None:
+            self.stt.adapter_id = self.adapter_id_env or None
+        if self.vad.neg_threshold >= self.vad.threshold:
+            raise ValueError("vad.neg_threshold must be below vad.threshold")
+        if self.celery.time_limit_s <= self.celery.soft_time_limit_s:
+            raise ValueError("celery.time_limit_s must exceed celery.soft_time_limit_s")
+        if self.celery.visibility_timeout_s <= self.celery.time_limit_s:
+            raise ValueError("celery.visibility_timeout_s must exceed celery.time_limit_s")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, validated once."""
+    return Settings()

@@ -1,0 +1,122 @@
+"""The one tag table (DESIGN.md §6) and the rules that turn tags into emotion.
+
+The API serves this table to the Studio (``GET /v1/tags``); nothing else holds a copy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from shared.schemas import TagHit
+
+
+@dataclass(frozen=True)
+class TagEmotion:
+    emotion: str
+    valence: float
+    arousal: float
+
+
+_ROWS: list[tuple[tuple[str, ...], str, float, float]] = [
+    (("laughs", "laughing"), "Happy", 0.70, 0.60),
+    (("chuckles",), "Happy", 0.50, 0.30),
+    (("giggles",), "Happy", 0.60, 0.40),
+    (("claps", "applause"), "Happy", 0.60, 0.50),
+    (("sighs", "sighing"), "Sad", -0.30, -0.30),
+    (("cries", "crying"), "Sad", -0.70, 0.40),
+    (("sad",), "Sad", -0.60, -0.20),
+    (("mumbles",), "Sad", -0.20, -0.30),
+    (("whispers", "whispering"), "Calm", 0.10, -0.50),
+    (("calm",), "Calm", 0.20, -0.40),
+    (("shouts", "shouting"), "Angry", -0.50, 0.80),
+    (("angry",), "Angry", -0.60, 0.70),
+    (("frustrated",), "Frustrated", -0.50, 0.50),
+    (("exclaims", "excited"), "Excited", 0.50, 0.70),
+    (("gasps",), "Surprised", 0.20, 0.70),
+    (("hesitates",), "Anxious", -0.20, 0.30),
+    (("stutters",), "Anxious", -0.20, 0.40),
+    (("stammers",), "Anxious", -0.25, 0.35),
+    (("nervous",), "Anxious", -0.30, 0.40),
+    (("laughs nervously",), "Anxious", -0.10, 0.40),
+    (("clears throat",), "Neutral", 0.00, 0.10),
+    (("pause",), "Neutral", 0.00, -0.10),
+]
+
+TAG_TABLE: dict[str, TagEmotion] = {
+    name: TagEmotion(emotion, valence, arousal)
+    for names, emotion, valence, arousal in _ROWS
+    for name in names
+}
+NEUTRAL = "Neutral"
+_TAG_RE = re.compile(r"\[([^\[\]\n]{1,40})\]")
+
+
+def normalize(tag: str) -> str:
+    """Lower-case, trimmed, inner whitespace collapsed."""
+    return " ".join(tag.strip().lower().split())
+
+
+def lookup(tag: str) -> TagEmotion | None:
+    """The table row for a tag, or None when the tag is unknown."""
+    return TAG_TABLE.get(normalize(tag))
+
+
+def find_tags(text: str, start: float, end: float) -> list[TagHit]:
+    """Every ``[tag]`` in a segment's text, with its character offset and estimated time.
+
+    The time is the tag's character offset as a fraction of the text's length, applied to
+    the segment's time range.
+    """
+    hits: list[TagHit] = []
+    length = max(len(text), 1)
+    span = max(end - start, 0.0)
+    for m in _TAG_RE.finditer(text):
+        name = normalize(m.group(1))
+        if not name:
+            continue
+        row = TAG_TABLE.get(name)
+        hits.append(
+            TagHit(
+                tag=name,
+                char=m.start(),
+                time=round(start + span * m.start() / length, 3),
+                emotion=row.emotion if row else None,
+                valence=row.valence if row else None,
+                arousal=row.arousal if row else None,
+            )
+        )
+    return hits
+
+
+def segment_emotion(tags: list[TagHit]) -> tuple[str, float, float]:
+    """Segment label, valence, arousal from its tags (DESIGN.md §6).
+
+    Neutral tags count only when no other known tag is present; valence and arousal are the
+    means over counted tags; the label is the most frequent counted emotion, ties going to
+    the emotion with the strongest arousal.
+    """
+    known = [t for t in tags if t.emotion is not None]
+    counted = [t for t in known if t.emotion != NEUTRAL] or known
+    if not counted:
+        return NEUTRAL, 0.0, 0.0
+    valence = sum(t.valence or 0.0 for t in counted) / len(counted)
+    arousal = sum(t.arousal or 0.0 for t in counted) / len(counted)
+    counts = Counter(t.emotion for t in counted)
+    top = max(counts.values())
+    strongest: dict[str, float] = {}
+    for t in counted:
+        emotion = t.emotion or NEUTRAL
+        if counts[emotion] == top:
+            strongest[emotion] = max(strongest.get(emotion, -9.0), t.arousal or 0.0)
+    label = max(strongest, key=lambda e: strongest[e])
+    return label, round(valence, 3), round(arousal, 3)
+
+
+def table_rows() -> list[dict[str, object]]:
+    """The table as the API serves it."""
+    return [
+        {"tags": list(names), "emotion": e, "valence": v, "arousal": a}
+        for names, e, v, a in _ROWS
+    ]

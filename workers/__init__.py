@@ -1,0 +1,1 @@
+"""Celery workers: ``cpu`` (probe, audio, merge), ``stt`` (speech), ``fer`` (faces)."""

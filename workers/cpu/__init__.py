@@ -1,0 +1,1 @@
+"""The ``cpu`` queue: probing, audio extraction and the merge step."""

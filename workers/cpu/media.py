@@ -1,0 +1,88 @@
+"""ffprobe and ffmpeg: what a file holds, and its audio as 16 kHz mono PCM."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import ffmpeg
+
+from shared.errors import UnsupportedMedia
+from shared.schemas import MediaInfo
+
+SAMPLE_RATE = 16000
+
+
+def probe(path: Path, filename: str) -> MediaInfo:
+    """Duration and streams of a media file; UnsupportedMedia when ffprobe can't read it."""
+    try:
+        info = ffmpeg.probe(str(path))
+    except ffmpeg.Error as e:
+        detail = (e.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise UnsupportedMedia(
+            f"{filename!r} is not a media file ffmpeg can read"
+            + (f": {detail[-1]}" if detail else "")
+        ) from e
+    streams = info.get("streams", [])
+    audio = [s for s in streams if s.get("codec_type") == "audio"]
+    # Cover art in an audio file is a video stream with one frame: not a video.
+    video = [
+        s for s in streams
+        if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+    ]
+    fmt = info.get("format", {})
+    duration = _float(fmt.get("duration"))
+    if duration is None:
+        durations = [_float(s.get("duration")) for s in audio + video]
+        duration = max((d for d in durations if d), default=None)
+    if not audio and not video:
+        raise UnsupportedMedia(f"{filename!r} holds no audio or video stream")
+    if not duration or duration <= 0:
+        raise UnsupportedMedia(f"{filename!r} has no measurable duration (truncated or empty?)")
+    fps = None
+    width = height = None
+    if video:
+        v = video[0]
+        width, height = v.get("width"), v.get("height")
+        fps = _rate(v.get("avg_frame_rate")) or _rate(v.get("r_frame_rate"))
+    return MediaInfo(
+        filename=filename,
+        duration=round(duration, 3),
+        has_audio=bool(audio),
+        has_video=bool(video),
+        size=int(fmt["size"]) if fmt.get("size") else None,
+        format=fmt.get("format_name"),
+        video_width=width,
+        video_height=height,
+        video_fps=fps,
+    )
+
+
+def extract_audio(src: Path, dest: Path, filename: str) -> None:
+    """Decode the first audio stream to 16 kHz mono 16-bit WAV."""
+    cmd = [
+        "ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src),
+        "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le",
+        "-f", "wav", str(dest),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = proc.stderr.strip().splitlines()[-1:] or ["ffmpeg failed"]
+        raise UnsupportedMedia(f"could not decode the audio of {filename!r}: {last[0]}")
+
+
+def _float(v: object) -> float | None:
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _rate(v: str | None) -> float | None:
+    if not v or "/" not in v:
+        return None
+    num, den = v.split("/", 1)
+    try:
+        return float(num) / float(den) if float(den) else None
+    except ValueError:
+        return None

@@ -1,0 +1,88 @@
+"""Fuse per-segment speech and per-second face results into the result (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+
+from shared.jobs import utcnow
+from shared.schemas import FerChunkOutput, JobRecord, ModelInfo, Result, Segment, SttOutput
+
+
+def _majority(labels: list[str]) -> str | None:
+    """Most frequent label; ties go to the label seen first."""
+    if not labels:
+        return None
+    counts = Counter(labels)
+    top = max(counts.values())
+    return next(lab for lab in labels if counts[lab] == top)
+
+
+def face_timeline(chunks: list[FerChunkOutput]) -> tuple[dict[int, str], dict[int, dict[str, float]]]:
+    """Per-second majority face label and mean class scores, from frames that had a face."""
+    labels: dict[int, list[str]] = defaultdict(list)
+    scores: dict[int, list[dict[str, float]]] = defaultdict(list)
+    seen: set[float] = set()
+    for chunk in sorted(chunks, key=lambda c: c.start):
+        for f in chunk.frames:
+            if f.t in seen:  # a frame at a chunk border counts once
+                continue
+            seen.add(f.t)
+            if f.label is None:
+                continue
+            sec = int(math.floor(f.t + 1e-6))
+            labels[sec].append(f.label)
+            if f.scores:
+                scores[sec].append(f.scores)
+    timeline = {sec: lab for sec, labs in sorted(labels.items()) if (lab := _majority(labs))}
+    mean_scores = {
+        sec: {k: round(sum(s[k] for s in rows) / len(rows), 4) for k in rows[0]}
+        for sec, rows in sorted(scores.items())
+    }
+    return timeline, mean_scores
+
+
+def segment_face(seg: Segment, timeline: dict[int, str]) -> str | None:
+    """Majority face label over the seconds a segment covers."""
+    first, last = int(math.floor(seg.start)), int(math.ceil(seg.end))
+    labs = [timeline[s] for s in range(first, max(last, first + 1)) if s in timeline]
+    return _majority(labs)
+
+
+def build_result(
+    rec: JobRecord,
+    stt: SttOutput | None,
+    fer: list[FerChunkOutput],
+    timings: dict[str, float],
+) -> Result:
+    """The final result object for a job."""
+    has_video = bool(rec.media.has_video)
+    segments = [s.model_copy(deep=True) for s in (stt.segments if stt else [])]
+    timeline: dict[int, str] = {}
+    scores: dict[int, dict[str, float]] = {}
+    if has_video:
+        timeline, scores = face_timeline(fer)
+        for seg in segments:
+            seg.face_emotion = segment_face(seg, timeline)
+    models: dict[str, ModelInfo] = {}
+    if stt:
+        models["stt"] = stt.model
+        models["vad"] = stt.vad
+    if fer:
+        models["fer"] = fer[0].model
+    return Result(
+        job_id=rec.id,
+        filename=rec.media.filename,
+        duration=float(rec.media.duration or 0.0),
+        language=rec.language,
+        text=" ".join(s.text for s in segments if s.text).strip(),
+        segments=segments,
+        has_video=has_video,
+        face_emotion_timeline={str(k): v for k, v in timeline.items()} if has_video else None,
+        face_scores={str(k): v for k, v in scores.items()} if has_video else None,
+        frames_without_face=sum(c.frames_without_face for c in fer) if has_video else None,
+        models=models,
+        timings=timings,
+        created_at=rec.created_at,
+        finished_at=utcnow(),
+    )

@@ -1,0 +1,117 @@
+"""Tasks on the ``cpu`` queue: prepare a job (probe, extract audio, fan out) and merge."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from celery import chord, signature
+
+from shared.celery_app import TASK_FER, TASK_MERGE, TASK_PREPARE, TASK_STT, app
+from shared.errors import TooLong, UnsupportedMedia
+from shared.schemas import FerChunkOutput, JobStatus, MediaInfo, SttOutput
+from workers import runtime
+from workers.cpu import media
+from workers.cpu.merge import build_result
+from workers.runtime import JobTask, ensure_active, jobs, media_key, record_timing, storage
+
+log = logging.getLogger("ethos.cpu")
+
+
+def plan_fer_chunks(info: MediaInfo, chunk_s: float) -> list[tuple[float, float]]:
+    """Time ranges of a video for the FER fan-out; empty for audio-only media."""
+    if not info.has_video or not info.duration:
+        return []
+    spans, start = [], 0.0
+    while start < info.duration:
+        end = min(start + chunk_s, info.duration)
+        spans.append((round(start, 3), round(end, 3)))
+        start = end
+    return spans
+
+
+@app.task(name=TASK_PREPARE, base=JobTask, bind=True)
+def prepare(self: JobTask, job_id: str) -> dict[str, object]:
+    """Probe the upload, extract 16 kHz mono audio, then start the analysis parts."""
+    t0 = time.perf_counter()
+    store = jobs()
+    rec = store.get(job_id)
+    if rec is None or not store.start(job_id, "probing"):
+        log.info("job %s is gone or finished; nothing to prepare", job_id)
+        return {"skipped": True}
+    s = runtime.settings()
+    with runtime.scratch(job_id) as tmp:
+        src = runtime.local_copy(rec.media_key, tmp, "input")
+        info = media.probe(src, rec.media.filename)
+        info.size = info.size or rec.media.size
+        store.set_media(job_id, info)
+        if info.duration and info.duration > s.limits.max_duration_s:
+            raise TooLong(
+                f"the recording lasts {info.duration:.0f} s, over the limit of "
+                f"{s.limits.max_duration_s:.0f} s (ETHOS_LIMITS__MAX_DURATION_S)"
+            )
+        ensure_active(job_id)
+        parts: list[str] = []
+        header = []
+        if info.has_audio:
+            store.set_stage(job_id, "extracting_audio", 0.05)
+            wav = tmp / "audio.wav"
+            media.extract_audio(src, wav, rec.media.filename)
+            storage().upload_file(media_key(job_id, "audio.wav"), wav, "audio/wav")
+            parts.append("stt")
+            header.append(signature(TASK_STT, args=(job_id,), immutable=True))
+        spans = plan_fer_chunks(info, s.fer.chunk_s)
+        if spans:
+            parts.append("fer")
+            header += [
+                signature(TASK_FER, args=(job_id, i, a, b), immutable=True)
+                for i, (a, b) in enumerate(spans)
+            ]
+        if not parts and not info.has_video:
+            raise UnsupportedMedia(f"{rec.media.filename!r} has no usable audio or video")
+    ensure_active(job_id)
+    store.set_parts(job_id, parts)
+    store.set_fields(job_id, fer_chunks=str(len(spans)))
+    record_timing(job_id, "prepare", time.perf_counter() - t0)
+    store.set_stage(job_id, "analyzing", 0.10)
+    merge = signature(TASK_MERGE, args=(job_id,), immutable=True)
+    if header:
+        chord(header)(merge)
+    else:
+        merge.apply_async()
+    return {"parts": parts, "fer_chunks": len(spans)}
+
+
+@app.task(name=TASK_MERGE, base=JobTask, bind=True)
+def merge(self: JobTask, job_id: str) -> str | None:
+    """Fuse speech and face outputs into the result object and finish the job."""
+    t0 = time.perf_counter()
+    store = jobs()
+    ensure_active(job_id)
+    rec = store.get(job_id)
+    assert rec is not None
+    store.set_stage(job_id, "merging", 0.92)
+    st = storage()
+    parts = (store.get_field(job_id, "parts") or "").split(",")
+    stt = None
+    if "stt" in parts:
+        stt = SttOutput.model_validate_json(st.get_bytes(media_key(job_id, "stt.json")))
+    n_chunks = int(store.get_field(job_id, "fer_chunks") or 0)
+    fer = [
+        FerChunkOutput.model_validate_json(st.get_bytes(media_key(job_id, f"fer/{i:05d}.json")))
+        for i in range(n_chunks)
+    ]
+    raw: dict[str, str] = store.r.hgetall(store.key(job_id))  # type: ignore[assignment]
+    timings = {k[2:]: float(v) for k, v in raw.items() if k.startswith("t:")}
+    timings["merge"] = round(time.perf_counter() - t0, 4)
+    result = build_result(rec, stt, fer, timings)
+    result_key = media_key(job_id, "result.json")
+    st.put_bytes(result_key, result.model_dump_json().encode())
+    if not store.succeed(job_id, result_key):
+        # Canceled or deleted while merging: leave nothing behind.
+        if store.status(job_id) != JobStatus.succeeded:
+            st.delete_prefix(f"jobs/{job_id}")
+        return None
+    store.emit(job_id, "done", {"result": f"/v1/jobs/{job_id}/result"}, dedupe="done")
+    runtime.notify_callback(job_id)
+    return result_key

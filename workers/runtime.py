@@ -1,0 +1,186 @@
+"""Per-process handles every worker needs (settings, storage, job store) and the base task.
+
+Handles are created lazily in the process that uses them, never in a parent before fork.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from shared.errors import EthosError, JobGone
+from shared.jobs import JobStore, connect
+from shared.settings import Settings, get_settings
+from shared.storage import Storage, make_storage
+
+log = logging.getLogger("ethos.worker")
+
+
+@lru_cache
+def settings() -> Settings:
+    return get_settings()
+
+
+@lru_cache
+def storage() -> Storage:
+    return make_storage(settings().storage)
+
+
+@lru_cache
+def jobs() -> JobStore:
+    s = settings()
+    return JobStore(connect(s.redis.url, s.redis.socket_timeout_s), s.redis.key_prefix, s.redis.job_ttl_s)
+
+
+def media_key(job_id: str, name: str) -> str:
+    """Deterministic storage keys for a job's objects (so redelivered tasks overwrite)."""
+    return f"jobs/{job_id}/{name}"
+
+
+@contextlib.contextmanager
+def scratch(job_id: str) -> Iterator[Path]:
+    """A private scratch folder for one task, removed afterwards."""
+    path = settings().work_dir.resolve() / f"{job_id}-{uuid.uuid4().hex[:8]}"
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def local_copy(key: str, folder: Path, name: str) -> Path:
+    """A local path for a stored object: the file itself on local disk, else a download."""
+    st = storage()
+    direct = st.local_path(key)
+    if direct is not None and direct.exists():
+        return direct
+    dest = folder / name
+    st.download_file(key, dest)
+    return dest
+
+
+def ensure_active(job_id: str) -> None:
+    """Stop the task when its job was canceled, deleted or already finished."""
+    if not jobs().is_active(job_id):
+        raise JobGone(job_id)
+
+
+def record_timing(job_id: str, name: str, seconds: float) -> None:
+    jobs().set_fields(job_id, **{f"t:{name}": f"{seconds:.4f}"})
+
+
+class JobTask(Task):
+    """Base task: the first argument is the job id; failures end the job with a clear error."""
+
+    abstract = True
+    typing = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except JobGone:
+            log.info("job %s is no longer active; %s stops", args[0] if args else "?", self.name)
+            return None
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        job_id = args[0] if args else kwargs.get("job_id")
+        if not job_id:
+            return
+        if isinstance(exc, EthosError):
+            code, message = exc.code, exc.message
+        elif isinstance(exc, SoftTimeLimitExceeded):
+            code, message = "timeout", f"{self.name} ran past its time limit"
+        else:
+            error_id = uuid.uuid4().hex[:12]
+            log.error("task %s for job %s failed (error id %s)", self.name, job_id, error_id,
+                      exc_info=(type(exc), exc, exc.__traceback__))
+            code, message = "internal_error", f"internal error in {self.name} (error id {error_id})"
+        try:
+            if jobs().fail(job_id, code, message):
+                notify_callback(job_id)
+        except Exception:
+            log.exception("could not record the failure of job %s", job_id)
+
+
+# --------------------------------------------------------------------------- heartbeats
+
+
+def heartbeat_key(prefix: str, hostname: str) -> str:
+    return f"{prefix}:worker:{hostname}"
+
+
+def start_heartbeat(hostname: str, queues: list[str], describe: Any = None, every_s: float = 5.0) -> None:
+    """Announce this worker (its queues and what it runs) in Redis, refreshed in a thread."""
+    s = settings()
+    client = connect(s.redis.url, s.redis.socket_timeout_s)
+    key = heartbeat_key(s.redis.key_prefix, hostname)
+
+    def beat() -> None:
+        info: dict[str, Any] = {"hostname": hostname, "host": socket.gethostname(), "queues": queues}
+        if describe is not None:
+            try:
+                info.update(describe())
+            except Exception as e:  # report, never die
+                info["describe_error"] = str(e)
+        while True:
+            info["at"] = time.time()
+            try:
+                client.set(key, json.dumps(info), ex=int(every_s * 3))
+            except Exception:  # Redis down: try again next beat
+                log.debug("heartbeat to Redis failed", exc_info=True)
+            time.sleep(every_s)
+
+    threading.Thread(target=beat, name="ethos-heartbeat", daemon=True).start()
+
+
+# Describers add what a worker runs (e.g. the speech engine) to its heartbeat, per queue.
+DESCRIBERS: dict[str, Any] = {}
+
+
+def _on_worker_ready(sender: Any = None, **_: Any) -> None:
+    queues = sorted(q.name for q in sender.task_consumer.queues) if sender else []
+
+    def describe() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for q in queues:
+            if q in DESCRIBERS:
+                out[q] = DESCRIBERS[q]()
+        return out
+
+    start_heartbeat(sender.hostname if sender else socket.gethostname(), queues, describe)
+
+
+def install_signals() -> None:
+    from celery.signals import worker_ready
+
+    worker_ready.connect(_on_worker_ready, weak=False, dispatch_uid="ethos-heartbeat")
+
+
+install_signals()
+
+
+def notify_callback(job_id: str) -> None:
+    """POST the job record to its ``callback_url``, if any (best effort, logged)."""
+    rec = jobs().get(job_id)
+    if rec is None or not rec.callback_url:
+        return
+    import httpx
+
+    body = rec.model_dump(mode="json", exclude={"media_key", "callback_url", "deleted"})
+    try:
+        httpx.post(rec.callback_url, json=body, timeout=5.0)
+    except httpx.HTTPError as e:
+        log.warning("callback for job %s to %s failed: %s", job_id, rec.callback_url, e)

@@ -1,0 +1,1 @@
+"""The ``stt`` queue: Silero VAD, then a speech engine over batches of segments."""

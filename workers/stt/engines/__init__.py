@@ -1,0 +1,40 @@
+"""Speech engines behind one interface, chosen by ``ETHOS_STT__ENGINE``."""
+
+from __future__ import annotations
+
+from shared.settings import SttSettings
+from workers.stt.engines.base import SpeechEngine, Transcript
+
+
+def resolve_engine_name(cfg: SttSettings) -> str:
+    """``auto`` means Voxtral when a CUDA GPU is present, else the offline engine."""
+    if cfg.engine != "auto":
+        return cfg.engine
+    from workers.stt.engines.base import cuda_available
+
+    return "voxtral" if cuda_available() else "sphinx"
+
+
+_ENGINES: dict[str, SpeechEngine] = {}
+
+
+def get_engine(cfg: SttSettings) -> SpeechEngine:
+    """The process's engine for these settings (models load lazily on first use)."""
+    key = cfg.model_dump_json()
+    if key not in _ENGINES:
+        _ENGINES[key] = _make_engine(cfg)
+    return _ENGINES[key]
+
+
+def _make_engine(cfg: SttSettings) -> SpeechEngine:
+    name = resolve_engine_name(cfg)
+    if name == "voxtral":
+        from workers.stt.engines.voxtral import VoxtralEngine
+
+        return VoxtralEngine(cfg)
+    from workers.stt.engines.sphinx import SphinxEngine
+
+    return SphinxEngine(cfg)
+
+
+__all__ = ["SpeechEngine", "Transcript", "get_engine", "resolve_engine_name"]

@@ -1,0 +1,51 @@
+"""The speech-engine interface: a batch of clips in, one transcript per clip out."""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from shared.schemas import ModelInfo
+
+
+@dataclass
+class Transcript:
+    text: str
+    # The engine stopped at its token cap: the text may be cut short.
+    truncated: bool = False
+
+
+class SpeechEngine(ABC):
+    """Transcribes 16 kHz mono float32 clips, each at most one 30-s window."""
+
+    name: str
+    batch_size: int = 1
+
+    @abstractmethod
+    def info(self) -> ModelInfo:
+        """What produced the text (echoed in every result)."""
+
+    @abstractmethod
+    def load(self) -> None:
+        """Load the model now (otherwise it loads on first use). Raises ModelUnavailable."""
+
+    @abstractmethod
+    def transcribe(self, clips: list[np.ndarray], language: str) -> list[Transcript]:
+        """One transcript per clip, in order."""
+
+    def describe(self) -> dict[str, object]:
+        """For heartbeats and /readyz: which engine, and whether its model can load."""
+        return {"engine": self.name, **self.info().model_dump(exclude={"extra"})}
+
+
+def cuda_available() -> bool:
+    """True when torch sees a CUDA device, checked without creating a CUDA context."""
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())

@@ -1,0 +1,67 @@
+"""The ``stt`` queue's task: VAD + speech engine over one job's audio."""
+
+from __future__ import annotations
+
+import time
+
+from shared.celery_app import TASK_STT, app
+from shared.schemas import Segment, SttOutput
+from workers import runtime
+from workers.runtime import DESCRIBERS, JobTask, ensure_active, jobs, media_key, record_timing
+from workers.stt import vad
+from workers.stt.audio import read_wav
+from workers.stt.engines import get_engine, resolve_engine_name
+from workers.stt.transcribe import transcribe_audio
+
+
+def describe() -> dict[str, object]:
+    """The engine this worker runs, for heartbeats and /readyz (no model is loaded)."""
+    cfg = runtime.settings().stt
+    name = resolve_engine_name(cfg)
+    out: dict[str, object] = {"engine": name}
+    if name == "voxtral":
+        from workers.stt.engines.voxtral import availability
+
+        out.update(availability(cfg))
+    else:
+        out["model_id"] = "pocketsphinx/en-us"
+        out["ready"] = True
+    return out
+
+
+DESCRIBERS["stt"] = describe
+
+
+@app.task(name=TASK_STT, base=JobTask, bind=True)
+def transcribe(self: JobTask, job_id: str) -> str:
+    """Transcribe a job's audio into segments; leaves ``stt.json`` in storage."""
+    t0 = time.perf_counter()
+    ensure_active(job_id)
+    store = jobs()
+    rec = store.get(job_id)
+    assert rec is not None
+    s = runtime.settings()
+    engine = get_engine(s.stt)
+    store.part_progress(job_id, "stt", 0.0, "transcribing")
+    with runtime.scratch(job_id) as tmp:
+        samples = read_wav(runtime.local_copy(media_key(job_id, "audio.wav"), tmp, "audio.wav"))
+
+    def on_batch(new: list[Segment], done: int, total: int) -> None:
+        ensure_active(job_id)
+        for seg in new:
+            store.emit(job_id, "segment", seg.model_dump(mode="json"), dedupe=f"segment:{seg.id}")
+        store.part_progress(job_id, "stt", done / max(total, 1), "transcribing")
+
+    segments = transcribe_audio(samples, engine, s.vad, rec.language, on_batch)
+    out = SttOutput(
+        segments=segments,
+        model=engine.info(),
+        vad=vad.info(),
+        seconds=round(time.perf_counter() - t0, 4),
+        language=rec.language,
+    )
+    key = media_key(job_id, "stt.json")
+    runtime.storage().put_bytes(key, out.model_dump_json().encode())
+    store.part_progress(job_id, "stt", 1.0, "transcribing")
+    record_timing(job_id, "stt", time.perf_counter() - t0)
+    return key

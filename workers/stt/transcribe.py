@@ -1,0 +1,51 @@
+"""Turn audio into segments: VAD, batches through the engine, tags → emotion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from shared.schemas import Segment
+from shared.settings import VadSettings
+from shared.tags import find_tags, segment_emotion
+from workers.stt import vad
+from workers.stt.audio import cut
+from workers.stt.engines.base import SpeechEngine
+
+
+def make_segment(seg_id: int, start: float, end: float, text: str, truncated: bool) -> Segment:
+    """A result segment with its tags and speech emotion."""
+    tags = find_tags(text, start, end)
+    emotion, valence, arousal = segment_emotion(tags)
+    return Segment(
+        id=seg_id, start=start, end=end, text=text, emotion=emotion,
+        valence=valence, arousal=arousal, tags=tags, truncated=truncated,
+    )
+
+
+def transcribe_audio(
+    samples: np.ndarray,
+    engine: SpeechEngine,
+    vad_cfg: VadSettings,
+    language: str,
+    on_batch: Callable[[list[Segment], int, int], None] | None = None,
+) -> list[Segment]:
+    """Every speech segment of the audio, each transcribed on its own time range.
+
+    ``on_batch(new_segments, done, total)`` runs after each engine batch.
+    """
+    spans = vad.detect(samples, vad_cfg)
+    segments: list[Segment] = []
+    step = max(engine.batch_size, 1)
+    for i in range(0, len(spans), step):
+        batch = spans[i : i + step]
+        outs = engine.transcribe([cut(samples, a, b) for a, b in batch], language)
+        new = [
+            make_segment(len(segments) + k + 1, a, b, out.text, out.truncated)
+            for k, ((a, b), out) in enumerate(zip(batch, outs, strict=True))
+        ]
+        segments += new
+        if on_batch:
+            on_batch(new, len(segments), len(spans))
+    return segments

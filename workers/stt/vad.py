@@ -1,0 +1,148 @@
+"""Silero VAD (the ONNX model bundled in the ``silero-vad`` wheel) and segmentation.
+
+Speech probabilities come per 32 ms frame. Regions above the threshold become segments;
+segments separated by a short pause are merged, and a segment longer than the maximum is
+split at its quietest frame, so every segment fits one 30-s model window.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
+
+import numpy as np
+
+from shared.schemas import ModelInfo
+from shared.settings import VadSettings
+
+SR = 16000
+FRAME = 512  # samples per VAD step at 16 kHz (32 ms)
+CONTEXT = 64  # samples of left context the v5+ model expects
+FRAME_S = FRAME / SR
+ROW_S = 60.0  # audio is cut into rows of this length and run as one batch
+
+
+def model_path() -> str:
+    import silero_vad
+
+    return os.path.join(os.path.dirname(silero_vad.__file__), "data", "silero_vad.onnx")
+
+
+@lru_cache
+def load_vad(threads: int = 1):  # type: ignore[no-untyped-def]
+    """The ONNX session, once per process."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(model_path(), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def info() -> ModelInfo:
+    return ModelInfo(
+        engine="silero-vad",
+        model_id="silero_vad.onnx",
+        version=metadata.version("silero-vad"),
+        device="cpu",
+    )
+
+
+def speech_probs(samples: np.ndarray, threads: int = 1) -> np.ndarray:
+    """Speech probability per 512-sample frame of 16 kHz mono float32 audio.
+
+    The audio is cut into 60-s rows run as one batch (state reset per row), so a long file
+    costs as many model steps as one row.
+    """
+    n_frames = int(np.ceil(len(samples) / FRAME))
+    if n_frames == 0:
+        return np.zeros(0, dtype=np.float32)
+    per_row = int(ROW_S / FRAME_S)
+    rows = int(np.ceil(n_frames / per_row))
+    padded = np.zeros(rows * per_row * FRAME, dtype=np.float32)
+    padded[: len(samples)] = samples
+    x = padded.reshape(rows, per_row, FRAME)
+    sess = load_vad(threads)
+    state = np.zeros((2, rows, 128), dtype=np.float32)
+    context = np.zeros((rows, CONTEXT), dtype=np.float32)
+    sr = np.array(SR, dtype=np.int64)
+    out = np.empty((rows, per_row), dtype=np.float32)
+    for i in range(per_row):
+        frame = x[:, i, :]
+        inp = np.concatenate([context, frame], axis=1)
+        prob, state = sess.run(None, {"input": inp, "state": state, "sr": sr})
+        out[:, i] = prob[:, 0]
+        context = frame[:, -CONTEXT:]
+    return out.reshape(-1)[:n_frames]
+
+
+@dataclass
+class Span:
+    start: int  # frame index, inclusive
+    end: int  # frame index, exclusive
+
+
+def _raw_regions(probs: np.ndarray, cfg: VadSettings) -> list[Span]:
+    """Hysteresis: speech starts above ``threshold``, ends below ``neg_threshold``."""
+    spans: list[Span] = []
+    in_speech, start = False, 0
+    for i, p in enumerate(probs):
+        if not in_speech and p >= cfg.threshold:
+            in_speech, start = True, i
+        elif in_speech and p < cfg.neg_threshold:
+            in_speech = False
+            spans.append(Span(start, i))
+    if in_speech:
+        spans.append(Span(start, len(probs)))
+    min_frames = max(1, int(round(cfg.min_speech_s / FRAME_S)))
+    return [s for s in spans if s.end - s.start >= min_frames]
+
+
+def _split_long(span: Span, probs: np.ndarray, max_frames: int) -> list[Span]:
+    """Split at the quietest frame (smoothed) in the latter half of the allowed window."""
+    out: list[Span] = []
+    cur = span
+    kernel = np.ones(5, dtype=np.float32) / 5
+    while cur.end - cur.start > max_frames:
+        lo = cur.start + max_frames // 2
+        hi = cur.start + max_frames
+        window = np.convolve(probs[lo:hi], kernel, mode="same")
+        cut = lo + int(np.argmin(window))
+        out.append(Span(cur.start, cut))
+        cur = Span(cut, cur.end)
+    out.append(cur)
+    return out
+
+
+def segment(probs: np.ndarray, cfg: VadSettings, total_s: float) -> list[tuple[float, float]]:
+    """Speech segments (start, end) in seconds."""
+    max_frames = int(cfg.max_segment_s / FRAME_S)
+    gap_frames = int(round(cfg.merge_gap_s / FRAME_S))
+    merged: list[Span] = []
+    for s in _raw_regions(probs, cfg):
+        if merged and s.start - merged[-1].end <= gap_frames and s.end - merged[-1].start <= max_frames:
+            merged[-1].end = s.end
+        else:
+            merged.append(Span(s.start, s.end))
+    spans = [p for s in merged for p in _split_long(s, probs, max_frames)]
+    out: list[tuple[float, float]] = []
+    for i, s in enumerate(spans):
+        start, end = s.start * FRAME_S, s.end * FRAME_S
+        # Pad into silence, never past the middle of the gap to a neighbour.
+        prev_end = spans[i - 1].end * FRAME_S if i else 0.0
+        next_start = spans[i + 1].start * FRAME_S if i + 1 < len(spans) else total_s
+        touching_prev = i and spans[i - 1].end == s.start
+        touching_next = i + 1 < len(spans) and spans[i + 1].start == s.end
+        if not touching_prev:
+            start = max(start - cfg.pad_s, (prev_end + start) / 2 if i else 0.0)
+        if not touching_next:
+            end = min(end + cfg.pad_s, (end + next_start) / 2 if i + 1 < len(spans) else total_s)
+        out.append((round(max(start, 0.0), 3), round(min(end, total_s), 3)))
+    return out
+
+
+def detect(samples: np.ndarray, cfg: VadSettings, threads: int = 1) -> list[tuple[float, float]]:
+    """Speech segments of 16 kHz mono float32 audio."""
+    return segment(speech_probs(samples, threads), cfg, len(samples) / SR)
