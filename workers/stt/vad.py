@@ -104,12 +104,14 @@ def _split_long(span: Span, probs: np.ndarray, max_frames: int) -> list[Span]:
     """Split at the quietest frame (smoothed) in the latter half of the allowed window."""
     out: list[Span] = []
     cur = span
-    kernel = np.ones(5, dtype=np.float32) / 5
+    if span.end - span.start <= max_frames:
+        return [span]
+    # Smooth over the whole span so the window's edges don't look artificially quiet.
+    smooth = np.convolve(probs[span.start : span.end], np.ones(5, dtype=np.float32) / 5, mode="same")
     while cur.end - cur.start > max_frames:
         lo = cur.start + max_frames // 2
         hi = cur.start + max_frames
-        window = np.convolve(probs[lo:hi], kernel, mode="same")
-        cut = lo + int(np.argmin(window))
+        cut = lo + int(np.argmin(smooth[lo - span.start : hi - span.start]))
         out.append(Span(cur.start, cut))
         cur = Span(cut, cur.end)
     out.append(cur)

@@ -1,0 +1,103 @@
+"""Shared fixtures: real Redis, a real S3 server (moto), real worker and gateway processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import media
+from tests.procs import MEDIA, RedisServer, Stack
+
+UPLOAD_LIMIT = 20 * 1024 * 1024
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    srv = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"{host}:{port}"
+    server.stop()
+
+
+def storage_env(backend: str, s3_endpoint: str, root: Path, bucket: str) -> dict[str, str]:
+    if backend == "s3":
+        return {
+            "ETHOS_STORAGE__BACKEND": "s3",
+            "ETHOS_STORAGE__S3_ENDPOINT": s3_endpoint,
+            "ETHOS_STORAGE__S3_ACCESS_KEY": "testing",
+            "ETHOS_STORAGE__S3_SECRET_KEY": "testing",
+            "ETHOS_STORAGE__S3_BUCKET": bucket,
+            "ETHOS_STORAGE__S3_REGION": "us-east-1",
+        }
+    return {"ETHOS_STORAGE__BACKEND": "local", "ETHOS_STORAGE__LOCAL_ROOT": str(root / "storage")}
+
+
+@pytest.fixture(scope="session", params=["s3", "local"])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          s3_endpoint: str) -> Iterator[Stack]:
+    """Gateway + a cpu worker + an stt worker, in separate processes, on one storage backend."""
+    backend: str = request.param
+    tmp = tmp_path_factory.mktemp(f"stack-{backend}")
+    redis = RedisServer(tmp / "redis").start()
+    env = {
+        "ETHOS_REDIS__URL": redis.url,
+        "ETHOS_WORK_DIR": str(tmp / "work"),
+        "ETHOS_LIMITS__MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
+        "ETHOS_LIMITS__MAX_DURATION_S": "600",
+        "ETHOS_STT__ENGINE": "sphinx",
+        **storage_env(backend, s3_endpoint, tmp, f"ethos-{backend}"),
+    }
+    st = Stack(env=env, logs=tmp / "logs")
+    st.backend = backend  # type: ignore[attr-defined]
+    try:
+        st.worker("cpu", 2, name="cpu")
+        st.worker("stt", 1, name="stt")
+        st.gateway()
+        yield st
+    finally:
+        st.close()
+        redis.stop()
+
+
+@pytest.fixture(scope="session")
+def jfk() -> Path:
+    return MEDIA / "jfk.flac"
+
+
+@pytest.fixture(scope="session")
+def yongen() -> Path:
+    return MEDIA / "yongen.mp4"
+
+
+@pytest.fixture(scope="session")
+def gen(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder for generated media, shared by the session."""
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def three_sentences(gen: Path) -> tuple[Path, list[tuple[float, float]]]:
+    folder = gen / "three"
+    folder.mkdir()
+    return media.sentences_with_pauses(folder, [
+        "The weather was calm and bright this morning.",
+        "We walked along the river to the old bridge.",
+        "Then everyone went home for a quiet dinner.",
+    ])
+
+
+@pytest.fixture(scope="session")
+def silent_wav(gen: Path) -> Path:
+    return media.silence(1.0, gen / "silent.wav")

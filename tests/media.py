@@ -1,0 +1,58 @@
+"""Test media made with ffmpeg and espeak-ng, plus the shared real recordings."""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from pathlib import Path
+
+SR = 16000
+
+
+def run(cmd: list[str]) -> None:
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+def wav_seconds(path: Path) -> float:
+    with wave.open(str(path)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def speak(text: str, dest: Path, trim: bool = True) -> Path:
+    """A sentence from espeak-ng as 16 kHz mono WAV, silence trimmed from both ends."""
+    raw = dest.with_suffix(".raw.wav")
+    run(["espeak-ng", "-s", "150", "-w", str(raw), text])
+    filt = "silenceremove=start_periods=1:start_threshold=-50dB,areverse," \
+           "silenceremove=start_periods=1:start_threshold=-50dB,areverse" if trim else "anull"
+    run(["ffmpeg", "-v", "error", "-y", "-i", str(raw), "-af", filt, "-ac", "1", "-ar", str(SR), str(dest)])
+    raw.unlink()
+    return dest
+
+
+def silence(seconds: float, dest: Path) -> Path:
+    run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"anullsrc=r={SR}:cl=mono",
+         "-t", str(seconds), "-c:a", "pcm_s16le", str(dest)])
+    return dest
+
+
+def sentences_with_pauses(folder: Path, texts: list[str], pause: float = 1.5, lead: float = 0.5
+                          ) -> tuple[Path, list[tuple[float, float]]]:
+    """Sentences joined by silences; returns the file and each sentence's true (start, end)."""
+    parts: list[Path] = [silence(lead, folder / "lead.wav")]
+    truth: list[tuple[float, float]] = []
+    t = lead
+    for i, text in enumerate(texts):
+        p = speak(text, folder / f"s{i}.wav")
+        d = wav_seconds(p)
+        truth.append((t, t + d))
+        t += d
+        parts.append(p)
+        gap = pause if i + 1 < len(texts) else lead
+        parts.append(silence(gap, folder / f"gap{i}.wav"))
+        t += gap
+    listing = folder / "list.txt"
+    listing.write_text("".join(f"file '{p}'\n" for p in parts))
+    out = folder / "sentences.wav"
+    run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
+         "-c:a", "pcm_s16le", str(out)])
+    return out, truth

@@ -1,0 +1,59 @@
+"""The job store on a real Redis: transitions, monotonic progress, deduplicated events."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.jobs import JobStore, connect, new_job_id, utcnow
+from shared.schemas import JobRecord, JobStatus, MediaInfo
+from tests.procs import RedisServer
+
+
+@pytest.fixture
+def store(redis_server: RedisServer) -> JobStore:
+    return JobStore(connect(redis_server.url), prefix=f"t{new_job_id()}")
+
+
+def new(store: JobStore) -> str:
+    job_id = new_job_id()
+    store.create(JobRecord(id=job_id, status=JobStatus.queued, stage="queued", created_at=utcnow(),
+                           media=MediaInfo(filename="a.wav"), media_key=f"jobs/{job_id}/input.wav"))
+    return job_id
+
+
+def test_lifecycle_and_terminal_states_stick(store: JobStore) -> None:
+    job_id = new(store)
+    assert store.start(job_id, "probing")
+    assert store.start(job_id, "probing")  # a redelivered first task carries on
+    assert store.succeed(job_id, "jobs/x/result.json")
+    assert not store.fail(job_id, "late", "a late failure must not reopen the job")
+    rec = store.get(job_id)
+    assert rec is not None and rec.status == JobStatus.succeeded and rec.error is None
+    assert not store.cancel(job_id)
+
+
+def test_progress_only_moves_forward(store: JobStore) -> None:
+    job_id = new(store)
+    store.start(job_id, "probing")
+    store.set_parts(job_id, ["stt", "fer"])
+    store.part_progress(job_id, "stt", 1.0, "transcribing")
+    p1 = store.get(job_id).progress  # type: ignore[union-attr]
+    store.part_progress(job_id, "stt", 0.2, "transcribing")  # a redelivered task restarting
+    assert store.get(job_id).progress == p1  # type: ignore[union-attr]
+    store.part_progress(job_id, "fer", 1.0, "faces")
+    assert store.get(job_id).progress == pytest.approx(0.9)  # type: ignore[union-attr]
+    progress = [e["progress"] for _, e in store.events(job_id) if e["type"] == "progress"]
+    assert progress == sorted(progress)
+
+
+def test_events_replay_and_dedupe(store: JobStore) -> None:
+    job_id = new(store)
+    store.start(job_id, "probing")
+    assert store.emit(job_id, "segment", {"id": 1}, dedupe="segment:1")
+    assert store.emit(job_id, "segment", {"id": 1}, dedupe="segment:1") is None
+    store.fail(job_id, "unsupported_media", "nope")
+    types = [e["type"] for _, e in store.events(job_id)]
+    assert types == ["status", "status", "segment", "error", "status"]
+    first_id = store.events(job_id)[0][0]
+    assert len(store.events(job_id, after=first_id)) == 4
+    assert all(e["job_id"] == job_id for _, e in store.events(job_id))

@@ -1,0 +1,64 @@
+"""The tag table and the segment-emotion rules (DESIGN.md §6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.tags import TAG_TABLE, find_tags, lookup, segment_emotion, table_rows
+
+EVOXTRAL_TAGS = ["excited", "sad", "angry", "nervous", "calm", "frustrated", "laughs", "sighs",
+                 "gasps", "clears throat", "crying", "whispers", "shouts", "stammers", "pause"]
+
+
+def test_every_trained_tag_is_in_the_table() -> None:
+    assert all(t in TAG_TABLE for t in EVOXTRAL_TAGS)
+
+
+@pytest.mark.parametrize(("tag", "emotion", "valence", "arousal"), [
+    ("laughs", "Happy", 0.7, 0.6), ("LAUGHING", "Happy", 0.7, 0.6), (" sighs ", "Sad", -0.3, -0.3),
+    ("laughs nervously", "Anxious", -0.1, 0.4), ("Clears  Throat", "Neutral", 0.0, 0.1),
+    ("shouting", "Angry", -0.5, 0.8), ("gasps", "Surprised", 0.2, 0.7),
+])
+def test_lookup_is_case_and_space_insensitive(tag: str, emotion: str, valence: float, arousal: float) -> None:
+    row = lookup(tag)
+    assert row is not None and (row.emotion, row.valence, row.arousal) == (emotion, valence, arousal)
+
+
+def test_find_tags_offsets_and_times() -> None:
+    text = "Welcome to the show. [laughs] Thanks [unknown thing]"
+    tags = find_tags(text, 10.0, 20.0)
+    assert [t.tag for t in tags] == ["laughs", "unknown thing"]
+    assert tags[0].char == text.index("[laughs]")
+    assert tags[0].time == pytest.approx(10.0 + 10.0 * text.index("[laughs]") / len(text), abs=1e-3)
+    assert tags[0].emotion == "Happy"
+    assert tags[1].emotion is None and tags[1].valence is None
+
+
+def test_no_tags_is_neutral() -> None:
+    assert segment_emotion([]) == ("Neutral", 0.0, 0.0)
+    assert segment_emotion(find_tags("[mystery]", 0, 1)) == ("Neutral", 0.0, 0.0)
+
+
+def test_leading_pause_does_not_hide_later_tags() -> None:
+    tags = find_tags("[pause] well [laughs] and [laughs] then [sighs]", 0, 5)
+    label, valence, arousal = segment_emotion(tags)
+    assert label == "Happy"
+    assert valence == pytest.approx((0.7 + 0.7 - 0.3) / 3, abs=1e-3)
+    assert arousal == pytest.approx((0.6 + 0.6 - 0.3) / 3, abs=1e-3)
+
+
+def test_neutral_tags_count_when_alone() -> None:
+    label, valence, arousal = segment_emotion(find_tags("[pause] hmm [clears throat]", 0, 2))
+    assert label == "Neutral"
+    assert valence == 0.0 and arousal == pytest.approx(0.0, abs=1e-3)
+
+
+def test_ties_go_to_strongest_arousal() -> None:
+    # Sad (sighs, arousal -0.3) vs Angry (shouts, 0.8): one each, Angry wins.
+    assert segment_emotion(find_tags("[sighs] no [shouts]", 0, 2))[0] == "Angry"
+
+
+def test_table_served_to_clients_matches() -> None:
+    rows = table_rows()
+    flat = {n: (r["emotion"], r["valence"], r["arousal"]) for r in rows for n in r["tags"]}  # type: ignore[attr-defined]
+    assert flat == {k: (v.emotion, v.valence, v.arousal) for k, v in TAG_TABLE.items()}

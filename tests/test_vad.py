@@ -1,0 +1,60 @@
+"""Segmentation rules on synthetic probabilities, and Silero on real speech."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from shared.settings import VadSettings
+from workers.stt import vad
+
+FPS = 1 / vad.FRAME_S
+
+
+def probs_for(spans: list[tuple[float, float]], total: float, quiet_at: list[float] | None = None) -> np.ndarray:
+    p = np.full(int(total * FPS), 0.02, dtype=np.float32)
+    for a, b in spans:
+        p[int(a * FPS): int(b * FPS)] = 0.95
+    for t in quiet_at or []:
+        p[int(t * FPS) - 1: int(t * FPS) + 2] = 0.4  # dips that don't end speech
+    return p
+
+
+def test_short_pauses_merge_long_ones_split() -> None:
+    cfg = VadSettings(merge_gap_s=0.6, pad_s=0.0)
+    segs = vad.segment(probs_for([(1, 3), (3.3, 5), (7, 9)], 10), cfg, 10)
+    assert len(segs) == 2
+    assert abs(segs[0][0] - 1) < 0.05 and abs(segs[0][1] - 5) < 0.05
+    assert abs(segs[1][0] - 7) < 0.05
+
+
+def test_long_speech_split_at_quietest_point_under_max() -> None:
+    cfg = VadSettings(max_segment_s=10.0, pad_s=0.0)
+    segs = vad.segment(probs_for([(0, 25)], 25, quiet_at=[7.0, 15.5]), cfg, 25)
+    assert all(b - a <= 10.0 + 1e-6 for a, b in segs)
+    assert abs(segs[0][1] - 7.0) < 0.15  # cut at the dip, not blindly at 10 s
+    assert segs[0][1] == segs[1][0]  # contiguous: no audio lost at the cut
+    assert abs(segs[-1][1] - 25) < 0.05
+
+
+def test_min_speech_drops_clicks() -> None:
+    cfg = VadSettings(min_speech_s=0.25)
+    assert vad.segment(probs_for([(2, 2.1)], 5), cfg, 5) == []
+
+
+def test_padding_stays_inside_gaps() -> None:
+    cfg = VadSettings(merge_gap_s=0.0, pad_s=0.5)
+    segs = vad.segment(probs_for([(1, 2), (2.4, 3)], 4), cfg, 4)
+    assert segs[0][1] <= segs[1][0]
+
+
+def test_silero_on_real_speech() -> None:
+    jfk = Path(__file__).resolve().parents[2] / "shared" / "media" / "jfk.flac"
+    pcm = subprocess.run(["ffmpeg", "-v", "error", "-i", str(jfk), "-ac", "1", "-ar", "16000", "-f", "s16le", "-"],
+                         capture_output=True, check=True).stdout
+    x = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
+    segs = vad.detect(x, VadSettings())
+    assert segs and segs[0][0] < 1.0 and segs[-1][1] > 10.0
+    assert vad.detect(np.zeros(16000 * 3, dtype=np.float32), VadSettings()) == []
