@@ -227,19 +227,23 @@ class _Pipe(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:  # type: ignore[override]
-        while not self._eof and (size < 0 or len(self._buf) < size):
+        parts = [self._buf] if self._buf else []
+        have = len(self._buf)
+        while not self._eof and (size < 0 or have < size):
             item = self._q.get()
             if item is None:
                 self._eof = True
             elif isinstance(item, BaseException):
                 raise item
             else:
-                self._buf += item
-        if size < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:size], self._buf[size:]
-        return out
+                parts.append(item)
+                have += len(item)
+        data = b"".join(parts)
+        if size < 0 or len(data) <= size:
+            self._buf = b""
+            return data
+        self._buf = data[size:]
+        return data[:size]
 
 
 class _Aborted(Exception):

@@ -59,7 +59,7 @@ def speech_probs(samples: np.ndarray, threads: int = 1) -> np.ndarray:
     n_frames = int(np.ceil(len(samples) / FRAME))
     if n_frames == 0:
         return np.zeros(0, dtype=np.float32)
-    per_row = int(ROW_S / FRAME_S)
+    per_row = min(int(ROW_S / FRAME_S), n_frames)
     rows = int(np.ceil(n_frames / per_row))
     padded = np.zeros(rows * per_row * FRAME, dtype=np.float32)
     padded[: len(samples)] = samples
