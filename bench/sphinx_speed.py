@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shared.settings import SttSettings, VadSettings  # noqa: E402
+from tests.procs import MEDIA  # noqa: E402
 from workers.stt import vad  # noqa: E402
 from workers.stt.audio import read_wav  # noqa: E402
 from workers.stt.engines.sphinx import SphinxEngine  # noqa: E402
@@ -63,7 +64,7 @@ def main() -> None:
     print("sphinx_speed: VAD (silero onnx, 1 thread) + pocketsphinx 5.1.1, one process")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        measure("jfk.flac", to_wav(ROOT.parent / "shared" / "media" / "jfk.flac", tmp / "jfk.wav"), engine)
+        measure("jfk.flac", to_wav(MEDIA / "jfk.flac", tmp / "jfk.wav"), engine)
         measure("speech60", to_wav(None, tmp / "s60.wav", PARAGRAPH * 6, 60.0), engine)
 
 

@@ -17,7 +17,22 @@ import httpx
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
-MEDIA = ROOT.parent / "shared" / "media"
+
+
+def _media_dir() -> Path:
+    """The shared real recordings: ``../shared/media`` beside the project root.
+
+    A clone elsewhere (CI's) finds them through ``ETHOS_TEST_MEDIA`` or the workplace's
+    ``/work/shared/media``.
+    """
+    for cand in (os.environ.get("ETHOS_TEST_MEDIA"), ROOT.parent / "shared" / "media",
+                 "/work/shared/media"):
+        if cand and (Path(cand) / "jfk.flac").exists():
+            return Path(cand)
+    raise RuntimeError("shared test media not found: set ETHOS_TEST_MEDIA to the folder with jfk.flac")
+
+
+MEDIA = _media_dir()
 
 
 def free_port() -> int:
