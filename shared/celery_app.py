@@ -35,7 +35,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         "ethos",
         broker=s.redis.url,
         backend=s.redis.url,
-        include=["workers.cpu.tasks", "workers.stt.tasks"],
+        include=["workers.cpu.tasks", "workers.stt.tasks", "workers.fer.tasks"],
     )
     app.conf.update(
         task_serializer="json",

@@ -235,7 +235,8 @@ class JobStore:
 
     def expire(self, job_id: str) -> None:
         pipe = self.r.pipeline()
-        for k in (self.key(job_id), self.events_key(job_id), self.events_key(job_id) + ":seen"):
+        for k in (self.key(job_id), self.key(job_id) + ":fer_done", self.events_key(job_id),
+                  self.events_key(job_id) + ":seen"):
             pipe.expire(k, self.ttl_s)
         pipe.execute()
 

@@ -112,6 +112,7 @@ class FerChunkOutput(BaseModel):
     frames_without_face: int
     model: ModelInfo
     seconds: float
+    worker: str | None = None
 
 
 class Result(BaseModel):
@@ -125,6 +126,7 @@ class Result(BaseModel):
     face_emotion_timeline: dict[str, str] | None = None
     face_scores: dict[str, dict[str, float]] | None = None
     frames_without_face: int | None = None
+    face_chunks: list[dict[str, Any]] | None = None
     models: dict[str, ModelInfo]
     timings: dict[str, float]
     created_at: str

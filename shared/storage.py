@@ -97,6 +97,10 @@ class Storage(ABC):
         """A path a local process can read directly, when the backend has one."""
         return None
 
+    def presigned_url(self, key: str, expires_s: int = 3600) -> str:
+        """A URL a local process (ffmpeg) can read with range requests."""
+        raise NotImplementedError(f"{self.name} storage has no URLs; use local_path")
+
     def exists(self, key: str) -> bool:
         try:
             self.size(key)
@@ -415,6 +419,12 @@ class S3Storage(Storage):
 
     def ping(self) -> None:
         self.ensure_bucket()
+
+    def presigned_url(self, key: str, expires_s: int = 3600) -> str:
+        from datetime import timedelta
+
+        return str(self._call(self.client.presigned_get_object, self.bucket, check_key(key),
+                              expires=timedelta(seconds=expires_s)))
 
 
 def make_storage(cfg: StorageSettings) -> Storage:

@@ -47,7 +47,8 @@ def storage_env(backend: str, s3_endpoint: str, root: Path, bucket: str) -> dict
 @pytest.fixture(scope="session", params=["s3", "local"])
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
           s3_endpoint: str) -> Iterator[Stack]:
-    """Gateway + a cpu worker + an stt worker, in separate processes, on one storage backend."""
+    """Gateway, a cpu worker, an stt worker and two fer workers (separate processes), on one
+    storage backend; FER chunks of 3 s so short videos fan out."""
     backend: str = request.param
     tmp = tmp_path_factory.mktemp(f"stack-{backend}")
     redis = RedisServer(tmp / "redis").start()
@@ -57,6 +58,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         "ETHOS_LIMITS__MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
         "ETHOS_LIMITS__MAX_DURATION_S": "600",
         "ETHOS_STT__ENGINE": "sphinx",
+        "ETHOS_FER__CHUNK_S": "3",
         **storage_env(backend, s3_endpoint, tmp, f"ethos-{backend}"),
     }
     st = Stack(env=env, logs=tmp / "logs")
@@ -64,6 +66,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     try:
         st.worker("cpu", 2, name="cpu")
         st.worker("stt", 1, name="stt")
+        st.worker("fer", 1, name="fer-a")
+        st.worker("fer", 1, name="fer-b")
         st.gateway()
         yield st
     finally:
@@ -101,3 +105,22 @@ def three_sentences(gen: Path) -> tuple[Path, list[tuple[float, float]]]:
 @pytest.fixture(scope="session")
 def silent_wav(gen: Path) -> Path:
     return media.silence(1.0, gen / "silent.wav")
+
+
+@pytest.fixture(scope="session")
+def speech_video(gen: Path, three_sentences: tuple[Path, list[tuple[float, float]]]) -> Path:
+    """A 720p test-pattern video (no faces) with the three spoken sentences as its audio."""
+    wav, _ = three_sentences
+    out = gen / "pattern_speech.mp4"
+    media.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=1280x720:rate=25",
+               "-i", str(wav), "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+               "-c:a", "aac", str(out)])
+    return out
+
+
+@pytest.fixture(scope="session")
+def long_face_video(gen: Path, yongen: Path) -> Path:
+    """yongen.mp4 three times over (about 32 s): longer than three FER chunks."""
+    out = gen / "yongen_x3.mp4"
+    media.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "2", "-i", str(yongen), "-c", "copy", str(out)])
+    return out

@@ -121,9 +121,10 @@ class Stack:
         return proc
 
     def worker(self, queue: str, concurrency: int = 1, name: str | None = None,
-               extra: list[str] | None = None, extra_env: dict[str, str] | None = None) -> Proc:
+               extra: list[str] | None = None, extra_env: dict[str, str] | None = None,
+               prefix: list[str] | None = None) -> Proc:
         node = name or f"{queue}-{len(self.procs)}"
-        cmd = [sys.executable, "-m", "celery", "-A", "shared.celery_app", "worker", "-Q", queue,
+        cmd = [*(prefix or []), sys.executable, "-m", "celery", "-A", "shared.celery_app", "worker", "-Q", queue,
                "-c", str(concurrency), "-n", f"{node}@%h", "--loglevel", "INFO",
                "--without-gossip", "--without-mingle", *(extra or [])]
         proc = self.spawn(node, cmd, extra_env)

@@ -35,6 +35,7 @@ def test_jfk_transcribed(stack: Stack, jfk: Path) -> None:
     assert result["models"]["stt"]["engine"] == "sphinx"
     assert result["models"]["vad"]["engine"] == "silero-vad"
     assert {"prepare", "stt", "merge"} <= result["timings"].keys()
+    assert "fer" not in result["models"] and result["face_chunks"] is None  # audio: no FER tasks
 
 
 def test_three_sentences_three_segments(stack: Stack, three_sentences: tuple[Path, list[tuple[float, float]]]) -> None:

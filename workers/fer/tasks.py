@@ -1,0 +1,52 @@
+"""The ``fer`` queue's task: faces over one time range of a job's video."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from shared.celery_app import TASK_FER, app
+from workers import runtime
+from workers.fer.analyze import analyze_range
+from workers.fer.models import load_classifier, resolve_model
+from workers.runtime import DESCRIBERS, JobTask, ensure_active, jobs, media_key
+
+
+def describe() -> dict[str, object]:
+    """The FER model this worker would run, for heartbeats and /readyz."""
+    cfg = runtime.settings().fer
+    try:
+        return {"model": resolve_model(cfg).name, "fps": cfg.fps, "ready": True}
+    except Exception as e:  # noqa: BLE001 - reported in /readyz
+        return {"ready": False, "message": str(e)}
+
+
+DESCRIBERS["fer"] = describe
+
+
+@app.task(name=TASK_FER, base=JobTask, bind=True)
+def chunk(self: JobTask, job_id: str, index: int, start: float, end: float) -> str:
+    """Classify faces in [start, end) of the job's video; leaves ``fer/<index>.json``."""
+    t0 = time.perf_counter()
+    ensure_active(job_id)
+    store = jobs()
+    rec = store.get(job_id)
+    assert rec is not None
+    s = runtime.settings()
+    load_classifier(str(resolve_model(s.fer)), s.fer.model_spec, s.fer.threads)
+    st = runtime.storage()
+    src = st.local_path(rec.media_key)
+    source = str(src) if src is not None else st.presigned_url(rec.media_key)
+    out = analyze_range(source, start, end, rec.media.video_width or 640, rec.media.video_height or 360, s.fer)
+    out.worker = f"{self.request.hostname or socket.gethostname()}"
+    key = media_key(job_id, f"fer/{index:05d}.json")
+    st.put_bytes(key, out.model_dump_json().encode())
+    timeline = {str(int(f.t)): f.label for f in out.frames if f.label}
+    store.emit(job_id, "face", {"index": index, "start": start, "end": end, "timeline": timeline,
+                                "frames_without_face": out.frames_without_face}, dedupe=f"face:{index}")
+    done = store.r.sadd(store.key(job_id) + ":fer_done", index) and store.r.scard(store.key(job_id) + ":fer_done")
+    total = int(store.get_field(job_id, "fer_chunks") or 1)
+    if done:
+        store.part_progress(job_id, "fer", done / total, "faces")
+    runtime.record_timing(job_id, f"fer_{index:05d}", time.perf_counter() - t0)
+    return key
