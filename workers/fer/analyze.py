@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from shared.schemas import FaceFrame, FerChunkOutput
 from shared.settings import FerSettings
-from workers.fer.detect import crop, get_detector, largest
+from workers.fer.detect import Box, crop, get_detector, largest
 from workers.fer.models import load_classifier, resolve_model
 from workers.fer.video import frames, sample_times
 
@@ -33,7 +33,7 @@ def analyze_range(src: str, start: float, end: float, width: int, height: int, c
     model = resolve_model(cfg)
     clf = load_classifier(str(model), cfg.model_spec, cfg.threads)
     instants = sample_times(start, end, cfg.fps)
-    got: list[tuple[float, object]] = []
+    got: list[tuple[float, Box | None]] = []
     crops = []
     t0 = time.perf_counter()
     for t, rgb in frames(src, instants, width, height, cfg.fps):
