@@ -35,6 +35,7 @@ bench: setup
 	$(PY) bench/pipeline_overhead.py
 	$(PY) bench/upload_memory.py
 	$(PY) bench/sphinx_speed.py
+	$(PY) bench/fer_throughput.py
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache

@@ -43,9 +43,10 @@ class ModelSpec:
             img = cv2.resize(crop, (self.size, self.size), interpolation=cv2.INTER_AREA)
             if self.color == "gray":
                 img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[:, :, None]
-            x = img.astype(np.float32) / np.float32(255.0)
-            x = (x - np.array(self.mean, np.float32)) / np.array(self.std, np.float32)
-            out.append(x.transpose(2, 0, 1).astype(np.float32))
+            mean = np.asarray(self.mean, np.float32) * 255.0
+            scale = 1.0 / (np.asarray(self.std, np.float32) * 255.0)
+            x: np.ndarray = (np.asarray(img, np.float32) - mean) * scale
+            out.append(x.transpose(2, 0, 1))
         return np.stack(out).astype(np.float32)
 
 
