@@ -130,17 +130,21 @@ def start_heartbeat(hostname: str, queues: list[str], describe: Any = None, ever
 
     def beat() -> None:
         info: dict[str, Any] = {"hostname": hostname, "host": socket.gethostname(), "queues": queues}
-        if describe is not None:
-            try:
-                info.update(describe())
-            except Exception as e:  # report, never die
-                info["describe_error"] = str(e)
+        described = describe is None
         while True:
             info["at"] = time.time()
             try:
                 client.set(key, json.dumps(info), ex=int(every_s * 3))
             except Exception:  # Redis down: try again next beat
                 log.debug("heartbeat to Redis failed", exc_info=True)
+            if not described:  # announce at once, then add what the worker runs
+                try:
+                    info.update(describe())
+                    log.info("worker %s: %s", hostname, {k: v for k, v in info.items() if k != "at"})
+                except Exception as e:  # report, never die
+                    info["describe_error"] = str(e)
+                described = True
+                continue
             time.sleep(every_s)
 
     threading.Thread(target=beat, name="ethos-heartbeat", daemon=True).start()

@@ -1,0 +1,188 @@
+"""The Voxtral engine on a tiny random-weight Voxtral built offline (same code path as 3B)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from shared.errors import ModelUnavailable
+from shared.settings import SttSettings
+from tests.procs import RedisServer, Stack, wait_for
+from tests.tiny_voxtral import build_adapter, build_model
+from workers.stt.engines.base import Transcript
+from workers.stt.engines.voxtral import VoxtralEngine
+from workers.stt.transcribe import make_segment
+
+# Merged vs unmerged LoRA in float32: the same maths in a different order.
+LOGIT_ATOL = 1e-4
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("tiny-voxtral")
+    model = build_model(root / "model")
+    return model, build_adapter(model, root / "adapter")
+
+
+def clips() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.normal(0, 0.1, 16000 * s).astype(np.float32) for s in (2, 5, 3)]
+
+
+def engine(tiny: tuple[Path, Path], **kw: object) -> VoxtralEngine:
+    model, adapter = tiny
+    e = VoxtralEngine(SttSettings(engine="voxtral", model_id=str(model), adapter_id=str(adapter), **kw))  # type: ignore[arg-type]
+    e.load()
+    return e
+
+
+def test_merged_equals_unmerged(tiny: tuple[Path, Path]) -> None:
+    from peft import PeftModel
+    from transformers import VoxtralForConditionalGeneration
+
+    model_dir, adapter_dir = tiny
+    merged = engine(tiny)
+    assert merged.merged
+    base = VoxtralForConditionalGeneration.from_pretrained(model_dir)
+    plain = VoxtralForConditionalGeneration.from_pretrained(model_dir).eval()
+    unmerged = PeftModel.from_pretrained(base, adapter_dir).eval()
+    inputs = merged.encode(clips()[:2], "en")
+    with torch.inference_mode():
+        a = merged.model(**inputs).logits
+        b = unmerged(**inputs).logits
+        c = plain(**inputs).logits
+    assert torch.allclose(a, b, atol=LOGIT_ATOL), (a - b).abs().max()
+    assert (a - c).abs().max() > 1e-3  # the adapter really changed the model
+
+
+def test_batched_equals_one_by_one(tiny: tuple[Path, Path]) -> None:
+    e = engine(tiny)
+    cs = clips()
+    caps = [12] * len(cs)
+    batched = e.generate_ids(cs, "en", caps)
+    single = [e.generate_ids([c], "en", [12])[0] for c in cs]
+    assert batched == single
+
+
+def test_token_cap_scales_and_truncation_is_flagged(tiny: tuple[Path, Path]) -> None:
+    e = engine(tiny, tokens_per_second=4.0, min_new_tokens_cap=8)
+    assert e.token_cap(1.0) == 8 and e.token_cap(10.0) == 40 and e.token_cap(30.0) == 120
+    out = e.transcribe(clips()[:1], "en")
+    # Random weights never say EOS: the text stops at the cap and says so.
+    assert out[0].truncated is True
+    info = e.info()
+    assert info.engine == "voxtral" and info.extra["adapter_merged"] is True
+
+
+def test_oom_halves_the_batch(tiny: tuple[Path, Path]) -> None:
+    e = engine(tiny, batch_size=4)
+    sizes: list[int] = []
+    real = e._batch
+
+    def flaky(part: list[np.ndarray], language: str) -> list[Transcript]:
+        sizes.append(len(part))
+        if len(part) > 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(part, language)
+
+    e._batch = flaky  # type: ignore[method-assign]
+    out = e.transcribe(clips(), "en")
+    assert len(out) == 3 and sizes[:3] == [3, 2, 1] and e.batch_size == 1
+
+
+def test_model_text_becomes_tags() -> None:
+    seg = make_segment(1, 2.0, 6.0, "So that happened [laughs] and then [sighs] well.", False)
+    assert [t.tag for t in seg.tags] == ["laughs", "sighs"]
+    assert seg.tags[0].time == pytest.approx(2.0 + 4.0 * seg.text.index("[laughs]") / len(seg.text), abs=1e-3)
+    assert seg.emotion in ("Happy", "Sad") and seg.valence == pytest.approx(0.2)
+
+
+def test_missing_weights_offline_say_how_to_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    e = VoxtralEngine(SttSettings(engine="voxtral", model_id="mistralai/not-cached-model", adapter_id=None))
+    with pytest.raises(ModelUnavailable) as err:
+        e.load()
+    assert "huggingface-cli download mistralai/not-cached-model" in err.value.message
+    assert "ETHOS_STT__ENGINE=sphinx" in err.value.message
+    # Not marked offline, but the hub does not answer: fails in seconds too.
+    from tests.procs import free_port
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(ModelUnavailable, match="hub could not be reached"):
+        VoxtralEngine(SttSettings(engine="voxtral", model_id="org/other-model", adapter_id=None)).load()
+
+
+def voxtral_stack(tmp: Path, redis: RedisServer, model: str, adapter: str, extra: dict[str, str] | None = None) -> Stack:
+    env = {
+        "ETHOS_REDIS__URL": redis.url,
+        "ETHOS_STORAGE__BACKEND": "local",
+        "ETHOS_STORAGE__LOCAL_ROOT": str(tmp / "storage"),
+        "ETHOS_WORK_DIR": str(tmp / "work"),
+        "ETHOS_STT__ENGINE": "voxtral",
+        "ETHOS_STT__BATCH_SIZE": "2",
+        "MODEL_ID": model,
+        "ADAPTER_ID": adapter,
+        **(extra or {}),
+    }
+    return Stack(env=env, logs=tmp / "logs")
+
+
+def test_job_through_celery_with_voxtral(tmp_path: Path, tiny: tuple[Path, Path], jfk: Path) -> None:
+    redis = RedisServer(tmp_path / "redis").start()
+    st = voxtral_stack(tmp_path, redis, str(tiny[0]), str(tiny[1]))
+    try:
+        st.worker("cpu", 1, name="cpu")
+        st.worker("stt", 1, name="stt")
+        st.gateway()
+        job, result = st.run_job(jfk)
+        assert job["status"] == "succeeded", job
+        assert result is not None
+        stt = result["models"]["stt"]
+        assert stt["engine"] == "voxtral" and stt["model_id"] == str(tiny[0]) and stt["adapter_id"] == str(tiny[1])
+        segs = result["segments"]
+        assert len(segs) >= 1 and all(s["text"] for s in segs)
+        assert all(s["truncated"] for s in segs)  # random weights: every segment hits its cap
+        with st.client() as c:
+            ready = wait_for(lambda: (d := c.get("/readyz").json()["dependencies"]["workers.stt"])["workers"][0]
+                             .get("engine") and d, 30, what="stt worker described")
+        assert ready["state"] == "ok" and ready["workers"][0]["engine"] == "voxtral"
+    finally:
+        st.close()
+        redis.stop()
+
+
+def test_job_fails_clearly_without_weights(tmp_path: Path, jfk: Path) -> None:
+    redis = RedisServer(tmp_path / "redis").start()
+    st = voxtral_stack(tmp_path, redis, "mistralai/not-cached-model", "",
+                       {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    try:
+        st.worker("cpu", 1, name="cpu")
+        st.worker("stt", 1, name="stt")
+        st.gateway()
+        with st.client() as c:
+            ready = wait_for(lambda: (d := c.get("/readyz").json()["dependencies"]["workers.stt"])["state"]
+                             == "not_ready" and d, 30, what="stt worker described")
+        assert "not in the local Hugging Face cache" in ready["workers"][0]["message"]
+        r = st.submit(jfk)
+        job = st.wait_job(r.json()["id"], 60)
+        assert job["status"] == "failed"
+        assert job["error"]["code"] == "model_unavailable"
+        assert "huggingface-cli download" in job["error"]["message"]
+    finally:
+        st.close()
+        redis.stop()
+
+
+@pytest.mark.gpu
+def test_cuda_bf16_batched(tiny: tuple[Path, Path]) -> None:
+    e = engine(tiny, device="cuda", batch_size=3)
+    assert e.device.startswith("cuda") and e.model.dtype == torch.bfloat16
+    out = e.transcribe(clips(), "en")
+    assert len(out) == 3
+    caps = [10, 10, 10]
+    assert e.generate_ids(clips(), "en", caps) == [e.generate_ids([c], "en", [10])[0] for c in clips()]

@@ -1,0 +1,93 @@
+"""A tiny random-weight Voxtral, its processor and a LoRA adapter, built offline.
+
+Same architecture family and loading code path as Voxtral Mini 3B, small enough for CPU
+tests: a Tekken tokenizer derived from the file ``mistral_common`` ships, a small
+``VoxtralConfig`` saved with ``save_pretrained``, and a peft LoRA adapter saved to disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+AUDIO_TOKEN_ID = 22
+VOCAB = 2100
+
+
+def build_tokenizer(dest: Path) -> Path:
+    import mistral_common
+    from mistral_common.tokens.tokenizers.base import SpecialTokens
+
+    src = json.loads((Path(mistral_common.__file__).parent / "data" / "tekken_240911.json").read_text())
+    names = [s.value for s in SpecialTokens]
+    names += [f"<SPECIAL_{i}>" for i in range(len(names), 100)]
+    tek = {
+        "config": {**src["config"], "version": "v7", "default_vocab_size": VOCAB,
+                   "default_num_special_tokens": 100, "num_vocab_tokens": VOCAB - 100},
+        "vocab": src["vocab"][: VOCAB - 100],
+        "special_tokens": [{"rank": i, "token_str": n, "is_control": True} for i, n in enumerate(names[:100])],
+        "audio": {"sampling_rate": 16000, "frame_rate": 12.5, "chunk_length_s": 30.0,
+                  "audio_encoding_config": {"num_mel_bins": 128, "hop_length": 160, "window_size": 400}},
+    }
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / "tekken.json"
+    path.write_text(json.dumps(tek))
+    return path
+
+
+def build_model(dest: Path, seed: int = 0) -> Path:
+    """Save a tiny Voxtral (model + processor) under ``dest``; returns the folder."""
+    import torch
+    from transformers import (
+        MistralCommonBackend,
+        VoxtralConfig,
+        VoxtralForConditionalGeneration,
+        VoxtralProcessor,
+        WhisperFeatureExtractor,
+    )
+
+    torch.manual_seed(seed)
+    tok_path = build_tokenizer(dest / "tok")
+    cfg = VoxtralConfig(
+        audio_config={"hidden_size": 32, "intermediate_size": 128, "num_hidden_layers": 1,
+                      "num_attention_heads": 2, "num_mel_bins": 128, "max_source_positions": 1500},
+        text_config={"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+                     "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
+                     "vocab_size": VOCAB, "max_position_embeddings": 2048},
+        audio_token_id=AUDIO_TOKEN_ID,
+    )
+    model = VoxtralForConditionalGeneration(cfg)
+    model.generation_config.eos_token_id = 2
+    model.generation_config.pad_token_id = 11
+    model.save_pretrained(dest)
+    proc = VoxtralProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=128),
+                            tokenizer=MistralCommonBackend(tokenizer_path=str(tok_path)))
+    proc.save_pretrained(dest)
+    return dest
+
+
+def build_adapter(model_dir: Path, dest: Path, seed: int = 1) -> Path:
+    """A LoRA adapter on q/v projections with non-zero B, so merging changes the weights."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import VoxtralForConditionalGeneration
+
+    base = VoxtralForConditionalGeneration.from_pretrained(model_dir)
+    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05)
+    peft_model.save_pretrained(dest)
+    return dest
+
+
+if __name__ == "__main__":
+    import sys
+
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "data/tiny-voxtral")
+    build_model(out / "model")
+    build_adapter(out / "model", out / "adapter")
+    print(os.fspath(out))  # noqa: T201

@@ -1,0 +1,229 @@
+"""Voxtral Mini 3B with the evoxtral LoRA adapter merged: text with inline tags.
+
+Loaded lazily, once per worker process (never in a parent before fork); bf16 on CUDA.
+Each VAD segment (≤ 30 s, one model window) is transcribed on its own, in batches, with
+greedy decoding and a token cap that scales with the segment's duration; a segment that
+reaches its cap is flagged ``truncated``. A CUDA out-of-memory error halves the batch and
+retries instead of failing the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.errors import ModelUnavailable
+from shared.schemas import ModelInfo
+from shared.settings import SttSettings
+from workers.stt.engines.base import SpeechEngine, Transcript, cuda_available
+
+log = logging.getLogger("ethos.stt.voxtral")
+SR = 16000
+
+# Keep hub lookups from hanging a worker on a network that drops packets.
+os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
+os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "30")
+
+
+def _is_local(ref: str) -> bool:
+    return Path(ref).expanduser().exists()
+
+
+def _cached(ref: str, filename: str) -> bool:
+    """True when ``ref`` is a local folder or its ``filename`` is in the Hugging Face cache."""
+    if _is_local(ref):
+        return (Path(ref).expanduser() / filename).exists()
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        hit = try_to_load_from_cache(ref, filename)
+    except Exception:  # noqa: BLE001 - an odd id is simply "not cached"
+        return False
+    return isinstance(hit, str)
+
+
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """A quick TCP check of the hub, so an offline worker fails in seconds, not minutes."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_loadable(ref: str | None, filename: str, what: str) -> None:
+    """Raise ModelUnavailable at once when weights are neither local, cached nor downloadable."""
+    if ref and not _cached(ref, filename) and not hub_reachable():
+        raise ModelUnavailable(unavailable_message(ref, what, ConnectionError("hub unreachable")))
+
+
+def availability(cfg: SttSettings) -> dict[str, object]:
+    """Whether the weights can load without a download (for /readyz; loads nothing)."""
+    model_ok = _cached(cfg.model_id, "config.json")
+    adapter_ok = cfg.adapter_id is None or _cached(cfg.adapter_id, "adapter_config.json")
+    out: dict[str, object] = {"engine": "voxtral", "model_id": cfg.model_id, "adapter_id": cfg.adapter_id,
+                              "device": "cuda" if cuda_available() else "cpu",
+                              "ready": model_ok and adapter_ok}
+    if not out["ready"]:
+        missing = [r for r, ok in ((cfg.model_id, model_ok), (cfg.adapter_id, adapter_ok)) if not ok and r]
+        out["message"] = (f"not in the local Hugging Face cache: {', '.join(missing)}; the first job downloads "
+                          "them if the hub is reachable (see README, 'Models')")
+    return out
+
+
+def unavailable_message(ref: str, what: str, err: BaseException) -> str:
+    cache = os.environ.get("HF_HOME", "~/.cache/huggingface")
+    return (
+        f"cannot load the {what} {ref!r}: it is not a local folder, not in the Hugging Face cache "
+        f"({cache}), and the hub could not be reached ({type(err).__name__}). Fix: on a machine with "
+        f"network run `huggingface-cli download {ref}` and copy the cache here (or set HF_HOME), or point "
+        f"{'MODEL_ID' if what == 'model' else 'ADAPTER_ID'} at a local folder, or use the offline engine "
+        "with ETHOS_STT__ENGINE=sphinx."
+    )
+
+
+class VoxtralEngine(SpeechEngine):
+    name = "voxtral"
+
+    def __init__(self, cfg: SttSettings, model: Any = None, processor: Any = None) -> None:
+        self.cfg = cfg
+        self.batch_size = cfg.batch_size
+        self.model = model
+        self.processor = processor
+        self.device = "cpu"
+        self.dtype_name: str = cfg.cpu_dtype
+        self._lock = threading.Lock()
+        self.merged = False
+        if model is not None:
+            self.device = str(next(model.parameters()).device)
+
+    # -- loading -----------------------------------------------------------------------
+    def _pick_device(self) -> tuple[str, Any]:
+        import torch
+
+        want = self.cfg.device
+        if want == "cuda" or (want == "auto" and torch.cuda.is_available()):
+            if not torch.cuda.is_available():
+                raise ModelUnavailable("ETHOS_STT__DEVICE=cuda but no CUDA GPU is visible")
+            return "cuda", torch.bfloat16
+        return "cpu", getattr(torch, self.cfg.cpu_dtype)
+
+    def load(self) -> None:
+        with self._lock:
+            if self.model is not None:
+                return
+            import torch
+            from transformers import AutoProcessor, VoxtralForConditionalGeneration
+
+            device, dtype = self._pick_device()
+            ref = self.cfg.model_id
+            ensure_loadable(ref, "config.json", "model")
+            ensure_loadable(self.cfg.adapter_id, "adapter_config.json", "adapter")
+            try:
+                processor = AutoProcessor.from_pretrained(ref)
+                model = VoxtralForConditionalGeneration.from_pretrained(ref, dtype=dtype)
+            except OSError as e:
+                raise ModelUnavailable(unavailable_message(ref, "model", e)) from e
+            if self.cfg.adapter_id:
+                from peft import PeftModel
+
+                try:
+                    model = PeftModel.from_pretrained(model, self.cfg.adapter_id).merge_and_unload()
+                except (OSError, ValueError) as e:
+                    raise ModelUnavailable(unavailable_message(self.cfg.adapter_id, "adapter", e)) from e
+                self.merged = True
+            model.to(device).eval()  # type: ignore[arg-type]
+            torch.set_grad_enabled(False)
+            self.model, self.processor, self.device = model, processor, device
+            self.dtype_name = str(dtype).replace("torch.", "")
+            log.info("Voxtral loaded: %s + %s on %s (%s)", ref, self.cfg.adapter_id, device, self.dtype_name)
+
+    def info(self) -> ModelInfo:
+        from importlib import metadata
+
+        return ModelInfo(
+            engine=self.name, model_id=self.cfg.model_id, adapter_id=self.cfg.adapter_id,
+            version=f"transformers {metadata.version('transformers')}, peft {metadata.version('peft')}",
+            device=self.device,
+            extra={"tags": True, "dtype": self.dtype_name, "adapter_merged": self.merged,
+                   "tokens_per_second": self.cfg.tokens_per_second},
+        )
+
+    # -- generation --------------------------------------------------------------------
+    def token_cap(self, seconds: float) -> int:
+        """Most new tokens allowed for a clip of this length."""
+        return max(self.cfg.min_new_tokens_cap, math.ceil(seconds * self.cfg.tokens_per_second))
+
+    def encode(self, clips: list[np.ndarray], language: str) -> Any:
+        """The transcription-request batch, as the adapter was trained (language from the job)."""
+        inputs = self.processor.apply_transcription_request(
+            language=language, audio=[c.astype(np.float32) for c in clips], format=["WAV"] * len(clips),
+            model_id=self.cfg.model_id, sampling_rate=SR, return_tensors="pt",
+        )
+        return inputs.to(self.device, dtype=self.model.dtype)
+
+    def generate_ids(self, clips: list[np.ndarray], language: str, caps: list[int],
+                     **gen_kwargs: Any) -> list[list[int]]:
+        """Greedy generation for one batch; each row cut at its own cap (EOS excluded)."""
+        import torch
+
+        inputs = self.encode(clips, language)
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, max_new_tokens=max(caps), do_sample=False, **gen_kwargs)
+        new = out[:, inputs["input_ids"].shape[1]:].tolist()
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        pad = self.model.generation_config.pad_token_id
+        rows = []
+        for row, cap in zip(new, caps, strict=True):
+            ids: list[int] = []
+            for t in row:
+                if t in eos_ids:
+                    break
+                ids.append(t)
+            rows.append([t for t in ids if t != pad][: cap + 1])
+        return rows
+
+    def _batch(self, clips: list[np.ndarray], language: str) -> list[Transcript]:
+        caps = [self.token_cap(len(c) / SR) for c in clips]
+        rows = self.generate_ids(clips, language, caps)
+        texts = self.processor.batch_decode([r[:cap] for r, cap in zip(rows, caps, strict=True)],
+                                            skip_special_tokens=True)
+        return [Transcript(text=t.strip(), truncated=len(r) >= cap)
+                for t, r, cap in zip(texts, rows, caps, strict=True)]
+
+    def transcribe(self, clips: list[np.ndarray], language: str) -> list[Transcript]:
+        self.load()
+        return self._with_backoff(clips, language, self.batch_size)
+
+    def _with_backoff(self, clips: list[np.ndarray], language: str, size: int) -> list[Transcript]:
+        """Run in batches of ``size``; on CUDA OOM halve the batch and retry."""
+        import torch
+
+        out: list[Transcript] = []
+        i = 0
+        while i < len(clips):
+            part = clips[i : i + size]
+            try:
+                out += self._batch(part, language)
+                i += len(part)
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                if size == 1:
+                    raise
+                size = max(1, size // 2)
+                log.warning("CUDA out of memory; batch size now %d", size)
+                self.batch_size = size
+        return out
