@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
 from gateway import errors
 from gateway.context import Context
+from gateway.events import BLOCK_MS
 from gateway.routes import compat, health, jobs
 from shared.celery_app import make_celery
 from shared.jobs import JobStore, connect
@@ -35,9 +37,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             storage=make_storage(s.storage),
             celery=make_celery(s),
         )
+        app.state.aredis = aioredis.Redis.from_url(
+            s.redis.url, decode_responses=True, socket_connect_timeout=3,
+            socket_timeout=s.redis.socket_timeout_s + BLOCK_MS / 1000,
+        )
         log.info("gateway ready: storage=%s redis=%s", s.storage.backend, s.redis.url)
         yield
         client.close()
+        await app.state.aredis.aclose()
 
     app = FastAPI(title="Ethos", version="0.1.0", lifespan=lifespan,
                   description="Emotion-aware transcription: upload, poll or stream, read the result.")

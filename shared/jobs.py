@@ -67,6 +67,18 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return id
 """
 
+# Event streams end with one of these.
+FINAL_EVENTS = ("done",)
+FINAL_STATUSES = ("failed", "canceled")
+
+
+def is_final(event: dict[str, Any]) -> bool:
+    """The last event a job writes: ``done``, or a failed/canceled status."""
+    return event.get("type") in FINAL_EVENTS or (
+        event.get("type") == "status" and event.get("status") in FINAL_STATUSES
+    )
+
+
 # Overall progress bands: preparation, the parallel analysis parts, then merge.
 ANALYSIS_BASE = 0.10
 ANALYSIS_SPAN = 0.80
@@ -205,6 +217,7 @@ class JobStore:
         )
         if ok:
             self.emit(job_id, "status", {"status": "succeeded", "stage": "done"})
+            self.emit(job_id, "done", {"result": f"/v1/jobs/{job_id}/result"}, dedupe="done")
             self.expire(job_id)
         return ok
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Request, WebSocket
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from gateway import service
 from gateway.context import Context, ctx
 from gateway.errors import ApiError
+from gateway.events import stream_events
+from shared.exports import to_srt, to_vtt
 from shared.tags import table_rows
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
@@ -41,10 +43,28 @@ def get_job(job_id: str, c: Context = Depends(ctx)) -> dict[str, Any]:
     return service.job_view(service.get_job(c, job_id))
 
 
-@router.get("/jobs/{job_id}/result")
-def get_result(job_id: str, c: Context = Depends(ctx)) -> dict[str, Any]:
-    """The emotion-annotated transcript once the job succeeded (409 before)."""
-    return service.load_result(c, service.get_job(c, job_id))
+@router.get("/jobs/{job_id}/result", response_model=None)
+def get_result(job_id: str, format: str = "json", c: Context = Depends(ctx)) -> dict[str, Any] | Response:
+    """The emotion-annotated transcript once the job succeeded (409 before); ``?format=srt|vtt``."""
+    result = service.load_result(c, service.get_job(c, job_id))
+    if format == "json":
+        return result
+    stem = result.get("filename", job_id).rsplit(".", 1)[0] or job_id
+    if format == "srt":
+        return Response(to_srt(result), media_type="application/x-subrip; charset=utf-8",
+                        headers={"Content-Disposition": _disposition(f"{stem}.srt", "attachment")})
+    if format == "vtt":
+        return Response(to_vtt(result), media_type="text/vtt; charset=utf-8",
+                        headers={"Content-Disposition": _disposition(f"{stem}.vtt", "attachment")})
+    raise ApiError(400, "invalid_request", f"format must be json, srt or vtt, not {format!r}")
+
+
+@router.websocket("/jobs/{job_id}/events")
+async def job_events(websocket: WebSocket, job_id: str) -> None:
+    """Replay the job's events from the start, then stream new ones until the job ends."""
+    c: Context = websocket.app.state.ctx
+    await websocket.accept()
+    await stream_events(websocket, c, job_id)
 
 
 @router.delete("/jobs/{job_id}")
@@ -97,11 +117,11 @@ def _unsatisfiable(size: int) -> Response:
     )
 
 
-def _disposition(name: str) -> str:
+def _disposition(name: str, kind: str = "inline") -> str:
     from urllib.parse import quote
 
     ascii_name = name.encode("ascii", "replace").decode().replace('"', "'")
-    return f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
 @router.get("/tags")

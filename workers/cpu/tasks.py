@@ -116,6 +116,5 @@ def merge(self: JobTask, job_id: str) -> str | None:
         if store.status(job_id) != JobStatus.succeeded:
             st.delete_prefix(f"jobs/{job_id}")
         return None
-    store.emit(job_id, "done", {"result": f"/v1/jobs/{job_id}/result"}, dedupe="done")
     runtime.notify_callback(job_id)
     return result_key

@@ -124,7 +124,6 @@ class VoxtralEngine(SpeechEngine):
         with self._lock:
             if self.model is not None:
                 return
-            import torch
             from transformers import AutoProcessor, VoxtralForConditionalGeneration
 
             device, dtype = self._pick_device()
@@ -145,7 +144,6 @@ class VoxtralEngine(SpeechEngine):
                     raise ModelUnavailable(unavailable_message(self.cfg.adapter_id, "adapter", e)) from e
                 self.merged = True
             model.to(device).eval()  # type: ignore[arg-type]
-            torch.set_grad_enabled(False)
             self.model, self.processor, self.device = model, processor, device
             self.dtype_name = str(dtype).replace("torch.", "")
             log.info("Voxtral loaded: %s + %s on %s (%s)", ref, self.cfg.adapter_id, device, self.dtype_name)
