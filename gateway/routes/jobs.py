@@ -128,3 +128,10 @@ def _disposition(name: str, kind: str = "inline") -> str:
 def tags() -> dict[str, Any]:
     """The tag → emotion, valence, arousal table (the one the API uses)."""
     return {"tags": table_rows()}
+
+
+@router.get("/limits")
+def limits(c: Context = Depends(ctx)) -> dict[str, Any]:
+    """Upload limits, so clients can check a file before sending it."""
+    return {"max_upload_bytes": c.settings.limits.max_upload_bytes,
+            "max_duration_s": c.settings.limits.max_duration_s}

@@ -1,0 +1,306 @@
+// Ethos Studio: upload, live progress over the websocket, and an editor that plays the
+// media against the transcript. No build step, no CDN: plain DOM and one canvas.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const TAG_RE = /\[([^\[\]\n]{1,40})\]/g;
+const EXTS = ["flac", "wav", "mp3", "m4a", "aac", "ogg", "opus", "webm", "mp4", "mov", "mkv", "avi", "mpeg", "mpg", "wma", "aiff", "amr"];
+const COLORS = { Happy: "#f5c542", Sad: "#5b8def", Angry: "#ef5b5b", Anger: "#ef5b5b", Calm: "#5bd6c0", Anxious: "#c58af9",
+  Fear: "#c58af9", Surprised: "#ff9f43", Surprise: "#ff9f43", Excited: "#ff6fb5", Frustrated: "#e07b39", Disgust: "#e07b39",
+  Contempt: "#e07b39", Neutral: "#9aa3b5" };
+
+const state = { job: null, result: null, tags: {}, limits: null, pps: null, ws: null, player: null,
+  activeId: null, sweep: {}, raf: 0, chartBase: null, pollTimer: 0 };
+window.studio = state;
+
+async function api(path, opts) {
+  const r = await fetch(path, opts);
+  const body = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
+  if (!r.ok) throw new Error(body?.error?.message || `HTTP ${r.status}`);
+  return body;
+}
+const fmt = (t) => { t = Math.max(0, t || 0); const m = Math.floor(t / 60); const s = t - m * 60; return `${m}:${s.toFixed(1).padStart(4, "0")}`; };
+const fmtShort = (t) => { const m = Math.floor(t / 60); const s = Math.round(t - m * 60); return `${m}:${String(s).padStart(2, "0")}`; };
+function show(view) { for (const v of ["empty", "progress", "editor"]) $(`view-${v}`).hidden = v !== view; }
+function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; }
+
+// ------------------------------------------------------------------ start-up
+async function init() {
+  const [tags, limits] = await Promise.all([api("/v1/tags"), api("/v1/limits")]);
+  for (const row of tags.tags) for (const t of row.tags) state.tags[t] = row;
+  state.limits = limits;
+  const drop = $("drop");
+  $("file").addEventListener("change", (e) => e.target.files[0] && upload(e.target.files[0]));
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); if (e.dataTransfer.files[0]) upload(e.dataTransfer.files[0]); });
+  $("zoom-in").onclick = () => zoom(1.6);
+  $("zoom-out").onclick = () => zoom(1 / 1.6);
+  $("tl-inner").addEventListener("click", (e) => { const r = $("tl-inner").getBoundingClientRect(); seek((e.clientX - r.left) / state.pps); });
+  $("transcript").addEventListener("click", onTranscriptClick);
+  window.addEventListener("resize", () => state.result && (renderTimeline(), drawChartBase()));
+  readiness(); setInterval(readiness, 10000);
+  await refreshRecent(); setInterval(refreshRecent, 8000);
+  const m = location.hash.match(/job=([\w-]+)/);
+  if (m) openJob(m[1]); else show("empty");
+}
+
+async function readiness() {
+  try {
+    const r = await fetch("/readyz"); const b = await r.json();
+    const bad = Object.entries(b.dependencies).filter(([, d]) => d.state !== "ok").map(([k, d]) => `${k}: ${d.state}`);
+    $("ready").textContent = bad.length ? bad.join(", ") : "ready"; $("ready").className = "ready " + (bad.length ? "bad" : "ok");
+  } catch { $("ready").textContent = "gateway unreachable"; $("ready").className = "ready bad"; }
+}
+
+async function refreshRecent() {
+  let jobs;
+  try { jobs = (await api("/v1/jobs?limit=30")).jobs; } catch { return; }
+  const ul = $("recent"); ul.replaceChildren();
+  for (const j of jobs) {
+    const li = el("li"); li.dataset.id = j.id;
+    if (state.job && state.job.id === j.id) li.classList.add("current");
+    li.append(el("span", "name", j.media.filename), el("span", `st ${j.status}`, j.status === "running" ? `${Math.round(j.progress * 100)}%` : j.status));
+    li.onclick = () => openJob(j.id);
+    ul.append(li);
+  }
+}
+
+// ------------------------------------------------------------------ upload
+function uploadError(msg) { const e = $("upload-error"); e.textContent = msg; e.hidden = !msg; }
+
+function upload(file) {
+  uploadError("");
+  const ext = (file.name.split(".").pop() || "").toLowerCase();
+  if (!/^(audio|video)\//.test(file.type) && !EXTS.includes(ext)) return uploadError(`${file.name} is not an audio or video file`);
+  if (file.size === 0) return uploadError(`${file.name} is empty`);
+  if (state.limits && file.size > state.limits.max_upload_bytes)
+    return uploadError(`${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MiB; the limit is ${(state.limits.max_upload_bytes / 2 ** 20).toFixed(0)} MiB`);
+  const fd = new FormData(); fd.append("file", file);
+  const xhr = new XMLHttpRequest();
+  show("progress"); $("p-name").textContent = file.name; $("p-error").hidden = true; $("p-segments").replaceChildren();
+  setProgress("uploading", 0);
+  xhr.upload.onprogress = (e) => e.lengthComputable && setProgress("uploading", e.loaded / e.total);
+  xhr.onload = () => {
+    let body = {}; try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+    if (xhr.status === 202) { refreshRecent(); openJob(body.id); }
+    else { show("empty"); uploadError(body?.error?.message || `upload failed (HTTP ${xhr.status})`); }
+  };
+  xhr.onerror = () => { show("empty"); uploadError("upload failed: the gateway did not answer"); };
+  xhr.open("POST", "/v1/jobs"); xhr.send(fd);
+}
+
+// ------------------------------------------------------------------ progress
+function setProgress(stage, p) { $("p-stage").textContent = stage; $("p-pct").textContent = `${Math.round(p * 100)}%`; $("p-bar").style.width = `${p * 100}%`; }
+
+async function openJob(id) {
+  closeJob();
+  let job;
+  try { job = await api(`/v1/jobs/${id}`); } catch (e) { show("empty"); return uploadError(e.message); }
+  state.job = job; history.replaceState(null, "", `#job=${id}`);
+  for (const li of $("recent").children) li.classList.toggle("current", li.dataset.id === id);
+  if (job.status === "succeeded") return openEditor(job);
+  show("progress"); $("p-name").textContent = job.media.filename; $("p-segments").replaceChildren();
+  setProgress(job.stage, job.progress);
+  if (job.status === "failed" || job.status === "canceled") return progressError(job.error ? job.error.message : `job ${job.status}`);
+  $("p-error").hidden = true;
+  follow(job);
+}
+
+function progressError(msg) { $("p-error").textContent = msg; $("p-error").hidden = false; }
+
+function follow(job) {
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/jobs/${job.id}/events`);
+  state.ws = ws; let finished = false;
+  ws.onmessage = (m) => {
+    const e = JSON.parse(m.data);
+    if (e.type === "progress") setProgress(e.stage, e.progress);
+    else if (e.type === "status") $("p-stage").textContent = e.status === "running" ? e.stage : e.status;
+    else if (e.type === "segment") { const li = el("li"); li.append(el("span", "t", fmt(e.start)), document.createTextNode(e.text)); $("p-segments").append(li); }
+    else if (e.type === "error") { finished = true; progressError(e.message); refreshRecent(); }
+    else if (e.type === "done") { finished = true; setProgress("done", 1); refreshRecent(); openJob(job.id); }
+  };
+  ws.onclose = () => { if (!finished && state.ws === ws) state.pollTimer = setTimeout(() => openJob(job.id), 1500); };
+}
+
+function closeJob() {
+  if (state.ws) { const ws = state.ws; state.ws = null; ws.close(); }
+  clearTimeout(state.pollTimer); cancelAnimationFrame(state.raf);
+  for (const p of [$("video"), $("audio")]) { p.pause(); p.removeAttribute("src"); p.load(); p.hidden = true; }
+  state.result = null; state.activeId = null; state.sweep = {};
+}
+
+// ------------------------------------------------------------------ editor
+async function openEditor(job) {
+  let result;
+  try { result = await api(`/v1/jobs/${job.id}/result`); } catch (e) { show("progress"); return progressError(e.message); }
+  state.result = result; show("editor");
+  const player = result.has_video ? $("video") : $("audio");
+  state.player = player; player.hidden = false; player.src = `/v1/jobs/${job.id}/media`;
+  $("e-name").textContent = `${result.filename} · ${fmt(result.duration)} · ${result.segments.length} segments · ${result.models.stt ? result.models.stt.engine : "no speech"}`;
+  const base = `/v1/jobs/${job.id}/result`;
+  const blob = new Blob([JSON.stringify(result, null, 2)], { type: "application/json" });
+  $("x-json").href = URL.createObjectURL(blob); $("x-json").download = `${stem(result.filename)}.json`;
+  $("x-srt").href = `${base}?format=srt`; $("x-vtt").href = `${base}?format=vtt`;
+  $("face-row").hidden = !result.has_video;
+  state.pps = null; renderTranscript(); renderTimeline(); drawChartBase();
+  player.onplay = () => { document.body.classList.add("playing"); $("live-label").textContent = "live"; loop(); };
+  player.onpause = player.onended = () => { document.body.classList.remove("playing"); $("live-label").textContent = "paused"; update(); };
+  player.ontimeupdate = player.onseeked = () => update();
+  update();
+}
+const stem = (n) => n.replace(/\.[^.]+$/, "") || "transcript";
+function loop() { update(); if (!state.player.paused) state.raf = requestAnimationFrame(loop); }
+function seek(t) { const p = state.player; if (!p) return; p.currentTime = Math.max(0, Math.min(t, state.result.duration)); update(); }
+
+// Segment text as runs of plain text (with their char offsets) and tag pills.
+function parts(seg) {
+  const out = []; let last = 0; TAG_RE.lastIndex = 0; let m;
+  while ((m = TAG_RE.exec(seg.text))) {
+    if (m.index > last) out.push({ text: seg.text.slice(last, m.index), off: last });
+    const tag = seg.tags.find((t) => t.char === m.index) || { tag: m[1].trim().toLowerCase(), time: seg.start, emotion: null };
+    out.push({ tag, off: m.index, len: m[0].length });
+    last = m.index + m[0].length;
+  }
+  if (last < seg.text.length) out.push({ text: seg.text.slice(last), off: last });
+  return out;
+}
+
+function renderSegText(seg, played) {
+  const box = document.createDocumentFragment();
+  for (const p of parts(seg)) {
+    if (p.tag) {
+      const pill = el("span", `pill${p.tag.emotion ? " known e-" + p.tag.emotion : ""}`, p.tag.tag);
+      pill.dataset.time = p.tag.time; pill.title = p.tag.emotion ? `${p.tag.emotion} · valence ${p.tag.valence} · arousal ${p.tag.arousal}` : "unknown tag";
+      box.append(pill); continue;
+    }
+    const cut = Math.max(0, Math.min(p.text.length, played - p.off));
+    if (cut > 0) { const s = el("span", "played", p.text.slice(0, cut)); s.dataset.off = p.off; box.append(s); }
+    if (cut < p.text.length) { const s = el("span", "", p.text.slice(cut)); s.dataset.off = p.off + cut; box.append(s); }
+  }
+  return box;
+}
+
+function renderTranscript() {
+  const root = $("transcript"); root.replaceChildren();
+  if (!state.result.segments.length) root.append(el("p", "hint", state.result.has_video ? "No speech in this recording (faces only)." : "No speech found in this recording."));
+  for (const seg of state.result.segments) {
+    const row = el("div", "seg future"); row.dataset.id = seg.id; if (seg.truncated) row.classList.add("trunc");
+    const time = el("div", "time", `${fmt(seg.start)}`); time.dataset.time = seg.start;
+    const text = el("div", "text"); text.append(renderSegText(seg, 0));
+    const emo = el("div", `emo e-${seg.emotion}`, seg.face_emotion ? `${seg.emotion} · face ${seg.face_emotion}` : seg.emotion);
+    row.append(time, text, emo); root.append(row);
+  }
+}
+
+function onTranscriptClick(e) {
+  const pill = e.target.closest(".pill");
+  if (pill) return seek(parseFloat(pill.dataset.time) - 0.05);
+  const row = e.target.closest(".seg"); if (!row) return;
+  const seg = state.result.segments.find((s) => s.id === Number(row.dataset.id));
+  if (e.target.closest(".time")) return seek(seg.start);
+  const range = document.caretRangeFromPoint ? document.caretRangeFromPoint(e.clientX, e.clientY) : null;
+  let char = 0;
+  if (range && range.startContainer.nodeType === Node.TEXT_NODE && range.startContainer.parentElement.dataset.off != null)
+    char = Number(range.startContainer.parentElement.dataset.off) + range.startOffset;
+  seek(seg.start + (seg.end - seg.start) * (char / Math.max(seg.text.length, 1)));
+}
+
+// The emotion at time t: inside a segment, the latest tag already passed (Neutral before it).
+function speechAt(t) {
+  const seg = state.result.segments.find((s) => s.start <= t && t < s.end);
+  if (!seg) return { seg: null, emotion: null, valence: 0, arousal: 0 };
+  const passed = seg.tags.filter((g) => g.emotion && g.time <= t);
+  const g = passed[passed.length - 1];
+  return g ? { seg, emotion: g.emotion, valence: g.valence, arousal: g.arousal } : { seg, emotion: "Neutral", valence: 0, arousal: 0 };
+}
+
+function setBar(id, v) {
+  const b = $(id); const w = Math.min(Math.abs(v), 1) * 50;
+  b.style.left = `${v >= 0 ? 50 : 50 - w}%`; b.style.width = `${w}%`;
+  $(id.replace("-bar", "-num")).textContent = v.toFixed(2);
+}
+
+function update() {
+  const r = state.result; if (!r) return;
+  const t = state.player.currentTime || 0;
+  $("clock").textContent = `${fmt(t)} / ${fmt(r.duration)}`;
+  const sp = speechAt(t);
+  const activeId = sp.seg ? sp.seg.id : null;
+  for (const row of $("transcript").children) {
+    if (!row.dataset.id) continue;
+    const seg = r.segments[Number(row.dataset.id) - 1];
+    const cls = seg.id === activeId ? "active" : seg.end <= t ? "past" : "future";
+    if (!row.classList.contains(cls)) { row.classList.remove("past", "active", "future"); row.classList.add(cls); }
+    const played = cls === "past" ? seg.text.length : cls === "future" ? 0 : Math.floor(seg.text.length * (t - seg.start) / (seg.end - seg.start));
+    if (state.sweep[seg.id] !== played) { state.sweep[seg.id] = played; row.querySelector(".text").replaceChildren(renderSegText(seg, played)); }
+  }
+  if (activeId !== state.activeId) {
+    state.activeId = activeId;
+    const row = $("transcript").querySelector(`.seg[data-id="${activeId}"]`);
+    if (row) { const box = $("transcript"); const top = row.offsetTop - box.offsetTop; if (top < box.scrollTop || top > box.scrollTop + box.clientHeight - row.clientHeight) box.scrollTo({ top: top - 40, behavior: "smooth" }); }
+    for (const b of document.querySelectorAll(".seg-block")) b.classList.toggle("active", Number(b.dataset.id) === activeId);
+  }
+  const badge = $("speech-badge"); badge.textContent = sp.emotion || "—"; badge.className = `badge${sp.emotion ? " e-" + sp.emotion : ""}`;
+  setBar("valence-bar", sp.valence); setBar("arousal-bar", sp.arousal);
+  if (r.has_video) {
+    const face = (r.face_emotion_timeline || {})[String(Math.floor(t))] || null;
+    const fb = $("face-badge"); fb.textContent = face || "no face"; fb.className = `badge${face ? " e-" + face : ""}`;
+  }
+  const x = t * state.pps;
+  $("playhead").style.left = `${x}px`; $("played").style.width = `${x}px`;
+  const tl = $("timeline");
+  if (!state.player.paused && (x < tl.scrollLeft || x > tl.scrollLeft + tl.clientWidth - 20)) tl.scrollLeft = x - 40;
+  drawChart(t);
+}
+
+// ------------------------------------------------------------------ timeline
+function zoom(f) { state.pps = Math.min(400, Math.max(1, state.pps * f)); renderTimeline(); update(); }
+
+function renderTimeline() {
+  const r = state.result; const width = $("timeline").clientWidth || 800;
+  if (!state.pps) state.pps = Math.max(width / Math.max(r.duration, 1), 0.5);
+  const inner = $("tl-inner"); inner.style.width = `${Math.max(width, r.duration * state.pps)}px`;
+  $("zoom-label").textContent = `${state.pps.toFixed(state.pps < 10 ? 1 : 0)} px/s`;
+  const steps = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
+  const step = steps.find((s) => s * state.pps >= 56) || 3600;
+  const ruler = $("ruler"); ruler.replaceChildren();
+  for (let t = 0; t <= r.duration + 1e-6; t += step) { const k = el("div", "tick", fmtShort(t)); k.style.left = `${t * state.pps}px`; ruler.append(k); }
+  const track = $("track"); track.replaceChildren($("played"));
+  for (const s of r.segments) {
+    const b = el("div", `seg-block e-${s.emotion}`, s.text.slice(0, 60)); b.dataset.id = s.id;
+    b.style.left = `${s.start * state.pps}px`; b.style.width = `${Math.max(2, (s.end - s.start) * state.pps)}px`;
+    if (s.id === state.activeId) b.classList.add("active");
+    track.append(b);
+  }
+}
+
+// ------------------------------------------------------------------ chart
+function drawChartBase() {
+  const r = state.result; const cv = $("chart"); const dpr = window.devicePixelRatio || 1;
+  cv.width = cv.clientWidth * dpr; cv.height = 120 * dpr;
+  const off = document.createElement("canvas"); off.width = cv.width; off.height = cv.height;
+  const g = off.getContext("2d"); const W = off.width, H = off.height;
+  g.strokeStyle = "#2a2f3a"; g.beginPath(); g.moveTo(0, H / 2); g.lineTo(W, H / 2); g.stroke();
+  const n = Math.max(2, Math.floor(W / 2));
+  for (const [key, color] of [["valence", "#6fdc8c"], ["arousal", "#ff9f43"]]) {
+    g.strokeStyle = color; g.lineWidth = 2 * dpr; g.beginPath();
+    for (let i = 0; i <= n; i++) { const t = (i / n) * r.duration; const v = speechAt(t)[key]; const y = H / 2 - v * (H / 2 - 6 * dpr); i ? g.lineTo((i / n) * W, y) : g.moveTo(0, y); }
+    g.stroke();
+  }
+  g.fillStyle = "#8b93a7"; g.font = `${10 * dpr}px system-ui`; g.fillText("valence", 6 * dpr, 12 * dpr); g.fillStyle = "#ff9f43"; g.fillText("arousal", 56 * dpr, 12 * dpr);
+  state.chartBase = off;
+  const strip = $("face-strip"); strip.replaceChildren(); strip.hidden = !r.has_video;
+  if (r.has_video) for (let s = 0; s < Math.ceil(r.duration); s++) {
+    const lab = (r.face_emotion_timeline || {})[String(s)]; const d = el("div"); d.dataset.second = s;
+    d.style.background = lab ? COLORS[lab] || "#666" : "transparent"; d.title = `${fmtShort(s)} ${lab || "no face"}`; strip.append(d);
+  }
+}
+
+function drawChart(t) {
+  const cv = $("chart"); if (!state.chartBase) return; const g = cv.getContext("2d");
+  g.clearRect(0, 0, cv.width, cv.height); g.drawImage(state.chartBase, 0, 0);
+  const x = (t / Math.max(state.result.duration, 1e-6)) * cv.width;
+  g.strokeStyle = "#7c9cff"; g.lineWidth = 2; g.beginPath(); g.moveTo(x, 0); g.lineTo(x, cv.height); g.stroke();
+}
+
+init();

@@ -1,0 +1,160 @@
+"""The Studio in headless Chromium (Debian's) against a running stack."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.procs import ROOT, Stack
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
+pytestmark = pytest.mark.parametrize("stack", ["local"], indirect=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed (scripts/install-system.sh installs it)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, stack: Stack):  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(stack.url + "/")
+    yield pg
+    ctx.close()
+    assert not errors, errors
+
+
+def upload(page, path: Path, shot: str | None = None) -> str:  # type: ignore[no-untyped-def]
+    page.set_input_files("#file", str(path))
+    page.wait_for_selector("#view-progress:not([hidden])", timeout=30_000)
+    if shot:
+        page.screenshot(path=str(ARTIFACTS / f"{shot}-progress.png"))
+    page.wait_for_selector("#view-editor:not([hidden])", timeout=180_000)
+    page.wait_for_function("() => { const p = window.studio.player; return p && p.readyState >= 1 && p.duration > 0; }",
+                           timeout=30_000)
+    return re.search(r"job=([\w-]+)", page.url).group(1)  # type: ignore[union-attr]
+
+
+def player_time(page) -> float:  # type: ignore[no-untyped-def]
+    return float(page.evaluate("() => window.studio.player.currentTime"))
+
+
+def seek(page, t: float) -> None:  # type: ignore[no-untyped-def]
+    page.evaluate("""(t) => new Promise((ok) => { const p = window.studio.player;
+        p.addEventListener('seeked', () => setTimeout(ok, 50), { once: true }); p.currentTime = t; })""", t)
+
+
+def test_audio_job_in_the_studio(page, stack: Stack, jfk: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page.screenshot(path=str(ARTIFACTS / "upload.png"))
+    job_id = upload(page, jfk, shot="jfk")
+    page.screenshot(path=str(ARTIFACTS / "editor-audio.png"))
+    result = httpx.get(f"{stack.url}/v1/jobs/{job_id}/result").json()
+    assert "country" in page.inner_text("#transcript")
+
+    # Click on a word: the player seeks near that word's estimated time.
+    seg = next(s for s in result["segments"] if "country" in s["text"])
+    char = seg["text"].index("country")
+    expected = seg["start"] + (seg["end"] - seg["start"]) * char / len(seg["text"])
+    box = page.evaluate("""([id, word]) => {
+        const row = document.querySelector(`.seg[data-id="${id}"] .text`);
+        const walker = document.createTreeWalker(row, NodeFilter.SHOW_TEXT);
+        let n; while ((n = walker.nextNode())) { const i = n.data.indexOf(word);
+          if (i >= 0) { const r = document.createRange(); r.setStart(n, i); r.setEnd(n, i + 1);
+            const b = r.getBoundingClientRect(); return { x: b.left + b.width / 2, y: b.top + b.height / 2 }; } }
+        return null; }""", [seg["id"], "country"])
+    assert box is not None
+    page.mouse.click(box["x"], box["y"])
+    page.wait_for_timeout(300)
+    assert abs(player_time(page) - expected) < 0.5, (player_time(page), expected)
+
+    # Playing moves the character highlight and the active segment.
+    first = result["segments"][0]
+    seek(page, first["start"] + 0.05)
+    page.evaluate("() => window.studio.player.play()")
+    page.wait_for_function("() => window.studio.player.currentTime > %f" % (first["start"] + 0.8), timeout=10_000)
+    active = page.eval_on_selector(".seg.active", "e => Number(e.dataset.id)")
+    played1 = len(page.inner_text(".seg.active .played"))
+    page.wait_for_timeout(700)
+    played2 = len(page.eval_on_selector_all(".seg.active .played, .seg.past .played", "es => es.map(e => e.textContent).join('')"))
+    page.evaluate("() => window.studio.player.pause()")
+    assert active == first["id"] and 0 < played1 < played2
+    assert page.inner_text("#live-label") == "paused"
+    ring = page.eval_on_selector(".seg-block.active", "e => Number(e.dataset.id)")
+    assert ring is not None
+
+    # Export downloads a valid SRT.
+    with page.expect_download() as dl:
+        page.click("#x-srt")
+    srt = Path(dl.value.path()).read_text()
+    blocks = srt.strip().split("\n\n")
+    assert len(blocks) == len(result["segments"])
+    for i, block in enumerate(blocks, 1):
+        lines = block.splitlines()
+        assert lines[0] == str(i)
+        assert re.fullmatch(r"\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}", lines[1])
+
+    # A reload keeps the job in the recent list and playable.
+    page.reload()
+    page.wait_for_selector(f'#recent li[data-id="{job_id}"]')
+    page.wait_for_function("() => { const p = window.studio.player; return p && p.readyState >= 1 && p.duration > 10; }",
+                           timeout=20_000)
+    assert page.get_attribute("#audio", "src") == f"/v1/jobs/{job_id}/media"
+    page.goto(stack.url + "/")  # no hash: pick it from the list
+    page.click(f'#recent li[data-id="{job_id}"]')
+    page.wait_for_selector("#view-editor:not([hidden])")
+    page.wait_for_function("() => window.studio.player.readyState >= 1")
+
+
+def test_video_job_face_badge_follows_timeline(page, stack: Stack, yongen: Path) -> None:  # type: ignore[no-untyped-def]
+    job_id = upload(page, yongen, shot="yongen")
+    timeline = httpx.get(f"{stack.url}/v1/jobs/{job_id}/result").json()["face_emotion_timeline"]
+    assert len(timeline) >= 9
+    assert page.is_visible("#video") and not page.is_visible("#audio")
+    for s in range(10):
+        seek(page, s + 0.5)
+        assert page.inner_text("#face-badge") == timeline.get(str(s), "no face"), s
+    seek(page, 3.2)
+    page.screenshot(path=str(ARTIFACTS / "editor-video.png"))
+    # And while playing, each second's badge is the timeline's label for that second.
+    seek(page, 0.0)
+    page.evaluate("() => window.studio.player.play()")
+    seen = {}
+    for _ in range(30):
+        t, label = page.evaluate("() => [window.studio.player.currentTime, document.getElementById('face-badge').textContent]")
+        if abs(t - round(t)) > 0.1:  # not at a second's edge
+            seen[int(t)] = label
+        page.wait_for_timeout(100)
+    page.evaluate("() => window.studio.player.pause()")
+    assert seen and all(timeline.get(str(s), "no face") == lab for s, lab in seen.items()), seen
+
+
+def test_upload_checks_in_the_page(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not media")
+    page.set_input_files("#file", str(notes))
+    assert "not an audio or video file" in page.inner_text("#upload-error")
+    fake = tmp_path / "fake.wav"
+    fake.write_text("this is text pretending to be audio " * 10)
+    page.set_input_files("#file", str(fake))
+    page.wait_for_selector("#upload-error:not([hidden])")
+    assert "text, not audio or video" in page.inner_text("#upload-error")
