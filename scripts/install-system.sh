@@ -8,6 +8,7 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v sox >/dev/null || need+=(sox)
 command -v docker-compose >/dev/null || need+=(docker-compose)
+command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing system packages: ${need[*]} (install them with apt-get as root)" >&2

@@ -158,3 +158,46 @@ def test_upload_checks_in_the_page(page, tmp_path: Path) -> None:  # type: ignor
     page.set_input_files("#file", str(fake))
     page.wait_for_selector("#upload-error:not([hidden])")
     assert "text, not audio or video" in page.inner_text("#upload-error")
+
+
+def test_tag_pills_and_emotion_panel(page, stack: Stack, jfk: Path) -> None:  # type: ignore[no-untyped-def]
+    """Tags render as pills at their inline position; the panel changes at each tag's time.
+
+    The offline engine writes no tags, so this test adds two to the loaded result in the page
+    (same shape as the API's, times computed as the API computes them) and re-renders.
+    """
+    upload(page, jfk)
+    tags = page.evaluate("""() => {
+        const seg = window.studio.result.segments[window.studio.result.segments.length - 1];
+        const words = seg.text.split(' ');
+        seg.text = [words[0], '[laughs]', ...words.slice(1, 4), '[sighs]', ...words.slice(4)].join(' ');
+        const mk = (tag, emotion, valence, arousal) => { const char = seg.text.indexOf('[' + tag + ']');
+          return { tag, char, time: seg.start + (seg.end - seg.start) * char / seg.text.length, emotion, valence, arousal }; };
+        seg.tags = [mk('laughs', 'Happy', 0.7, 0.6), mk('sighs', 'Sad', -0.3, -0.3)];
+        renderTranscript(); renderTimeline(); drawChartBase(); update();
+        return { id: seg.id, start: seg.start, tags: seg.tags, first: words[0] };
+    }""")
+    pills = page.eval_on_selector_all(f'.seg[data-id="{tags["id"]}"] .pill', "es => es.map(e => e.textContent)")
+    assert pills == ["laughs", "sighs"]
+    before = page.evaluate(f"""() => {{ const p = document.querySelector('.seg[data-id="{tags["id"]}"] .pill');
+        let s = ''; for (let n = p.previousSibling; n; n = n.previousSibling) s = n.textContent + s; return s; }}""")
+    assert before.strip() == tags["first"]
+    page.click(f'.seg[data-id="{tags["id"]}"] .pill >> nth=1')
+    page.wait_for_timeout(200)
+    assert abs(player_time(page) - (tags["tags"][1]["time"] - 0.05)) < 0.05
+    seek(page, tags["start"] + 0.01)
+    assert page.inner_text("#speech-badge") == "Neutral" and page.inner_text("#valence-num") == "0.00"
+    seek(page, tags["tags"][0]["time"] + 0.05)
+    assert page.inner_text("#speech-badge") == "Happy"
+    assert page.inner_text("#valence-num") == "0.70" and page.inner_text("#arousal-num") == "0.60"
+    seek(page, tags["tags"][1]["time"] + 0.05)
+    assert page.inner_text("#speech-badge") == "Sad" and page.inner_text("#valence-num") == "-0.30"
+    page.screenshot(path=str(ARTIFACTS / "editor-tags.png"))
+    # Zoom widens the timeline and rescales the ruler.
+    w1 = page.eval_on_selector("#tl-inner", "e => e.getBoundingClientRect().width")
+    page.click("#zoom-in")
+    page.click("#zoom-in")
+    w2 = page.eval_on_selector("#tl-inner", "e => e.getBoundingClientRect().width")
+    assert w2 > 2 * w1
+    ticks = page.eval_on_selector_all("#ruler .tick", "es => es.map(e => e.textContent)")
+    assert ticks[0] == "0:00" and len(ticks) >= 11
