@@ -46,8 +46,10 @@ class VadSettings(BaseModel):
     threshold: float = Field(0.5, gt=0, lt=1)
     neg_threshold: float = Field(0.35, gt=0, lt=1)
     min_speech_s: float = Field(0.25, ge=0)
-    # Pauses shorter than this are merged into one segment.
-    merge_gap_s: float = Field(0.6, ge=0)
+    # Pauses shorter than this are merged into one segment. None: the engine's default
+    # (sphinx 0.6 s; Voxtral 3 s, since every segment costs a full 30-s window —
+    # bench/segment_packing.py).
+    merge_gap_s: float | None = Field(None, ge=0)
     # Longer speech is split at its quietest point; Voxtral's window is 30 s.
     max_segment_s: float = Field(28.0, gt=1, le=30)
     pad_s: float = Field(0.1, ge=0)

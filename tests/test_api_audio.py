@@ -34,6 +34,7 @@ def test_jfk_transcribed(stack: Stack, jfk: Path) -> None:
     assert "country" in result["text"]
     assert result["models"]["stt"]["engine"] == "sphinx"
     assert result["models"]["vad"]["engine"] == "silero-vad"
+    assert result["models"]["vad"]["extra"]["merge_gap_s"] == 0.6  # sphinx's fine segments
     assert {"prepare", "stt", "merge"} <= result["timings"].keys()
     assert "fer" not in result["models"] and result["face_chunks"] is None  # audio: no FER tasks
 

@@ -144,6 +144,7 @@ def test_job_through_celery_with_voxtral(tmp_path: Path, tiny: tuple[Path, Path]
         assert result is not None
         stt = result["models"]["stt"]
         assert stt["engine"] == "voxtral" and stt["model_id"] == str(tiny[0]) and stt["adapter_id"] == str(tiny[1])
+        assert result["models"]["vad"]["extra"]["merge_gap_s"] == 3.0  # packed for 30-s windows
         segs = result["segments"]
         assert len(segs) >= 1 and all(s["text"] for s in segs)
         assert all(s["truncated"] for s in segs)  # random weights: every segment hits its cap

@@ -56,7 +56,7 @@ def transcribe(self: JobTask, job_id: str) -> str:
     out = SttOutput(
         segments=segments,
         model=engine.info(),
-        vad=vad.info(),
+        vad=vad.info(s.vad, s.vad.merge_gap_s if s.vad.merge_gap_s is not None else engine.default_merge_gap_s),
         seconds=round(time.perf_counter() - t0, 4),
         language=rec.language,
     )

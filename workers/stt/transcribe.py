@@ -35,6 +35,8 @@ def transcribe_audio(
 
     ``on_batch(new_segments, done, total)`` runs after each engine batch.
     """
+    if vad_cfg.merge_gap_s is None:
+        vad_cfg = vad_cfg.model_copy(update={"merge_gap_s": engine.default_merge_gap_s})
     spans = vad.detect(samples, vad_cfg)
     segments: list[Segment] = []
     step = max(engine.batch_size, 1)

@@ -21,7 +21,8 @@ SR = 16000
 FRAME = 512  # samples per VAD step at 16 kHz (32 ms)
 CONTEXT = 64  # samples of left context the v5+ model expects
 FRAME_S = FRAME / SR
-ROW_S = 60.0  # audio is cut into rows of this length and run as one batch
+ROW_S = 60.0
+DEFAULT_MERGE_GAP_S = 0.6  # audio is cut into rows of this length and run as one batch
 
 
 def model_path() -> str:
@@ -41,12 +42,18 @@ def load_vad(threads: int = 1):  # type: ignore[no-untyped-def]
     return ort.InferenceSession(model_path(), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-def info() -> ModelInfo:
+def info(cfg: VadSettings | None = None, merge_gap_s: float | None = None) -> ModelInfo:
+    """The VAD model and the segmentation settings that cut this job's audio."""
+    extra: dict[str, object] = {}
+    if cfg is not None:
+        extra = {"threshold": cfg.threshold, "merge_gap_s": merge_gap_s if merge_gap_s is not None else cfg.merge_gap_s,
+                 "max_segment_s": cfg.max_segment_s, "min_speech_s": cfg.min_speech_s, "pad_s": cfg.pad_s}
     return ModelInfo(
         engine="silero-vad",
         model_id="silero_vad.onnx",
         version=metadata.version("silero-vad"),
         device="cpu",
+        extra=extra,
     )
 
 
@@ -121,7 +128,7 @@ def _split_long(span: Span, probs: np.ndarray, max_frames: int) -> list[Span]:
 def segment(probs: np.ndarray, cfg: VadSettings, total_s: float) -> list[tuple[float, float]]:
     """Speech segments (start, end) in seconds."""
     max_frames = int(cfg.max_segment_s / FRAME_S)
-    gap_frames = int(round(cfg.merge_gap_s / FRAME_S))
+    gap_frames = int(round((cfg.merge_gap_s if cfg.merge_gap_s is not None else DEFAULT_MERGE_GAP_S) / FRAME_S))
     merged: list[Span] = []
     for s in _raw_regions(probs, cfg):
         if merged and s.start - merged[-1].end <= gap_frames and s.end - merged[-1].start <= max_frames:

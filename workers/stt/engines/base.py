@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared.schemas import ModelInfo
+from workers.stt.vad import DEFAULT_MERGE_GAP_S
 
 
 @dataclass
@@ -23,6 +24,8 @@ class SpeechEngine(ABC):
 
     name: str
     batch_size: int = 1
+    # Pauses shorter than this join segments unless ETHOS_VAD__MERGE_GAP_S says otherwise.
+    default_merge_gap_s: float = DEFAULT_MERGE_GAP_S
 
     @abstractmethod
     def info(self) -> ModelInfo:
