@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shared.settings import FerSettings  # noqa: E402
-from tests.procs import MEDIA, RedisServer, Stack  # noqa: E402
+from tests.procs import MEDIA, RedisServer, Stack, local_env  # noqa: E402
 from workers.fer.analyze import StageTimes, analyze_range  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -63,9 +63,7 @@ def scaling(video: Path, pinned: bool) -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         redis = RedisServer(tmp / "redis").start()
-        env = {"ETHOS_REDIS__URL": redis.url, "ETHOS_STORAGE__BACKEND": "local",
-               "ETHOS_STORAGE__LOCAL_ROOT": str(tmp / "storage"), "ETHOS_WORK_DIR": str(tmp / "work"),
-               "ETHOS_FER__CHUNK_S": "60", "ETHOS_LIMITS__MAX_UPLOAD_BYTES": str(2 * 1024**3)}
+        env = local_env(tmp, redis.url, ETHOS_FER__CHUNK_S="60", ETHOS_LIMITS__MAX_UPLOAD_BYTES=str(2 * 1024**3))
         st = Stack(env=env, logs=tmp / "logs")
         try:
             st.worker("cpu", 1, name="cpu")

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 
 from tests.media import silence  # noqa: E402
-from tests.procs import RedisServer, Stack  # noqa: E402
+from tests.procs import RedisServer, Stack, local_env  # noqa: E402
 
 
 def main() -> None:
@@ -34,13 +34,7 @@ def main() -> None:
         tmp = Path(d)
         wav = silence(1.0, tmp / "silent.wav")
         redis = RedisServer(tmp / "redis").start()
-        env = {
-            "ETHOS_REDIS__URL": redis.url,
-            "ETHOS_STORAGE__BACKEND": "local",
-            "ETHOS_STORAGE__LOCAL_ROOT": str(tmp / "storage"),
-            "ETHOS_WORK_DIR": str(tmp / "work"),
-            "ETHOS_STT__ENGINE": "sphinx",
-        }
+        env = local_env(tmp, redis.url, ETHOS_STT__ENGINE="sphinx")
         st = Stack(env=env, logs=tmp / "logs")
         try:
             st.worker("cpu", 2, name="cpu")

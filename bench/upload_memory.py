@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx  # noqa: E402
 
-from tests.procs import RedisServer, Stack  # noqa: E402
+from tests.procs import RedisServer, Stack, local_env  # noqa: E402
 
 
 def vm(pid: int, field: str) -> int:
@@ -50,12 +50,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         redis = RedisServer(tmp / "redis").start()
-        env = {
-            "ETHOS_REDIS__URL": redis.url,
-            "ETHOS_LIMITS__MAX_UPLOAD_BYTES": str(total + 1024**2),
-            "ETHOS_STORAGE__BACKEND": "local",
-            "ETHOS_STORAGE__LOCAL_ROOT": str(tmp / "storage"),
-        }
+        env = local_env(tmp, redis.url, ETHOS_LIMITS__MAX_UPLOAD_BYTES=str(total + 1024**2))
         moto = None
         if args.backend == "s3":
             from moto.server import ThreadedMotoServer

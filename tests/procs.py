@@ -80,6 +80,17 @@ class RedisServer:
             self.proc.wait(10)
 
 
+def local_env(tmp: Path, redis_url: str, **extra: str) -> dict[str, str]:
+    """Environment for a stack on local-disk storage under ``tmp``."""
+    return {
+        "ETHOS_REDIS__URL": redis_url,
+        "ETHOS_STORAGE__BACKEND": "local",
+        "ETHOS_STORAGE__LOCAL_ROOT": str(tmp / "storage"),
+        "ETHOS_WORK_DIR": str(tmp / "work"),
+        **extra,
+    }
+
+
 @dataclass
 class Proc:
     name: str

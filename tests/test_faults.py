@@ -6,19 +6,12 @@ from pathlib import Path
 
 import httpx
 
-from tests.procs import RedisServer, Stack, free_port
+from tests.procs import RedisServer, Stack, free_port, local_env
 
 
 def test_redis_down_then_back(tmp_path: Path, silent_wav: Path) -> None:
     redis = RedisServer(tmp_path / "redis", appendonly=True).start()
-    env = {
-        "ETHOS_REDIS__URL": redis.url,
-        "ETHOS_STORAGE__BACKEND": "local",
-        "ETHOS_STORAGE__LOCAL_ROOT": str(tmp_path / "storage"),
-        "ETHOS_WORK_DIR": str(tmp_path / "work"),
-        "ETHOS_REDIS__SOCKET_TIMEOUT_S": "2",
-        "ETHOS_STT__ENGINE": "sphinx",
-    }
+    env = local_env(tmp_path, redis.url, ETHOS_REDIS__SOCKET_TIMEOUT_S="2", ETHOS_STT__ENGINE="sphinx")
     st = Stack(env=env, logs=tmp_path / "logs")
     try:
         st.gateway()

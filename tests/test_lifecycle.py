@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from tests import media
-from tests.procs import RedisServer, Stack, wait_for
+from tests.procs import RedisServer, Stack, local_env, wait_for
 
 LOCAL = pytest.mark.parametrize("stack", ["local"], indirect=True)
 
@@ -78,9 +78,7 @@ def test_callback_url_gets_the_finished_job(stack: Stack, silent_wav: Path) -> N
 
 def test_stt_worker_killed_mid_job(tmp_path: Path, long_speech: Path) -> None:
     redis = RedisServer(tmp_path / "redis").start()
-    env = {"ETHOS_REDIS__URL": redis.url, "ETHOS_STORAGE__BACKEND": "local",
-           "ETHOS_STORAGE__LOCAL_ROOT": str(tmp_path / "storage"), "ETHOS_WORK_DIR": str(tmp_path / "work"),
-           "ETHOS_STT__ENGINE": "sphinx"}
+    env = local_env(tmp_path, redis.url, ETHOS_STT__ENGINE="sphinx")
     st = Stack(env=env, logs=tmp_path / "logs")
     try:
         st.worker("cpu", 1, name="cpu")

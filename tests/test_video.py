@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 
 from shared.schemas import MediaInfo
-from tests.procs import RedisServer, Stack, wait_for
+from tests.procs import RedisServer, Stack, local_env, wait_for
 from workers.cpu.tasks import plan_fer_chunks
 from workers.fer.models import CLASSES
 from workers.fer.video import sample_times
@@ -83,13 +83,7 @@ def test_chunk_plan_on_the_sampling_grid() -> None:
 
 def test_fer_worker_killed_mid_chunk(tmp_path: Path, long_face_video: Path) -> None:
     redis = RedisServer(tmp_path / "redis").start()
-    env = {
-        "ETHOS_REDIS__URL": redis.url,
-        "ETHOS_STORAGE__BACKEND": "local",
-        "ETHOS_STORAGE__LOCAL_ROOT": str(tmp_path / "storage"),
-        "ETHOS_WORK_DIR": str(tmp_path / "work"),
-        "ETHOS_FER__CHUNK_S": "10",
-    }
+    env = local_env(tmp_path, redis.url, ETHOS_FER__CHUNK_S="10")
     st = Stack(env=env, logs=tmp_path / "logs")
     try:
         st.worker("cpu", 1, name="cpu")

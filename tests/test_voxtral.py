@@ -10,7 +10,7 @@ import torch
 
 from shared.errors import ModelUnavailable
 from shared.settings import SttSettings
-from tests.procs import RedisServer, Stack, wait_for
+from tests.procs import RedisServer, Stack, local_env, wait_for
 from tests.tiny_voxtral import build_adapter, build_model
 from workers.stt.engines.base import Transcript
 from workers.stt.engines.voxtral import VoxtralEngine
@@ -118,17 +118,8 @@ def test_missing_weights_offline_say_how_to_fix(monkeypatch: pytest.MonkeyPatch,
 
 
 def voxtral_stack(tmp: Path, redis: RedisServer, model: str, adapter: str, extra: dict[str, str] | None = None) -> Stack:
-    env = {
-        "ETHOS_REDIS__URL": redis.url,
-        "ETHOS_STORAGE__BACKEND": "local",
-        "ETHOS_STORAGE__LOCAL_ROOT": str(tmp / "storage"),
-        "ETHOS_WORK_DIR": str(tmp / "work"),
-        "ETHOS_STT__ENGINE": "voxtral",
-        "ETHOS_STT__BATCH_SIZE": "2",
-        "MODEL_ID": model,
-        "ADAPTER_ID": adapter,
-        **(extra or {}),
-    }
+    env = local_env(tmp, redis.url, ETHOS_STT__ENGINE="voxtral", ETHOS_STT__BATCH_SIZE="2",
+                    MODEL_ID=model, ADAPTER_ID=adapter, **(extra or {}))
     return Stack(env=env, logs=tmp / "logs")
 
 

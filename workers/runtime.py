@@ -23,6 +23,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from shared.errors import EthosError, JobGone
 from shared.jobs import JobStore, connect
+from shared.schemas import JobRecord
 from shared.settings import Settings, get_settings
 from shared.storage import Storage, make_storage
 
@@ -76,6 +77,15 @@ def ensure_active(job_id: str) -> None:
     """Stop the task when its job was canceled, deleted or already finished."""
     if not jobs().is_active(job_id):
         raise JobGone(job_id)
+
+
+def active_record(job_id: str) -> JobRecord:
+    """The job's record, or JobGone when it was canceled, deleted or already finished."""
+    ensure_active(job_id)
+    rec = jobs().get(job_id)
+    if rec is None:
+        raise JobGone(job_id)
+    return rec
 
 
 def record_timing(job_id: str, name: str, seconds: float) -> None:

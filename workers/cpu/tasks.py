@@ -13,7 +13,15 @@ from shared.schemas import FerChunkOutput, JobStatus, MediaInfo, SttOutput
 from workers import runtime
 from workers.cpu import media
 from workers.cpu.merge import build_result
-from workers.runtime import JobTask, ensure_active, jobs, media_key, record_timing, storage
+from workers.runtime import (
+    JobTask,
+    active_record,
+    ensure_active,
+    jobs,
+    media_key,
+    record_timing,
+    storage,
+)
 
 log = logging.getLogger("ethos.cpu")
 
@@ -91,9 +99,7 @@ def merge(self: JobTask, job_id: str) -> str | None:
     """Fuse speech and face outputs into the result object and finish the job."""
     t0 = time.perf_counter()
     store = jobs()
-    ensure_active(job_id)
-    rec = store.get(job_id)
-    assert rec is not None
+    rec = active_record(job_id)
     store.set_stage(job_id, "merging", 0.92)
     st = storage()
     parts = (store.get_field(job_id, "parts") or "").split(",")

@@ -9,7 +9,7 @@ from shared.celery_app import TASK_FER, app
 from workers import runtime
 from workers.fer.analyze import analyze_range
 from workers.fer.models import load_classifier, resolve_model
-from workers.runtime import DESCRIBERS, JobTask, ensure_active, jobs, media_key
+from workers.runtime import DESCRIBERS, JobTask, active_record, jobs, media_key
 
 
 def describe() -> dict[str, object]:
@@ -28,10 +28,8 @@ DESCRIBERS["fer"] = describe
 def chunk(self: JobTask, job_id: str, index: int, start: float, end: float) -> str:
     """Classify faces in [start, end) of the job's video; leaves ``fer/<index>.json``."""
     t0 = time.perf_counter()
-    ensure_active(job_id)
+    rec = active_record(job_id)
     store = jobs()
-    rec = store.get(job_id)
-    assert rec is not None
     s = runtime.settings()
     load_classifier(str(resolve_model(s.fer)), s.fer.model_spec, s.fer.threads)
     st = runtime.storage()

@@ -7,7 +7,15 @@ import time
 from shared.celery_app import TASK_STT, app
 from shared.schemas import Segment, SttOutput
 from workers import runtime
-from workers.runtime import DESCRIBERS, JobTask, ensure_active, jobs, media_key, record_timing
+from workers.runtime import (
+    DESCRIBERS,
+    JobTask,
+    active_record,
+    ensure_active,
+    jobs,
+    media_key,
+    record_timing,
+)
 from workers.stt import vad
 from workers.stt.audio import read_wav
 from workers.stt.engines import get_engine, resolve_engine_name
@@ -36,10 +44,8 @@ DESCRIBERS["stt"] = describe
 def transcribe(self: JobTask, job_id: str) -> str:
     """Transcribe a job's audio into segments; leaves ``stt.json`` in storage."""
     t0 = time.perf_counter()
-    ensure_active(job_id)
+    rec = active_record(job_id)
     store = jobs()
-    rec = store.get(job_id)
-    assert rec is not None
     s = runtime.settings()
     engine = get_engine(s.stt)
     store.part_progress(job_id, "stt", 0.0, "transcribing")
