@@ -178,3 +178,24 @@ def test_cuda_bf16_batched(tiny: tuple[Path, Path]) -> None:
     assert len(out) == 3
     caps = [10, 10, 10]
     assert e.generate_ids(clips(), "en", caps) == [e.generate_ids([c], "en", [10])[0] for c in clips()]
+
+
+@pytest.mark.gpu
+def test_cuda_oom_backs_off(tiny: tuple[Path, Path]) -> None:
+    """A real CUDA out-of-memory: cap the process's memory just above what batch 1 needs."""
+    e = engine(tiny, device="cuda", batch_size=32)
+    many = clips() * 11  # 33 clips
+    torch.cuda.empty_cache()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    e.generate_ids(many[:1], "en", [8])
+    one = torch.cuda.max_memory_allocated() - base
+    total = torch.cuda.get_device_properties(0).total_memory
+    torch.cuda.empty_cache()
+    torch.cuda.set_per_process_memory_fraction(min(1.0, (base + 4 * one) / total))
+    try:
+        out = e.transcribe(many, "en")
+    finally:
+        torch.cuda.set_per_process_memory_fraction(1.0)
+    assert len(out) == 33
+    assert e.batch_size < 32  # it halved at least once instead of failing
