@@ -201,3 +201,17 @@ def test_tag_pills_and_emotion_panel(page, stack: Stack, jfk: Path) -> None:  # 
     assert w2 > 2 * w1
     ticks = page.eval_on_selector_all("#ruler .tick", "es => es.map(e => e.textContent)")
     assert ticks[0] == "0:00" and len(ticks) >= 11
+
+
+def test_drag_and_drop_upload(page, stack: Stack, silent_wav: Path) -> None:  # type: ignore[no-untyped-def]
+    data = list(silent_wav.read_bytes())
+    page.evaluate("""(bytes) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(bytes)], 'dropped.wav', { type: 'audio/wav' }));
+        const drop = document.getElementById('drop');
+        drop.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        drop.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }""", data)
+    page.wait_for_selector("#view-editor:not([hidden])", timeout=60_000)
+    assert "dropped.wav" in page.inner_text("#e-name")
+    assert "No speech found" in page.inner_text("#transcript")
