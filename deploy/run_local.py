@@ -44,6 +44,7 @@ def start_redis(url: str, data: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [exe, "--port", str(u.port or 6379), "--bind", u.hostname or "127.0.0.1", "--dir", str(data),
          "--appendonly", "yes", "--save", ""],
+        start_new_session=True,  # Ctrl-C reaches the workers; Redis is stopped last, by us
     )
     for _ in range(100):
         if redis_answers(url):
@@ -65,10 +66,9 @@ def main() -> int:
     cores = os.cpu_count() or 2
     workers = [
         ("worker-cpu", ["-Q", "cpu", "-c", str(max(2, cores // 2)), "-n", "cpu@%h"]),
-        ("worker-stt", ["-Q", "stt", "-c", "1", "-n", "stt@%h"]),
+        ("worker-stt", ["-Q", "stt", "-c", "1", "-n", "stt@%h"]),  # one process per GPU
+        ("worker-fer", ["-Q", "fer", "-c", str(max(1, cores // 2)), "-n", "fer@%h"]),
     ]
-    if (ROOT / "workers" / "fer" / "tasks.py").exists():
-        workers.append(("worker-fer", ["-Q", "fer", "-c", str(max(1, cores // 2)), "-n", "fer@%h"]))
     for name, args in workers:
         cmd = [py, "-m", "celery", "-A", "shared.celery_app", "worker", "--loglevel", "INFO", *args]
         procs.append((name, subprocess.Popen(cmd, cwd=ROOT, env=env)))
