@@ -65,9 +65,7 @@ async def accept_job(request: Request, c: Context, file_field: str) -> JobRecord
 
 def _forget(c: Context, job_id: str) -> None:
     """Undo a half-accepted job (best effort: the store may be what failed)."""
-    for fn in (lambda: c.storage.delete_prefix(f"jobs/{job_id}"),
-               lambda: c.jobs.r.delete(c.jobs.key(job_id), c.jobs.events_key(job_id)),
-               lambda: c.jobs.r.zrem(c.jobs.index_key(), job_id)):
+    for fn in (lambda: c.storage.delete_prefix(f"jobs/{job_id}"), lambda: c.jobs.purge(job_id)):
         try:
             fn()
         except Exception:  # noqa: BLE001

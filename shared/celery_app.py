@@ -17,12 +17,10 @@ TASK_PREPARE = "ethos.prepare"
 TASK_STT = "ethos.stt.transcribe"
 TASK_FER = "ethos.fer.chunk"
 TASK_MERGE = "ethos.merge"
-TASK_FAIL = "ethos.fail"
 
 ROUTES = {
     TASK_PREPARE: {"queue": "cpu"},
     TASK_MERGE: {"queue": "cpu"},
-    TASK_FAIL: {"queue": "cpu"},
     TASK_STT: {"queue": "stt"},
     TASK_FER: {"queue": "fer"},
 }

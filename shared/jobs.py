@@ -33,21 +33,24 @@ for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 
-# Raise a part's progress (never lower it) and recompute the job's overall progress as
-# base + span * mean(part progress), also never lower.
+# Raise the job's progress, never lowering it, on a running job only. With a part name
+# (ARGV[1] non-empty) the value is that part's progress: the part is raised likewise, and the
+# overall progress becomes base + span * mean(part progress).
 _PROGRESS = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'running' then return nil end
-local field = 'part:' .. ARGV[1]
-local cur = tonumber(redis.call('HGET', KEYS[1], field) or '0')
-local v = tonumber(ARGV[2])
-if v > cur then redis.call('HSET', KEYS[1], field, ARGV[2]) end
-local parts = redis.call('HGET', KEYS[1], 'parts') or ARGV[1]
-local sum, n = 0, 0
-for p in string.gmatch(parts, '[^,]+') do
-  sum = sum + tonumber(redis.call('HGET', KEYS[1], 'part:' .. p) or '0'); n = n + 1
+local overall = tonumber(ARGV[2])
+if ARGV[1] ~= '' then
+  local field = 'part:' .. ARGV[1]
+  local cur = tonumber(redis.call('HGET', KEYS[1], field) or '0')
+  if overall > cur then redis.call('HSET', KEYS[1], field, ARGV[2]) end
+  local parts = redis.call('HGET', KEYS[1], 'parts') or ARGV[1]
+  local sum, n = 0, 0
+  for p in string.gmatch(parts, '[^,]+') do
+    sum = sum + tonumber(redis.call('HGET', KEYS[1], 'part:' .. p) or '0'); n = n + 1
+  end
+  overall = tonumber(ARGV[4]) + tonumber(ARGV[5]) * (sum / math.max(n, 1))
 end
-local overall = tonumber(ARGV[4]) + tonumber(ARGV[5]) * (sum / math.max(n, 1))
 local old = tonumber(redis.call('HGET', KEYS[1], 'progress') or '0')
 if overall > old then
   redis.call('HSET', KEYS[1], 'progress', string.format('%.4f', overall), 'stage', ARGV[3])
@@ -183,19 +186,9 @@ class JobStore:
             return True
         return self.status(job_id) == JobStatus.running
 
-    def set_stage(self, job_id: str, stage: str, progress: float | None = None) -> None:
-        """Name the current stage; progress, if given, is raised but never lowered."""
-        if not self.is_active(job_id):
-            return
-        self.r.hset(self.key(job_id), "stage", stage)
-        if progress is not None:
-            self._raise_progress(job_id, progress, stage)
-
-    def _raise_progress(self, job_id: str, value: float, stage: str) -> None:
-        cur = float(self.r.hget(self.key(job_id), "progress") or 0)
-        if value > cur:
-            self.r.hset(self.key(job_id), mapping={"progress": f"{value:.4f}", "stage": stage})
-            self.emit(job_id, "progress", {"stage": stage, "progress": round(value, 4)})
+    def set_stage(self, job_id: str, stage: str, progress: float) -> None:
+        """Enter a stage of a running job at ``progress`` (raised, never lowered)."""
+        self._raise(job_id, "", progress, stage)
 
     def set_parts(self, job_id: str, parts: list[str]) -> None:
         """The analysis parts that run in parallel (e.g. ``stt``, ``fer``)."""
@@ -203,12 +196,42 @@ class JobStore:
 
     def part_progress(self, job_id: str, part: str, value: float, stage: str) -> None:
         """Report one part's progress (0..1); the job's overall progress follows."""
+        self._raise(job_id, part, value, stage)
+
+    def _raise(self, job_id: str, part: str, value: float, stage: str) -> None:
         overall = self._progress(
             keys=[self.key(job_id)],
             args=[part, f"{min(max(value, 0.0), 1.0):.4f}", stage, ANALYSIS_BASE, ANALYSIS_SPAN],
         )
         if overall is not None:
             self.emit(job_id, "progress", {"stage": stage, "progress": float(overall)})
+
+    def chunk_done(self, job_id: str, part: str, index: int) -> int:
+        """Count one finished chunk of a fanned-out part; 0 when it was already counted."""
+        key = f"{self.key(job_id)}:{part}_done"
+        return int(self.r.scard(key)) if self.r.sadd(key, index) else 0
+
+    def record_timing(self, job_id: str, name: str, seconds: float) -> None:
+        self.r.hset(self.key(job_id), f"t:{name}", f"{seconds:.4f}")
+
+    def timings(self, job_id: str) -> dict[str, float]:
+        """Seconds per stage recorded by the tasks."""
+        raw = self.r.hgetall(self.key(job_id))
+        return {k[2:]: float(v) for k, v in raw.items() if k.startswith("t:")}
+
+    def purge(self, job_id: str) -> None:
+        """Forget a job entirely (record, events, index entry)."""
+        self.r.delete(self.key(job_id), self.events_key(job_id), self.events_key(job_id) + ":seen")
+        self.r.zrem(self.index_key(), job_id)
+
+    # workers announce themselves here
+    def heartbeat_key(self, hostname: str) -> str:
+        return f"{self.prefix}:worker:{hostname}"
+
+    def live_workers(self) -> list[dict[str, Any]]:
+        """What each worker last announced (entries expire when a worker stops beating)."""
+        keys = list(self.r.scan_iter(self.heartbeat_key("*"), count=200))
+        return [json.loads(raw) for raw in (self.r.mget(keys) if keys else []) if raw]
 
     def succeed(self, job_id: str, result_key: str) -> bool:
         ok = self._move(

@@ -88,7 +88,6 @@ class CelerySettings(BaseModel):
 class GatewaySettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    public_url: str | None = None
     upload_chunk_bytes: int = Field(1024 * 1024, ge=4096)
 
 

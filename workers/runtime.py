@@ -88,10 +88,6 @@ def active_record(job_id: str) -> JobRecord:
     return rec
 
 
-def record_timing(job_id: str, name: str, seconds: float) -> None:
-    jobs().set_fields(job_id, **{f"t:{name}": f"{seconds:.4f}"})
-
-
 class JobTask(Task):
     """Base task: the first argument is the job id; failures end the job with a clear error."""
 
@@ -128,15 +124,11 @@ class JobTask(Task):
 # --------------------------------------------------------------------------- heartbeats
 
 
-def heartbeat_key(prefix: str, hostname: str) -> str:
-    return f"{prefix}:worker:{hostname}"
-
-
 def start_heartbeat(hostname: str, queues: list[str], describe: Any = None, every_s: float = 5.0) -> None:
     """Announce this worker (its queues and what it runs) in Redis, refreshed in a thread."""
     s = settings()
-    client = connect(s.redis.url, s.redis.socket_timeout_s)
-    key = heartbeat_key(s.redis.key_prefix, hostname)
+    client = connect(s.redis.url, s.redis.socket_timeout_s)  # its own: the beat runs in a thread
+    key = JobStore(client, s.redis.key_prefix).heartbeat_key(hostname)
 
     def beat() -> None:
         info: dict[str, Any] = {"hostname": hostname, "host": socket.gethostname(), "queues": queues}

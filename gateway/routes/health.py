@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -42,13 +41,8 @@ def readiness(c: Context) -> tuple[bool, dict[str, Any]]:
         deps["storage"] = {"state": "down", "backend": c.storage.name, "message": str(e)}
     workers: dict[str, list[dict[str, Any]]] = {q: [] for q in QUEUES}
     if deps["redis"]["state"] == "ok":
-        prefix = c.settings.redis.key_prefix
-        keys = list(c.jobs.r.scan_iter(f"{prefix}:worker:*", count=200))
         now = time.time()
-        for raw in c.jobs.r.mget(keys) if keys else []:
-            if not raw:
-                continue
-            info = json.loads(raw)
+        for info in c.jobs.live_workers():
             entry = {"hostname": info.get("hostname"), "age_s": round(now - info.get("at", now), 1)}
             for q in info.get("queues", []):
                 if q in workers:

@@ -8,7 +8,7 @@ import time
 from celery import chord, signature
 
 from shared.celery_app import TASK_FER, TASK_MERGE, TASK_PREPARE, TASK_STT, app
-from shared.errors import TooLong, UnsupportedMedia
+from shared.errors import TooLong
 from shared.schemas import FerChunkOutput, JobStatus, MediaInfo, SttOutput
 from workers import runtime
 from workers.cpu import media
@@ -19,7 +19,6 @@ from workers.runtime import (
     ensure_active,
     jobs,
     media_key,
-    record_timing,
     storage,
 )
 
@@ -79,12 +78,10 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
                 signature(TASK_FER, args=(job_id, i, a, b), immutable=True)
                 for i, (a, b) in enumerate(spans)
             ]
-        if not parts and not info.has_video:
-            raise UnsupportedMedia(f"{rec.media.filename!r} has no usable audio or video")
     ensure_active(job_id)
     store.set_parts(job_id, parts)
     store.set_fields(job_id, fer_chunks=str(len(spans)))
-    record_timing(job_id, "prepare", time.perf_counter() - t0)
+    store.record_timing(job_id, "prepare", time.perf_counter() - t0)
     store.set_stage(job_id, "analyzing", 0.10)
     merge = signature(TASK_MERGE, args=(job_id,), immutable=True)
     if header:
@@ -111,8 +108,7 @@ def merge(self: JobTask, job_id: str) -> str | None:
         FerChunkOutput.model_validate_json(st.get_bytes(media_key(job_id, f"fer/{i:05d}.json")))
         for i in range(n_chunks)
     ]
-    raw: dict[str, str] = store.r.hgetall(store.key(job_id))  # type: ignore[assignment]
-    timings = {k[2:]: float(v) for k, v in raw.items() if k.startswith("t:")}
+    timings = store.timings(job_id)
     timings["merge"] = round(time.perf_counter() - t0, 4)
     result = build_result(rec, stt, fer, timings)
     result_key = media_key(job_id, "result.json")

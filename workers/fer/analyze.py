@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from shared.schemas import FaceFrame, FerChunkOutput
 from shared.settings import FerSettings
@@ -18,7 +18,6 @@ class StageTimes:
     detect: float = 0.0
     classify: float = 0.0
     frames: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def analyze_range(src: str, start: float, end: float, width: int, height: int, cfg: FerSettings,

@@ -8,7 +8,7 @@ import time
 from shared.celery_app import TASK_FER, app
 from workers import runtime
 from workers.fer.analyze import analyze_range
-from workers.fer.models import load_classifier, resolve_model
+from workers.fer.models import resolve_model
 from workers.runtime import DESCRIBERS, JobTask, active_record, jobs, media_key
 
 
@@ -31,7 +31,6 @@ def chunk(self: JobTask, job_id: str, index: int, start: float, end: float) -> s
     rec = active_record(job_id)
     store = jobs()
     s = runtime.settings()
-    load_classifier(str(resolve_model(s.fer)), s.fer.model_spec, s.fer.threads)
     st = runtime.storage()
     src = st.local_path(rec.media_key)
     source = str(src) if src is not None else st.presigned_url(rec.media_key)
@@ -42,9 +41,8 @@ def chunk(self: JobTask, job_id: str, index: int, start: float, end: float) -> s
     timeline = {str(int(f.t)): f.label for f in out.frames if f.label}
     store.emit(job_id, "face", {"index": index, "start": start, "end": end, "timeline": timeline,
                                 "frames_without_face": out.frames_without_face}, dedupe=f"face:{index}")
-    done = store.r.sadd(store.key(job_id) + ":fer_done", index) and store.r.scard(store.key(job_id) + ":fer_done")
-    total = int(store.get_field(job_id, "fer_chunks") or 1)
+    done = store.chunk_done(job_id, "fer", index)
     if done:
-        store.part_progress(job_id, "fer", done / total, "faces")
-    runtime.record_timing(job_id, f"fer_{index:05d}", time.perf_counter() - t0)
+        store.part_progress(job_id, "fer", done / int(store.get_field(job_id, "fer_chunks") or 1), "faces")
+    store.record_timing(job_id, f"fer_{index:05d}", time.perf_counter() - t0)
     return key

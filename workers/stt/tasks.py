@@ -14,7 +14,6 @@ from workers.runtime import (
     ensure_active,
     jobs,
     media_key,
-    record_timing,
 )
 from workers.stt import vad
 from workers.stt.audio import read_wav
@@ -69,5 +68,5 @@ def transcribe(self: JobTask, job_id: str) -> str:
     key = media_key(job_id, "stt.json")
     runtime.storage().put_bytes(key, out.model_dump_json().encode())
     store.part_progress(job_id, "stt", 1.0, "transcribing")
-    record_timing(job_id, "stt", time.perf_counter() - t0)
+    store.record_timing(job_id, "stt", time.perf_counter() - t0)
     return key

@@ -39,10 +39,6 @@ class SpeechEngine(ABC):
     def transcribe(self, clips: list[np.ndarray], language: str) -> list[Transcript]:
         """One transcript per clip, in order."""
 
-    def describe(self) -> dict[str, object]:
-        """For heartbeats and /readyz: which engine, and whether its model can load."""
-        return {"engine": self.name, **self.info().model_dump(exclude={"extra"})}
-
 
 def cuda_available() -> bool:
     """True when torch sees a CUDA device, checked without creating a CUDA context."""
