@@ -50,7 +50,7 @@ TAG_TABLE: dict[str, TagEmotion] = {
     for name in names
 }
 NEUTRAL = "Neutral"
-_TAG_RE = re.compile(r"\[([^\[\]\n]{1,40})\]")
+TAG_RE = re.compile(r"\[([^\[\]\n]{1,40})\]")
 
 
 def normalize(tag: str) -> str:
@@ -72,7 +72,7 @@ def find_tags(text: str, start: float, end: float) -> list[TagHit]:
     hits: list[TagHit] = []
     length = max(len(text), 1)
     span = max(end - start, 0.0)
-    for m in _TAG_RE.finditer(text):
+    for m in TAG_RE.finditer(text):
         name = normalize(m.group(1))
         if not name:
             continue

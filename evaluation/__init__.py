@@ -1,0 +1,1 @@
+"""Transcript quality: metrics, and the ``ethos-eval`` harness that measures a running Ethos."""

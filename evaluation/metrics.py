@@ -1,0 +1,174 @@
+"""Pure transcript metrics: word and character error rates, tag precision/recall/F1.
+
+Text normalisation for WER/CER (stated once, used everywhere):
+1. inline ``[tags]`` are removed (the tag rule of ``shared.tags``);
+2. Unicode NFKC, lower case;
+3. apostrophes inside words are kept (``don't``), every other character that is not a letter,
+   a digit or whitespace becomes a space (so ``well-known`` is two words);
+4. whitespace collapses to single spaces.
+
+Tags are compared as multisets per clip after the table's own normalisation (lower case,
+trimmed): a hypothesis tag is a true positive while the reference still has an unmatched
+tag of the same name. The headline is micro-averaged over all tags of all clips. The
+per-clip macro average is taken only over clips whose reference has tags: a clip without
+reference tags would otherwise score 1.0 for a model that writes no tags at all.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import jiwer
+
+from shared.tags import TAG_RE, normalize
+
+_NOT_WORD = re.compile(r"[^\w\s'’]|_")
+_LOOSE_APOSTROPHE = re.compile(r"(?<!\w)['’]|['’](?!\w)")
+
+
+def strip_tags(text: str) -> str:
+    """The text with every ``[tag]`` removed and whitespace collapsed."""
+    return " ".join(TAG_RE.sub(" ", text).split())
+
+
+def normalise(text: str) -> str:
+    """Tag-stripped text normalised for WER/CER (see the module docstring)."""
+    text = unicodedata.normalize("NFKC", strip_tags(text)).lower()
+    text = _NOT_WORD.sub(" ", text).replace("’", "'")
+    text = _LOOSE_APOSTROPHE.sub(" ", text)
+    return " ".join(text.split())
+
+
+def tags_of(text: str) -> list[str]:
+    """The tags of a text, normalised, in order."""
+    return [t for t in (normalize(m.group(1)) for m in TAG_RE.finditer(text)) if t]
+
+
+@dataclass
+class ErrorRates:
+    """Word or character error counts of one clip (or summed over clips)."""
+
+    errors: int = 0
+    reference_len: int = 0
+    insertions: int = 0
+
+    @property
+    def rate(self) -> float:
+        if self.reference_len == 0:
+            return 0.0 if self.errors == 0 else 1.0
+        return self.errors / self.reference_len
+
+    def __add__(self, other: ErrorRates) -> ErrorRates:
+        return ErrorRates(self.errors + other.errors, self.reference_len + other.reference_len,
+                          self.insertions + other.insertions)
+
+
+def word_errors(reference: str, hypothesis: str) -> ErrorRates:
+    """Substitutions + deletions + insertions against the reference's word count."""
+    ref, hyp = normalise(reference), normalise(hypothesis)
+    n_ref = len(ref.split())
+    if not ref or not hyp:
+        n_hyp = len(hyp.split())
+        return ErrorRates(n_ref + n_hyp, n_ref, n_hyp)
+    out = jiwer.process_words(ref, hyp)
+    return ErrorRates(out.substitutions + out.deletions + out.insertions, n_ref, out.insertions)
+
+
+def char_errors(reference: str, hypothesis: str) -> ErrorRates:
+    """Character edit errors (spaces included) against the reference's character count."""
+    ref, hyp = normalise(reference), normalise(hypothesis)
+    if not ref or not hyp:
+        return ErrorRates(len(ref) + len(hyp), len(ref), len(hyp))
+    out = jiwer.process_characters(ref, hyp)
+    return ErrorRates(out.substitutions + out.deletions + out.insertions, len(ref), out.insertions)
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate of one clip on normalised, tag-stripped text."""
+    return word_errors(reference, hypothesis).rate
+
+
+def cer(reference: str, hypothesis: str) -> float:
+    """Character error rate of one clip on normalised, tag-stripped text."""
+    return char_errors(reference, hypothesis).rate
+
+
+@dataclass
+class TagCounts:
+    """True positives, false positives and false negatives of tags."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def __add__(self, other: TagCounts) -> TagCounts:
+        return TagCounts(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn)
+
+
+def tag_counts(reference: str, hypothesis: str) -> dict[str, TagCounts]:
+    """Per-tag counts of one clip (multiset matching by tag name)."""
+    ref, hyp = Counter(tags_of(reference)), Counter(tags_of(hypothesis))
+    return {
+        tag: TagCounts(tp=min(ref[tag], hyp[tag]), fp=max(hyp[tag] - ref[tag], 0),
+                       fn=max(ref[tag] - hyp[tag], 0))
+        for tag in sorted(set(ref) | set(hyp))
+    }
+
+
+def total(counts: Iterable[TagCounts]) -> TagCounts:
+    """The sum of several counts."""
+    out = TagCounts()
+    for c in counts:
+        out = out + c
+    return out
+
+
+@dataclass
+class TagReport:
+    """Tag scores over a set of clips."""
+
+    micro: TagCounts
+    macro_f1: float | None  # None when no reference has tags
+    macro_clips: int
+    per_tag: dict[str, TagCounts] = field(default_factory=dict)
+
+
+def tag_report(pairs: Iterable[tuple[str, str]]) -> TagReport:
+    """Micro, per-clip macro (clips with reference tags only) and per-tag scores."""
+    per_tag: dict[str, TagCounts] = {}
+    clip_f1: list[float] = []
+    for reference, hypothesis in pairs:
+        counts = tag_counts(reference, hypothesis)
+        for tag, c in counts.items():
+            per_tag[tag] = per_tag.get(tag, TagCounts()) + c
+        if tags_of(reference):
+            clip_f1.append(total(counts.values()).f1)
+    return TagReport(
+        micro=total(per_tag.values()),
+        macro_f1=sum(clip_f1) / len(clip_f1) if clip_f1 else None,
+        macro_clips=len(clip_f1),
+        per_tag=dict(sorted(per_tag.items())),
+    )
+
+
+def hallucination(reference: str, hypothesis: str) -> float:
+    """Inserted words per reference word (text the model made up), capped at 1."""
+    e = word_errors(reference, hypothesis)
+    return min(e.insertions / max(e.reference_len, 1), 1.0)

@@ -1,0 +1,80 @@
+"""The evaluation metrics on constructed reference/hypothesis pairs."""
+
+from __future__ import annotations
+
+import pytest
+
+from evaluation.metrics import (
+    cer,
+    hallucination,
+    normalise,
+    tag_counts,
+    tag_report,
+    tags_of,
+    wer,
+)
+
+
+def test_normalise_strips_tags_case_and_punctuation() -> None:
+    assert normalise("And so, my fellow Americans: [sighs] ask not!") == "and so my fellow americans ask not"
+    assert normalise("Don't stop — it's well-known.") == "don't stop it's well known"
+    assert normalise("[laughs]") == ""
+
+
+def test_wer_counts_substitutions_deletions_insertions() -> None:
+    ref = "ask not what your country can do for you"
+    assert wer(ref, "Ask not what your country can do for you.") == 0.0
+    assert wer(ref, "ask what your country can do for you") == pytest.approx(1 / 9)
+    assert wer(ref, "ask not what your county can do for you") == pytest.approx(1 / 9)
+    assert wer(ref, "ask not what your country can do for you now") == pytest.approx(1 / 9)
+    assert wer(ref, "") == 1.0
+    assert wer("", "") == 0.0
+    assert wer("[laughs] hello", "hello [sighs]") == 0.0
+
+
+def test_cer() -> None:
+    assert cer("hello", "hallo") == pytest.approx(1 / 5)
+    assert cer("Hello!", "hello") == 0.0
+
+
+def test_tag_counts_are_multisets() -> None:
+    c = tag_counts("a [laughs] b [laughs] c [sighs]", "a [Laughs ] b [gasps]")
+    assert (c["laughs"].tp, c["laughs"].fp, c["laughs"].fn) == (1, 0, 1)
+    assert (c["sighs"].tp, c["sighs"].fn) == (0, 1)
+    assert (c["gasps"].tp, c["gasps"].fp) == (0, 1)
+    assert tags_of("x [clears  throat] y") == ["clears throat"]
+
+
+def test_micro_f1_and_macro_over_tagged_clips_only() -> None:
+    pairs = [
+        ("hello [laughs]", "hello [laughs]"),  # tp 1
+        ("no tags here", "no tags here"),  # no reference tags: not in the macro average
+        ("oh [sighs] well [sighs]", "oh well"),  # fn 2
+    ]
+    rep = tag_report(pairs)
+    assert (rep.micro.tp, rep.micro.fp, rep.micro.fn) == (1, 0, 2)
+    assert rep.micro.precision == 1.0
+    assert rep.micro.recall == pytest.approx(1 / 3)
+    assert rep.micro.f1 == pytest.approx(0.5)
+    assert rep.macro_clips == 2
+    assert rep.macro_f1 == pytest.approx(0.5)  # (1.0 + 0.0) / 2, not (1 + 1 + 0) / 3
+    assert set(rep.per_tag) == {"laughs", "sighs"}
+
+
+def test_a_model_that_writes_no_tags_scores_zero() -> None:
+    pairs = [("a [laughs]", "a"), ("b", "b"), ("c", "c"), ("d [sighs]", "d")]
+    rep = tag_report(pairs)
+    assert rep.micro.f1 == 0.0
+    assert rep.macro_f1 == 0.0
+
+
+def test_no_reference_tags_anywhere() -> None:
+    rep = tag_report([("a", "a [laughs]")])
+    assert rep.macro_f1 is None
+    assert rep.micro.fp == 1 and rep.micro.f1 == 0.0
+
+
+def test_hallucination_is_inserted_words_per_reference_word() -> None:
+    assert hallucination("one two", "one two") == 0.0
+    assert hallucination("one two", "one two three four") == 1.0
+    assert hallucination("one two three four", "one two three four five") == pytest.approx(0.25)
