@@ -9,14 +9,9 @@ from pathlib import Path
 import pytest
 
 from shared.settings import StorageSettings
-from shared.storage import (
-    LocalStorage,
-    ObjectNotFound,
-    S3Storage,
-    Storage,
-    StorageUnavailable,
-    check_key,
-)
+from shared.storage import ObjectNotFound, Storage, StorageUnavailable, check_key
+from shared.storage.local import LocalStorage
+from shared.storage.s3 import S3Storage
 
 
 @pytest.fixture(params=["local", "s3"])

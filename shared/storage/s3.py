@@ -1,219 +1,24 @@
-"""Object storage behind one small interface: S3/MinIO (the ``minio`` SDK) or local disk.
-
-Uploads are written through a :class:`Writer` chunk by chunk, so no caller ever holds a
-whole file in memory.
-"""
+"""Objects in an S3-compatible bucket through the ``minio`` SDK (MinIO in compose, any S3)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
-import os
 import queue
-import re
-import shutil
 import threading
-import uuid
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from shared.settings import StorageSettings
-
-_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
-
-
-class StorageError(Exception):
-    """Storage failed for a reason other than a missing object."""
-
-
-class StorageUnavailable(StorageError):
-    """The storage service cannot be reached."""
-
-
-class ObjectNotFound(StorageError):
-    """No object under that key."""
-
-
-def check_key(key: str) -> str:
-    """Keys are built by us; refuse anything that could escape the store."""
-    if not _KEY_RE.match(key) or ".." in key.split("/"):
-        raise ValueError(f"unsafe storage key: {key!r}")
-    return key
-
-
-class Writer(ABC):
-    """A streamed write: ``write`` chunks, then ``commit`` or ``abort``."""
-
-    bytes_written = 0
-
-    @abstractmethod
-    def write(self, chunk: bytes) -> None: ...
-
-    @abstractmethod
-    def commit(self) -> int: ...
-
-    @abstractmethod
-    def abort(self) -> None: ...
-
-
-class Storage(ABC):
-    """What the gateway and workers need from object storage."""
-
-    name: str
-
-    @abstractmethod
-    def open_writer(self, key: str, content_type: str = "application/octet-stream") -> Writer: ...
-
-    @abstractmethod
-    def put_bytes(self, key: str, data: bytes, content_type: str = "application/json") -> None: ...
-
-    @abstractmethod
-    def get_bytes(self, key: str) -> bytes: ...
-
-    @abstractmethod
-    def upload_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None: ...
-
-    @abstractmethod
-    def download_file(self, key: str, path: Path) -> None: ...
-
-    @abstractmethod
-    def size(self, key: str) -> int:
-        """Size in bytes; raises ObjectNotFound."""
-
-    @abstractmethod
-    def iter_range(self, key: str, start: int, end: int, chunk: int = 256 * 1024) -> Iterator[bytes]:
-        """Bytes ``start..end`` inclusive, in chunks."""
-
-    @abstractmethod
-    def delete_prefix(self, prefix: str) -> int: ...
-
-    @abstractmethod
-    def ping(self) -> None:
-        """Raise StorageUnavailable unless the store answers."""
-
-    def local_path(self, key: str) -> Path | None:
-        """A path a local process can read directly, when the backend has one."""
-        return None
-
-    def presigned_url(self, key: str, expires_s: int = 3600) -> str:
-        """A URL a local process (ffmpeg) can read with range requests."""
-        raise NotImplementedError(f"{self.name} storage has no URLs; use local_path")
-
-    def exists(self, key: str) -> bool:
-        try:
-            self.size(key)
-        except ObjectNotFound:
-            return False
-        return True
-
-
-# --------------------------------------------------------------------------- local disk
-
-
-class _LocalWriter(Writer):
-    def __init__(self, final: Path) -> None:
-        self._final = final
-        final.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.partial")
-        self._fh = open(self._tmp, "wb")  # noqa: SIM115 - closed in commit/abort
-        self.bytes_written = 0
-
-    def write(self, chunk: bytes) -> None:
-        self._fh.write(chunk)
-        self.bytes_written += len(chunk)
-
-    def commit(self) -> int:
-        self._fh.close()
-        os.replace(self._tmp, self._final)
-        return self.bytes_written
-
-    def abort(self) -> None:
-        self._fh.close()
-        self._tmp.unlink(missing_ok=True)
-
-
-class LocalStorage(Storage):
-    """Objects as files under one root folder (the embedded default)."""
-
-    name = "local"
-
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
-
-    def _path(self, key: str) -> Path:
-        return self.root / check_key(key)
-
-    def open_writer(self, key: str, content_type: str = "application/octet-stream") -> Writer:
-        return _LocalWriter(self._path(key))
-
-    def put_bytes(self, key: str, data: bytes, content_type: str = "application/json") -> None:
-        w = self.open_writer(key)
-        w.write(data)
-        w.commit()
-
-    def get_bytes(self, key: str) -> bytes:
-        try:
-            return self._path(key).read_bytes()
-        except FileNotFoundError as e:
-            raise ObjectNotFound(key) from e
-
-    def upload_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
-        dest = self._path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.partial")
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, dest)
-
-    def download_file(self, key: str, path: Path) -> None:
-        try:
-            shutil.copyfile(self._path(key), path)
-        except FileNotFoundError as e:
-            raise ObjectNotFound(key) from e
-
-    def size(self, key: str) -> int:
-        try:
-            return self._path(key).stat().st_size
-        except FileNotFoundError as e:
-            raise ObjectNotFound(key) from e
-
-    def iter_range(self, key: str, start: int, end: int, chunk: int = 256 * 1024) -> Iterator[bytes]:
-        try:
-            fh = open(self._path(key), "rb")  # noqa: SIM115 - closed below
-        except FileNotFoundError as e:
-            raise ObjectNotFound(key) from e
-        with fh:
-            fh.seek(start)
-            left = end - start + 1
-            while left > 0:
-                data = fh.read(min(chunk, left))
-                if not data:
-                    break
-                left -= len(data)
-                yield data
-
-    def delete_prefix(self, prefix: str) -> int:
-        target = self._path(prefix.rstrip("/"))
-        if not target.exists():
-            return 0
-        if target.is_file():
-            target.unlink()
-            return 1
-        count = sum(1 for p in target.rglob("*") if p.is_file())
-        shutil.rmtree(target, ignore_errors=True)
-        return count
-
-    def ping(self) -> None:
-        if not os.access(self.root, os.W_OK):
-            raise StorageUnavailable(f"storage folder {self.root} is not writable")
-
-    def local_path(self, key: str) -> Path | None:
-        return self._path(key)
-
-
-# --------------------------------------------------------------------------- S3 / MinIO
+from shared.storage.base import (
+    ObjectNotFound,
+    Storage,
+    StorageError,
+    StorageUnavailable,
+    Writer,
+    check_key,
+)
 
 
 class _Pipe(io.RawIOBase):
@@ -330,6 +135,7 @@ class S3Storage(Storage):
             http_client=http,
         )
         self.bucket = cfg.s3_bucket
+        self.endpoint = endpoint
         self.part_size = cfg.part_size
         self._bucket_ready = False
 
@@ -342,7 +148,7 @@ class S3Storage(Storage):
             if e.code in ("NoSuchKey", "NoSuchBucket", "NoSuchObject"):
                 return ObjectNotFound(str(e))
             return StorageError(f"S3 error {e.code}: {e.message}")
-        return StorageUnavailable(f"S3 storage at {self.client._base_url.host} unreachable: {e}")
+        return StorageUnavailable(f"S3 storage at {self.endpoint} unreachable: {e}")
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -425,10 +231,3 @@ class S3Storage(Storage):
 
         return str(self._call(self.client.presigned_get_object, self.bucket, check_key(key),
                               expires=timedelta(seconds=expires_s)))
-
-
-def make_storage(cfg: StorageSettings) -> Storage:
-    """The configured backend."""
-    if cfg.backend == "s3":
-        return S3Storage(cfg)
-    return LocalStorage(cfg.local_root)
