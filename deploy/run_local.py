@@ -70,7 +70,7 @@ def main() -> int:
         ("worker-fer", ["-Q", "fer", "-c", str(max(1, cores // 2)), "-n", "fer@%h"]),
     ]
     for name, args in workers:
-        cmd = [py, "-m", "celery", "-A", "shared.celery_app", "worker", "--loglevel", "INFO", *args]
+        cmd = [py, "-m", "workers", "worker", "--loglevel", "INFO", *args]
         procs.append((name, subprocess.Popen(cmd, cwd=ROOT, env=env)))
     procs.append(("gateway", subprocess.Popen([py, "-m", "gateway"], cwd=ROOT, env=env)))
     log.info("Ethos on http://%s:%d (storage: %s)", s.gateway.host, s.gateway.port, s.storage.backend)

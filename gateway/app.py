@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
@@ -17,7 +16,7 @@ from gateway.context import Context
 from gateway.events import BLOCK_MS
 from gateway.routes import compat, health, jobs
 from shared.celery_app import make_celery
-from shared.jobs import JobStore, connect
+from shared.jobs import AsyncJobEvents, JobStore, connect
 from shared.settings import Settings, get_settings
 from shared.storage import make_storage
 
@@ -32,20 +31,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = connect(s.redis.url, s.redis.socket_timeout_s)
+        events = AsyncJobEvents(s.redis.url, s.redis.key_prefix,
+                                socket_timeout_s=s.redis.socket_timeout_s + BLOCK_MS / 1000)
         app.state.ctx = Context(
             settings=s,
             jobs=JobStore(client, s.redis.key_prefix, s.redis.job_ttl_s),
+            events=events,
             storage=make_storage(s.storage),
             celery=make_celery(s),
-        )
-        app.state.aredis = aioredis.Redis.from_url(
-            s.redis.url, decode_responses=True, socket_connect_timeout=3,
-            socket_timeout=s.redis.socket_timeout_s + BLOCK_MS / 1000,
         )
         log.info("gateway ready: storage=%s redis=%s", s.storage.backend, s.redis.url)
         yield
         client.close()
-        await app.state.aredis.aclose()
+        await events.close()
 
     app = FastAPI(title="Ethos", version="0.1.0", lifespan=lifespan,
                   description="Emotion-aware transcription: upload, poll or stream, read the result.")

@@ -1,4 +1,4 @@
-"""What the routes share: settings, the job store, storage and the Celery app."""
+"""What the routes share: settings, the job store and its async event reader, storage, Celery."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from celery import Celery
 from fastapi import Request
 
-from shared.jobs import JobStore
+from shared.jobs import AsyncJobEvents, JobStore
 from shared.settings import Settings
 from shared.storage import Storage
 
@@ -16,6 +16,7 @@ from shared.storage import Storage
 class Context:
     settings: Settings
     jobs: JobStore
+    events: AsyncJobEvents
     storage: Storage
     celery: Celery
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 import redis
 from fastapi import FastAPI, Request
@@ -11,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.schemas import ErrorBody
 from shared.storage import ObjectNotFound, StorageUnavailable
 
 log = logging.getLogger("ethos.gateway")
@@ -22,6 +24,15 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+# The error responses every route may give, for the OpenAPI document.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": what}
+    for status, what in [(400, "Bad request"), (404, "No such job"), (409, "Not ready"),
+                         (410, "Deleted"), (413, "Too large"), (415, "Not media"),
+                         (503, "Redis or storage unavailable")]
+}
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:

@@ -14,7 +14,7 @@ from gateway.errors import ApiError
 from gateway.sniff import media_type, safe_extension
 from gateway.upload import receive_upload
 from shared.celery_app import TASK_PREPARE
-from shared.jobs import new_job_id, utcnow
+from shared.jobs import new_job_id, object_key, utcnow
 from shared.schemas import JobRecord, JobStatus, MediaInfo
 
 log = logging.getLogger("ethos.gateway")
@@ -24,13 +24,13 @@ LANG_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-")
 
 async def accept_job(request: Request, c: Context, file_field: str) -> JobRecord:
     """Stream the upload into storage, record the job and enqueue its workflow."""
-    await run_in_threadpool(c.jobs.r.ping)  # fail fast (503) before taking the body
+    await run_in_threadpool(c.jobs.ping)  # fail fast (503) before taking the body
     job_id = new_job_id()
     up = await receive_upload(
         request,
         file_field=file_field,
         storage=c.storage,
-        key_for=lambda name: f"jobs/{job_id}/input{safe_extension(name)}",
+        key_for=lambda name: object_key(job_id, f"input{safe_extension(name)}"),
         max_bytes=c.settings.limits.max_upload_bytes,
         chunk_bytes=c.settings.gateway.upload_chunk_bytes,
     )
@@ -65,7 +65,7 @@ async def accept_job(request: Request, c: Context, file_field: str) -> JobRecord
 
 def _forget(c: Context, job_id: str) -> None:
     """Undo a half-accepted job (best effort: the store may be what failed)."""
-    for fn in (lambda: c.storage.delete_prefix(f"jobs/{job_id}"), lambda: c.jobs.purge(job_id)):
+    for fn in (lambda: c.storage.delete_prefix(object_key(job_id)), lambda: c.jobs.purge(job_id)):
         try:
             fn()
         except Exception:  # noqa: BLE001
@@ -79,32 +79,6 @@ def get_job(c: Context, job_id: str) -> JobRecord:
     return rec
 
 
-def job_view(rec: JobRecord) -> dict[str, Any]:
-    """The public job object (DESIGN.md §3)."""
-    base = f"/v1/jobs/{rec.id}"
-    return {
-        "id": rec.id,
-        "status": rec.status.value,
-        "stage": rec.stage,
-        "progress": round(rec.progress, 4),
-        "created_at": rec.created_at,
-        "started_at": rec.started_at,
-        "finished_at": rec.finished_at,
-        "language": rec.language,
-        "media": rec.media.model_dump(
-            include={"filename", "duration", "has_audio", "has_video", "size"}
-        ),
-        "error": rec.error.model_dump() if rec.error else None,
-        "deleted": rec.deleted,
-        "links": {
-            "self": base,
-            "result": f"{base}/result",
-            "events": f"{base}/events",
-            "media": f"{base}/media",
-        },
-    }
-
-
 def load_result(c: Context, rec: JobRecord) -> dict[str, Any]:
     """The stored result; 409 while the job has none."""
     if rec.deleted:
@@ -114,16 +88,15 @@ def load_result(c: Context, rec: JobRecord) -> dict[str, Any]:
         if rec.error:
             msg += f": {rec.error.message}"
         raise ApiError(409, "not_ready", msg)
-    key = c.jobs.get_field(rec.id, "result_key")
-    if not key:
+    if not rec.result_key:
         raise ApiError(410, "gone", f"the result of job {rec.id} is no longer stored")
-    return json.loads(c.storage.get_bytes(key))  # type: ignore[no-any-return]
+    return json.loads(c.storage.get_bytes(rec.result_key))  # type: ignore[no-any-return]
 
 
 def delete_job(c: Context, rec: JobRecord) -> JobRecord:
     """Cancel if unfinished, then delete the media and result; the record stays as a tombstone."""
     c.jobs.cancel(rec.id)
-    c.storage.delete_prefix(f"jobs/{rec.id}")
+    c.storage.delete_prefix(object_key(rec.id))
     c.jobs.mark_deleted(rec.id)
     out = c.jobs.get(rec.id)
     assert out is not None

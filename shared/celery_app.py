@@ -1,7 +1,9 @@
 """The Celery app: queues, routing and the settings that long GPU tasks need.
 
 Queues: ``stt`` (GPU speech work), ``fer`` (face work, scales out), ``cpu`` (probe, audio
-extraction, merge). Tasks are sent by name, so the gateway never imports worker code.
+extraction, merge). Tasks are sent by name, so the gateway never imports worker code. Nothing
+is built at import: the gateway calls :func:`make_celery` in its lifespan, the workers in
+``workers.app.create_worker_app``.
 """
 
 from __future__ import annotations
@@ -63,5 +65,3 @@ def make_celery(settings: Settings | None = None) -> Celery:
     )
     return app
 
-
-app = make_celery()

@@ -1,9 +1,11 @@
-"""Job records and per-job event logs in Redis.
+"""Job records and per-job event logs in Redis, and the storage keys of a job's objects.
 
-A job is a hash (``<prefix>:job:<id>``); its events are a Redis stream
+This module is the only one that names a Redis key or a job-hash field. A job is a hash
+(``<prefix>:job:<id>``) holding the fields of :class:`JobRecord` plus the progress
+bookkeeping of the Lua scripts below; its events are a Redis stream
 (``<prefix>:job:<id>:events``) written from the start, so a late reader replays them all.
 Status changes go through a Lua script so a finished job is never reopened, and progress
-only moves forward.
+only moves forward. Objects in storage live under ``jobs/<id>/`` (:func:`object_key`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
+from pydantic import BaseModel
 
-from shared.schemas import ErrorInfo, Event, EventType, JobRecord, JobStatus, MediaInfo
+from shared.schemas import (
+    DoneEvent,
+    ErrorEvent,
+    ErrorInfo,
+    JobRecord,
+    JobStatus,
+    MediaInfo,
+    ProgressEvent,
+    StatusEvent,
+    job_links,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +58,10 @@ if ARGV[1] ~= '' then
   local field = 'part:' .. ARGV[1]
   local cur = tonumber(redis.call('HGET', KEYS[1], field) or '0')
   if overall > cur then redis.call('HSET', KEYS[1], field, ARGV[2]) end
-  local parts = redis.call('HGET', KEYS[1], 'parts') or ARGV[1]
+  local parts = cjson.decode(redis.call('HGET', KEYS[1], 'parts') or '[]')
+  if #parts == 0 then parts = {ARGV[1]} end
   local sum, n = 0, 0
-  for p in string.gmatch(parts, '[^,]+') do
+  for _, p in ipairs(parts) do
     sum = sum + tonumber(redis.call('HGET', KEYS[1], 'part:' .. p) or '0'); n = n + 1
   end
   overall = tonumber(ARGV[4]) + tonumber(ARGV[5]) * (sum / math.max(n, 1))
@@ -108,27 +123,63 @@ def connect(url: str, socket_timeout: float = 5.0) -> redis.Redis:
     )
 
 
+def object_key(job_id: str, name: str = "") -> str:
+    """The storage key of a job's object ``name`` (``""``: the prefix of all of them).
+
+    Keys are deterministic, so a redelivered task overwrites what it wrote before.
+    """
+    return f"jobs/{job_id}/{name}" if name else f"jobs/{job_id}"
+
+
+class JobKeys:
+    """Every Redis key Ethos uses, under one prefix."""
+
+    def __init__(self, prefix: str = "ethos") -> None:
+        self.prefix = prefix
+
+    def job(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}"
+
+    def events(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}:events"
+
+    def seen(self, job_id: str) -> str:
+        """Dedupe keys of events already written."""
+        return f"{self.prefix}:job:{job_id}:events:seen"
+
+    def chunks_done(self, job_id: str, part: str) -> str:
+        return f"{self.prefix}:job:{job_id}:{part}_done"
+
+    def index(self) -> str:
+        return f"{self.prefix}:jobs"
+
+    def heartbeat(self, hostname: str) -> str:
+        return f"{self.prefix}:worker:{hostname}"
+
+
+def _decode(rows: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Stream entries as ``(id, event)`` pairs."""
+    return [(eid, json.loads(fields["e"])) for eid, fields in rows or []]
+
+
 class JobStore:
     """Job records, status transitions and event logs."""
 
     def __init__(self, client: redis.Redis, prefix: str = "ethos", ttl_s: int = 7 * 86400) -> None:
         # redis-py's decode_responses=True returns str; its stubs say bytes | str.
         self.r: Any = client
-        self.prefix = prefix
+        self.keys = JobKeys(prefix)
         self.ttl_s = ttl_s
         self._transition = client.register_script(_TRANSITION)
         self._progress = client.register_script(_PROGRESS)
         self._emit = client.register_script(_EMIT)
 
-    # keys
     def key(self, job_id: str) -> str:
-        return f"{self.prefix}:job:{job_id}"
+        return self.keys.job(job_id)
 
-    def events_key(self, job_id: str) -> str:
-        return f"{self.prefix}:job:{job_id}:events"
-
-    def index_key(self) -> str:
-        return f"{self.prefix}:jobs"
+    def ping(self) -> None:
+        """Raise when Redis does not answer."""
+        self.r.ping()
 
     # records
     def create(self, rec: JobRecord) -> None:
@@ -136,33 +187,27 @@ class JobStore:
         fields = _to_fields(rec)
         pipe = self.r.pipeline()
         pipe.hset(self.key(rec.id), mapping=fields)
-        pipe.zadd(self.index_key(), {rec.id: datetime.now(UTC).timestamp()})
+        pipe.zadd(self.keys.index(), {rec.id: datetime.now(UTC).timestamp()})
         pipe.execute()
-        self.emit(rec.id, "status", {"status": rec.status.value, "stage": rec.stage})
+        self.emit(StatusEvent(job_id=rec.id, status=rec.status, stage=rec.stage))
 
     def get(self, job_id: str) -> JobRecord | None:
         data = self.r.hgetall(self.key(job_id))
         return _from_fields(data) if data else None
 
     def recent(self, limit: int = 50) -> list[JobRecord]:
-        ids = self.r.zrevrange(self.index_key(), 0, limit - 1)
+        ids = self.r.zrevrange(self.keys.index(), 0, limit - 1)
         out = []
         for job_id in ids:
             rec = self.get(job_id)
             if rec is None:
-                self.r.zrem(self.index_key(), job_id)
+                self.r.zrem(self.keys.index(), job_id)
             elif not rec.deleted:
                 out.append(rec)
         return out
 
     def set_media(self, job_id: str, media: MediaInfo) -> None:
         self.r.hset(self.key(job_id), "media", media.model_dump_json())
-
-    def set_fields(self, job_id: str, **fields: str) -> None:
-        self.r.hset(self.key(job_id), mapping=fields)
-
-    def get_field(self, job_id: str, name: str) -> str | None:
-        return self.r.hget(self.key(job_id), name)  # type: ignore[return-value]
 
     def status(self, job_id: str) -> JobStatus | None:
         s = self.r.hget(self.key(job_id), "status")
@@ -182,7 +227,8 @@ class JobStore:
     def start(self, job_id: str, stage: str) -> bool:
         """queued → running (idempotent for a redelivered first task)."""
         if self._move(job_id, JobStatus.running, "queued", started_at=utcnow(), stage=stage):
-            self.emit(job_id, "status", {"status": "running", "stage": stage}, dedupe="status:running")
+            self.emit(StatusEvent(job_id=job_id, status=JobStatus.running, stage=stage),
+                      dedupe="status:running")
             return True
         return self.status(job_id) == JobStatus.running
 
@@ -190,9 +236,9 @@ class JobStore:
         """Enter a stage of a running job at ``progress`` (raised, never lowered)."""
         self._raise(job_id, "", progress, stage)
 
-    def set_parts(self, job_id: str, parts: list[str]) -> None:
-        """The analysis parts that run in parallel (e.g. ``stt``, ``fer``)."""
-        self.r.hset(self.key(job_id), "parts", ",".join(parts))
+    def set_plan(self, job_id: str, parts: list[str], fer_chunks: int) -> None:
+        """The analysis parts that run in parallel (e.g. ``stt``, ``fer``) and the FER fan-out."""
+        self.r.hset(self.key(job_id), mapping={"parts": json.dumps(parts), "fer_chunks": str(fer_chunks)})
 
     def part_progress(self, job_id: str, part: str, value: float, stage: str) -> None:
         """Report one part's progress (0..1); the job's overall progress follows."""
@@ -204,12 +250,15 @@ class JobStore:
             args=[part, f"{min(max(value, 0.0), 1.0):.4f}", stage, ANALYSIS_BASE, ANALYSIS_SPAN],
         )
         if overall is not None:
-            self.emit(job_id, "progress", {"stage": stage, "progress": float(overall)})
+            self.emit(ProgressEvent(job_id=job_id, stage=stage, progress=float(overall)))
 
     def chunk_done(self, job_id: str, part: str, index: int) -> int:
         """Count one finished chunk of a fanned-out part; 0 when it was already counted."""
-        key = f"{self.key(job_id)}:{part}_done"
-        return int(self.r.scard(key)) if self.r.sadd(key, index) else 0
+        key = self.keys.chunks_done(job_id, part)
+        if not self.r.sadd(key, index):
+            return 0
+        self.r.expire(key, self.ttl_s)
+        return int(self.r.scard(key))
 
     def record_timing(self, job_id: str, name: str, seconds: float) -> None:
         self.r.hset(self.key(job_id), f"t:{name}", f"{seconds:.4f}")
@@ -221,16 +270,22 @@ class JobStore:
 
     def purge(self, job_id: str) -> None:
         """Forget a job entirely (record, events, index entry)."""
-        self.r.delete(self.key(job_id), self.events_key(job_id), self.events_key(job_id) + ":seen")
-        self.r.zrem(self.index_key(), job_id)
+        self.r.delete(*self._job_keys(job_id))
+        self.r.zrem(self.keys.index(), job_id)
+
+    def _job_keys(self, job_id: str) -> list[str]:
+        parts = self.r.hget(self.key(job_id), "parts")
+        return [self.key(job_id), self.keys.events(job_id), self.keys.seen(job_id),
+                *(self.keys.chunks_done(job_id, p) for p in json.loads(parts or "[]"))]
 
     # workers announce themselves here
-    def heartbeat_key(self, hostname: str) -> str:
-        return f"{self.prefix}:worker:{hostname}"
+    def beat(self, hostname: str, info: dict[str, Any], ttl_s: int) -> None:
+        """Announce a worker for ``ttl_s`` seconds."""
+        self.r.set(self.keys.heartbeat(hostname), json.dumps(info), ex=ttl_s)
 
     def live_workers(self) -> list[dict[str, Any]]:
         """What each worker last announced (entries expire when a worker stops beating)."""
-        keys = list(self.r.scan_iter(self.heartbeat_key("*"), count=200))
+        keys = list(self.r.scan_iter(self.keys.heartbeat("*"), count=200))
         return [json.loads(raw) for raw in (self.r.mget(keys) if keys else []) if raw]
 
     def succeed(self, job_id: str, result_key: str) -> bool:
@@ -239,8 +294,8 @@ class JobStore:
             progress="1.0", result_key=result_key,
         )
         if ok:
-            self.emit(job_id, "status", {"status": "succeeded", "stage": "done"})
-            self.emit(job_id, "done", {"result": f"/v1/jobs/{job_id}/result"}, dedupe="done")
+            self.emit(StatusEvent(job_id=job_id, status=JobStatus.succeeded, stage="done"))
+            self.emit(DoneEvent(job_id=job_id, result=job_links(job_id).result), dedupe="done")
             self.expire(job_id)
         return ok
 
@@ -251,8 +306,8 @@ class JobStore:
             error=err.model_dump_json(),
         )
         if ok:
-            self.emit(job_id, "error", {"code": code, "message": message})
-            self.emit(job_id, "status", {"status": "failed", "stage": "failed"})
+            self.emit(ErrorEvent(job_id=job_id, code=code, message=message))
+            self.emit(StatusEvent(job_id=job_id, status=JobStatus.failed, stage="failed"))
             self.expire(job_id)
         return ok
 
@@ -261,7 +316,7 @@ class JobStore:
             job_id, JobStatus.canceled, "queued,running", finished_at=utcnow(), stage="canceled"
         )
         if ok:
-            self.emit(job_id, "status", {"status": "canceled", "stage": "canceled"})
+            self.emit(StatusEvent(job_id=job_id, status=JobStatus.canceled, stage="canceled"))
         return ok
 
     def mark_deleted(self, job_id: str) -> None:
@@ -271,30 +326,52 @@ class JobStore:
 
     def expire(self, job_id: str) -> None:
         pipe = self.r.pipeline()
-        for k in (self.key(job_id), self.key(job_id) + ":fer_done", self.events_key(job_id),
-                  self.events_key(job_id) + ":seen"):
+        for k in self._job_keys(job_id):
             pipe.expire(k, self.ttl_s)
         pipe.execute()
 
     # events
-    def emit(self, job_id: str, type_: EventType, data: dict[str, Any], dedupe: str | None = None) -> str | None:
-        """Append an event; with ``dedupe``, only the first event under that key is kept."""
-        ev = Event(type=type_, job_id=job_id, data=data)
+    def emit(self, event: BaseModel, dedupe: str | None = None) -> str | None:
+        """Append an event (a ``shared.schemas`` event model); with ``dedupe``, only the first
+        event under that key is kept."""
+        job_id: str = getattr(event, "job_id")  # noqa: B009 - every event model has it
         return self._emit(  # type: ignore[no-any-return]
-            keys=[self.events_key(job_id), self.events_key(job_id) + ":seen"],
-            args=[json.dumps(ev.flat(), separators=(",", ":")), dedupe or "", self.ttl_s],
+            keys=[self.keys.events(job_id), self.keys.seen(job_id)],
+            args=[event.model_dump_json(), dedupe or "", self.ttl_s],
         )
 
     def events(self, job_id: str, after: str = "0", block_ms: int | None = None, count: int = 500) -> list[tuple[str, dict[str, Any]]]:
         """Events after stream id ``after`` (``"0"``: from the start)."""
         if block_ms is None:
-            rows = self.r.xrange(self.events_key(job_id), min=f"({after}" if after != "0" else "-", count=count)
-            return [(eid, json.loads(f["e"])) for eid, f in rows]  # type: ignore[union-attr]
-        res = self.r.xread({self.events_key(job_id): after}, block=block_ms, count=count)
-        out: list[tuple[str, dict[str, Any]]] = []
-        for _stream, rows in res or []:  # type: ignore[union-attr]
-            out += [(eid, json.loads(f["e"])) for eid, f in rows]
-        return out
+            return _decode(self.r.xrange(self.keys.events(job_id), min=f"({after}" if after != "0" else "-", count=count))
+        res = self.r.xread({self.keys.events(job_id): after}, block=block_ms, count=count)
+        return [ev for _stream, rows in res or [] for ev in _decode(rows)]
+
+
+class AsyncJobEvents:
+    """The async reader of job records' existence and event streams (the gateway's websocket)."""
+
+    def __init__(self, url: str, prefix: str = "ethos", socket_timeout_s: float = 5.0) -> None:
+        self.r: Any = aioredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=3,
+                                              socket_timeout=socket_timeout_s)
+        self.keys = JobKeys(prefix)
+
+    async def status(self, job_id: str) -> JobStatus | None:
+        """The job's status, or None when there is no such job (or it expired)."""
+        s = await self.r.hget(self.keys.job(job_id), "status")
+        return JobStatus(s) if s else None
+
+    async def read(self, job_id: str, after: str, block_ms: int, count: int = 500) -> list[tuple[str, dict[str, Any]]]:
+        """Events after stream id ``after``, waiting up to ``block_ms`` for the first."""
+        res = await self.r.xread({self.keys.events(job_id): after}, block=block_ms, count=count)
+        return [ev for _stream, rows in res or [] for ev in _decode(rows)]
+
+    async def close(self) -> None:
+        await self.r.aclose()
+
+
+# JobRecord fields stored as JSON in the hash; the others are plain strings.
+_JSON_FIELDS = {"media", "error", "parts"}
 
 
 def _to_fields(rec: JobRecord) -> dict[str, str]:
@@ -303,7 +380,7 @@ def _to_fields(rec: JobRecord) -> dict[str, str]:
     for k, v in d.items():
         if v is None:
             continue
-        if isinstance(v, dict):
+        if k in _JSON_FIELDS:
             out[k] = json.dumps(v)
         elif isinstance(v, bool):
             out[k] = "1" if v else "0"
@@ -313,19 +390,6 @@ def _to_fields(rec: JobRecord) -> dict[str, str]:
 
 
 def _from_fields(f: dict[str, str]) -> JobRecord:
-    return JobRecord(
-        id=f["id"],
-        status=JobStatus(f["status"]),
-        stage=f.get("stage", ""),
-        progress=float(f.get("progress", 0) or 0),
-        created_at=f["created_at"],
-        started_at=f.get("started_at"),
-        finished_at=f.get("finished_at"),
-        media=MediaInfo.model_validate_json(f["media"]),
-        error=ErrorInfo.model_validate_json(f["error"]) if f.get("error") else None,
-        language=f.get("language", "en"),
-        callback_url=f.get("callback_url"),
-        media_key=f["media_key"],
-        content_type=f.get("content_type"),
-        deleted=f.get("deleted") == "1",
+    return JobRecord.model_validate(
+        {k: json.loads(v) if k in _JSON_FIELDS else v for k, v in f.items() if k in JobRecord.model_fields}
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -38,6 +38,8 @@ class MediaInfo(BaseModel):
 
 
 class JobRecord(BaseModel):
+    """Everything stored about a job (the job hash in Redis; ``shared.jobs`` owns its encoding)."""
+
     id: str
     status: JobStatus
     stage: str
@@ -52,6 +54,11 @@ class JobRecord(BaseModel):
     media_key: str
     content_type: str | None = None
     deleted: bool = False
+    # Set by the workers: the analysis parts running in parallel, the FER fan-out size, and
+    # the stored result once the job succeeded.
+    parts: list[str] = []
+    fer_chunks: int = 0
+    result_key: str | None = None
 
 
 class TagHit(BaseModel):
@@ -61,6 +68,15 @@ class TagHit(BaseModel):
     emotion: str | None
     valence: float | None
     arousal: float | None
+
+
+class EmotionPoint(BaseModel):
+    """The segment's speech emotion once the tags up to ``time`` have been heard."""
+
+    time: float
+    emotion: str
+    valence: float
+    arousal: float
 
 
 class Segment(BaseModel):
@@ -74,6 +90,8 @@ class Segment(BaseModel):
     arousal: float
     face_emotion: str | None = None
     tags: list[TagHit] = []
+    # The segment rule applied to the tags heard so far, one point per tag (the Studio's panel).
+    emotion_track: list[EmotionPoint] = []
     # True when generation hit its token cap: the text may be cut short.
     truncated: bool = False
 
@@ -115,6 +133,17 @@ class FerChunkOutput(BaseModel):
     worker: str | None = None
 
 
+class FaceChunkInfo(BaseModel):
+    """How one FER chunk ran (which worker, how long), echoed in the result."""
+
+    start: float
+    end: float
+    frames: int
+    frames_without_face: int
+    worker: str | None = None
+    seconds: float
+
+
 class Result(BaseModel):
     job_id: str
     filename: str
@@ -126,21 +155,171 @@ class Result(BaseModel):
     face_emotion_timeline: dict[str, str] | None = None
     face_scores: dict[str, dict[str, float]] | None = None
     frames_without_face: int | None = None
-    face_chunks: list[dict[str, Any]] | None = None
+    face_chunks: list[FaceChunkInfo] | None = None
     models: dict[str, ModelInfo]
     timings: dict[str, float]
     created_at: str
     finished_at: str
 
 
-EventType = Literal["status", "progress", "segment", "face", "done", "error"]
+# --------------------------------------------------------------------------- public shapes
 
 
-class Event(BaseModel):
-    type: EventType
+def job_links(job_id: str) -> JobLinks:
+    """Where a job's parts live in the HTTP API."""
+    base = f"/v1/jobs/{job_id}"
+    return JobLinks(self=base, result=f"{base}/result", events=f"{base}/events", media=f"{base}/media")
+
+
+class JobLinks(BaseModel):
+    self: str
+    result: str
+    events: str
+    media: str
+
+
+class PublicMedia(BaseModel):
+    filename: str
+    duration: float | None = None
+    has_audio: bool | None = None
+    has_video: bool | None = None
+    size: int | None = None
+
+
+class JobView(BaseModel):
+    """A job as clients see it (``GET /v1/jobs/{id}``, listings, callbacks)."""
+
+    id: str
+    status: JobStatus
+    stage: str
+    progress: float
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    language: str
+    media: PublicMedia
+    error: ErrorInfo | None
+    deleted: bool
+    links: JobLinks
+
+    @classmethod
+    def of(cls, rec: JobRecord) -> JobView:
+        return cls(
+            id=rec.id, status=rec.status, stage=rec.stage, progress=round(rec.progress, 4),
+            created_at=rec.created_at, started_at=rec.started_at, finished_at=rec.finished_at,
+            language=rec.language, media=PublicMedia.model_validate(rec.media.model_dump()),
+            error=rec.error, deleted=rec.deleted, links=job_links(rec.id),
+        )
+
+
+class JobAccepted(BaseModel):
+    """The answer to an upload: the job exists and is queued."""
+
+    id: str
+    status: JobStatus
+    links: JobLinks
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+
+
+class ErrorBody(BaseModel):
+    """Every JSON error: ``{"error": {"code", "message"}}``."""
+
+    error: ErrorInfo
+
+
+class TagRow(BaseModel):
+    tags: list[str]
+    emotion: str
+    valence: float
+    arousal: float
+
+
+class TagTable(BaseModel):
+    """The tag table and one colour per emotion label (speech and face), for every client."""
+
+    tags: list[TagRow]
+    colours: dict[str, str]
+
+
+class Limits(BaseModel):
+    max_upload_bytes: int
+    max_duration_s: float
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    dependencies: dict[str, dict[str, Any]]
+
+
+class CompatAccepted(BaseModel):
+    """The original ``POST /api/transcribe-diarize`` answer."""
+
     job_id: str
-    data: dict[str, Any] = {}
 
-    def flat(self) -> dict[str, Any]:
-        """The event as clients see it: ``type``, ``job_id`` and the payload fields."""
-        return {"type": self.type, "job_id": self.job_id, **self.data}
+
+class CompatJob(BaseModel):
+    """The original ``GET /api/job/{id}`` answer: pending, done with ``data``, or error."""
+
+    status: Literal["pending", "done", "error"]
+    data: Result | None = None
+    error: str | None = None
+
+
+# --------------------------------------------------------------------------- events
+# Each event is a JSON object with ``type`` and ``job_id`` (the websocket sends them as is).
+
+
+class _EventBase(BaseModel):
+    job_id: str
+
+
+class StatusEvent(_EventBase):
+    type: Literal["status"] = "status"
+    status: JobStatus
+    stage: str
+
+
+class ProgressEvent(_EventBase):
+    type: Literal["progress"] = "progress"
+    stage: str
+    progress: float
+
+
+class SegmentEvent(Segment):
+    """A finished speech segment, as in the result."""
+
+    type: Literal["segment"] = "segment"
+    job_id: str
+
+
+class FaceEvent(_EventBase):
+    type: Literal["face"] = "face"
+    index: int
+    start: float
+    end: float
+    timeline: dict[str, str]
+    frames_without_face: int
+
+
+class DoneEvent(_EventBase):
+    type: Literal["done"] = "done"
+    result: str
+
+
+class ErrorEvent(_EventBase):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+JobEvent = Annotated[
+    StatusEvent | ProgressEvent | SegmentEvent | FaceEvent | DoneEvent | ErrorEvent,
+    Field(discriminator="type"),
+]

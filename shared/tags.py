@@ -1,6 +1,7 @@
-"""The one tag table (DESIGN.md §6) and the rules that turn tags into emotion.
+"""The one tag table and the rules that turn tags into emotion (README, "Result").
 
-The API serves this table to the Studio (``GET /v1/tags``); nothing else holds a copy.
+The API serves this table and the emotion colours to the Studio (``GET /v1/tags``); nothing
+else holds a copy.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from shared.schemas import TagHit
+from shared.schemas import EmotionPoint, TagHit, TagRow, TagTable
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,13 @@ TAG_TABLE: dict[str, TagEmotion] = {
     for name in names
 }
 NEUTRAL = "Neutral"
+# One colour per label, speech emotions and the face classes alike.
+COLOURS: dict[str, str] = {
+    "Happy": "#f5c542", "Sad": "#5b8def", "Angry": "#ef5b5b", "Anger": "#ef5b5b",
+    "Calm": "#5bd6c0", "Anxious": "#c58af9", "Fear": "#c58af9", "Surprised": "#ff9f43",
+    "Surprise": "#ff9f43", "Excited": "#ff6fb5", "Frustrated": "#e07b39", "Disgust": "#e07b39",
+    "Contempt": "#e07b39", "Neutral": "#9aa3b5",
+}
 TAG_RE = re.compile(r"\[([^\[\]\n]{1,40})\]")
 
 
@@ -91,7 +99,7 @@ def find_tags(text: str, start: float, end: float) -> list[TagHit]:
 
 
 def segment_emotion(tags: list[TagHit]) -> tuple[str, float, float]:
-    """Segment label, valence, arousal from its tags (DESIGN.md §6).
+    """Segment label, valence, arousal from its tags.
 
     Neutral tags count only when no other known tag is present; valence and arousal are the
     means over counted tags; the label is the most frequent counted emotion, ties going to
@@ -114,9 +122,19 @@ def segment_emotion(tags: list[TagHit]) -> tuple[str, float, float]:
     return label, round(valence, 3), round(arousal, 3)
 
 
-def table_rows() -> list[dict[str, object]]:
-    """The table as the API serves it."""
-    return [
-        {"tags": list(names), "emotion": e, "valence": v, "arousal": a}
-        for names, e, v, a in _ROWS
-    ]
+def emotion_track(tags: list[TagHit]) -> list[EmotionPoint]:
+    """The segment rule applied to the tags heard up to each tag's time."""
+    heard = sorted(tags, key=lambda t: t.time)
+    out = []
+    for i, tag in enumerate(heard, 1):
+        emotion, valence, arousal = segment_emotion(heard[:i])
+        out.append(EmotionPoint(time=tag.time, emotion=emotion, valence=valence, arousal=arousal))
+    return out
+
+
+def table_rows() -> TagTable:
+    """The table and the colours as the API serves them."""
+    return TagTable(
+        tags=[TagRow(tags=list(names), emotion=e, valence=v, arousal=a) for names, e, v, a in _ROWS],
+        colours=COLOURS,
+    )

@@ -135,7 +135,7 @@ class Stack:
                extra: list[str] | None = None, extra_env: dict[str, str] | None = None,
                prefix: list[str] | None = None) -> Proc:
         node = name or f"{queue}-{len(self.procs)}"
-        cmd = [*(prefix or []), sys.executable, "-m", "celery", "-A", "shared.celery_app", "worker", "-Q", queue,
+        cmd = [*(prefix or []), sys.executable, "-m", "workers", "worker", "-Q", queue,
                "-c", str(concurrency), "-n", f"{node}@%h", "--loglevel", "INFO",
                "--without-gossip", "--without-mingle", *(extra or [])]
         proc = self.spawn(node, cmd, extra_env)
@@ -167,6 +167,16 @@ class Stack:
         self.procs.clear()
 
     # client helpers
+    def events(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's event log, read through the job store."""
+        from shared.jobs import JobStore, connect
+
+        store = JobStore(connect(self.env["ETHOS_REDIS__URL"]))
+        try:
+            return [e for _, e in store.events(job_id)]
+        finally:
+            store.r.close()
+
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.jobs import JobStore, connect, new_job_id, utcnow
-from shared.schemas import JobRecord, JobStatus, MediaInfo
+from shared.jobs import JobStore, connect, new_job_id, object_key, utcnow
+from shared.schemas import JobRecord, JobStatus, MediaInfo, SegmentEvent
 from tests.procs import RedisServer
 
 
@@ -17,7 +17,7 @@ def store(redis_server: RedisServer) -> JobStore:
 def new(store: JobStore) -> str:
     job_id = new_job_id()
     store.create(JobRecord(id=job_id, status=JobStatus.queued, stage="queued", created_at=utcnow(),
-                           media=MediaInfo(filename="a.wav"), media_key=f"jobs/{job_id}/input.wav"))
+                           media=MediaInfo(filename="a.wav"), media_key=object_key(job_id, "input.wav")))
     return job_id
 
 
@@ -35,7 +35,7 @@ def test_lifecycle_and_terminal_states_stick(store: JobStore) -> None:
 def test_progress_only_moves_forward(store: JobStore) -> None:
     job_id = new(store)
     store.start(job_id, "probing")
-    store.set_parts(job_id, ["stt", "fer"])
+    store.set_plan(job_id, ["stt", "fer"], 1)
     store.part_progress(job_id, "stt", 1.0, "transcribing")
     p1 = store.get(job_id).progress  # type: ignore[union-attr]
     store.part_progress(job_id, "stt", 0.2, "transcribing")  # a redelivered task restarting
@@ -49,8 +49,10 @@ def test_progress_only_moves_forward(store: JobStore) -> None:
 def test_events_replay_and_dedupe(store: JobStore) -> None:
     job_id = new(store)
     store.start(job_id, "probing")
-    assert store.emit(job_id, "segment", {"id": 1}, dedupe="segment:1")
-    assert store.emit(job_id, "segment", {"id": 1}, dedupe="segment:1") is None
+    seg = SegmentEvent(job_id=job_id, id=1, start=0, end=1, text="hi", emotion="Neutral",
+                       valence=0, arousal=0)
+    assert store.emit(seg, dedupe="segment:1")
+    assert store.emit(seg, dedupe="segment:1") is None
     store.fail(job_id, "unsupported_media", "nope")
     types = [e["type"] for _, e in store.events(job_id)]
     assert types == ["status", "status", "segment", "error", "status"]

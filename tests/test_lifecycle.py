@@ -85,12 +85,8 @@ def test_stt_worker_killed_mid_job(tmp_path: Path, long_speech: Path) -> None:
         stt = st.worker("stt", 1, name="stt")
         st.gateway()
         job_id = st.submit(long_speech).json()["id"]
-        import redis as redis_lib
-
-        r = redis_lib.Redis.from_url(redis.url, decode_responses=True)
         # Kill the pool child once some segments are out, before the task finishes.
-        wait_for(lambda: sum(json.loads(f["e"])["type"] == "segment"
-                             for _, f in r.xrange(f"ethos:job:{job_id}:events")) >= 2, 60, 0.02,
+        wait_for(lambda: sum(e["type"] == "segment" for e in st.events(job_id)) >= 2, 60, 0.02,
                  what="two segments")
         for child in psutil.Process(stt.popen.pid).children(recursive=True):
             child.send_signal(signal.SIGKILL)
@@ -103,7 +99,7 @@ def test_stt_worker_killed_mid_job(tmp_path: Path, long_speech: Path) -> None:
         assert ids == list(range(1, len(ids) + 1)) and len(ids) >= 6
         starts = [s["start"] for s in result["segments"]]
         assert starts == sorted(set(starts))  # no duplicated segments
-        events = [json.loads(f["e"]) for _, f in r.xrange(f"ethos:job:{job_id}:events")]
+        events = st.events(job_id)
         seg_events = [e["id"] for e in events if e["type"] == "segment"]
         assert sorted(seg_events) == ids  # each segment announced once, despite the rerun
     finally:

@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared.schemas import TagHit
+from shared.tags import emotion_track
 from tests.procs import ROOT, Stack
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -164,7 +166,8 @@ def test_tag_pills_and_emotion_panel(page, stack: Stack, jfk: Path) -> None:  # 
     """Tags render as pills at their inline position; the panel changes at each tag's time.
 
     The offline engine writes no tags, so this test adds two to the loaded result in the page
-    (same shape as the API's, times computed as the API computes them) and re-renders.
+    (same shape as the API's, times and the emotion track computed by the server's code) and
+    re-renders. The panel follows the server's segment rule over the tags heard so far.
     """
     upload(page, jfk)
     tags = page.evaluate("""() => {
@@ -174,9 +177,12 @@ def test_tag_pills_and_emotion_panel(page, stack: Stack, jfk: Path) -> None:  # 
         const mk = (tag, emotion, valence, arousal) => { const char = seg.text.indexOf('[' + tag + ']');
           return { tag, char, time: seg.start + (seg.end - seg.start) * char / seg.text.length, emotion, valence, arousal }; };
         seg.tags = [mk('laughs', 'Happy', 0.7, 0.6), mk('sighs', 'Sad', -0.3, -0.3)];
-        renderTranscript(); renderTimeline(); drawChartBase(); update();
         return { id: seg.id, start: seg.start, tags: seg.tags, first: words[0] };
     }""")
+    track = [p.model_dump() for p in emotion_track([TagHit(**t) for t in tags["tags"]])]
+    page.evaluate("""(track) => { const segs = window.studio.result.segments;
+        segs[segs.length - 1].emotion_track = track;
+        renderTranscript(); renderTimeline(); drawChartBase(); update(); }""", track)
     pills = page.eval_on_selector_all(f'.seg[data-id="{tags["id"]}"] .pill', "es => es.map(e => e.textContent)")
     assert pills == ["laughs", "sighs"]
     before = page.evaluate(f"""() => {{ const p = document.querySelector('.seg[data-id="{tags["id"]}"] .pill');
@@ -191,7 +197,8 @@ def test_tag_pills_and_emotion_panel(page, stack: Stack, jfk: Path) -> None:  # 
     assert page.inner_text("#speech-badge") == "Happy"
     assert page.inner_text("#valence-num") == "0.70" and page.inner_text("#arousal-num") == "0.60"
     seek(page, tags["tags"][1]["time"] + 0.05)
-    assert page.inner_text("#speech-badge") == "Sad" and page.inner_text("#valence-num") == "-0.30"
+    # Happy and Sad once each: the tie goes to the stronger arousal; valence is the mean.
+    assert page.inner_text("#speech-badge") == "Happy" and page.inner_text("#valence-num") == "0.20"
     page.screenshot(path=str(ARTIFACTS / "editor-tags.png"))
     # Zoom widens the timeline and rescales the ruler.
     w1 = page.eval_on_selector("#tl-inner", "e => e.getBoundingClientRect().width")

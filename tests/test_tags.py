@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.tags import TAG_TABLE, find_tags, lookup, segment_emotion, table_rows
+from shared.tags import TAG_TABLE, emotion_track, find_tags, lookup, segment_emotion, table_rows
 
 EVOXTRAL_TAGS = ["excited", "sad", "angry", "nervous", "calm", "frustrated", "laughs", "sighs",
                  "gasps", "clears throat", "crying", "whispers", "shouts", "stammers", "pause"]
@@ -59,6 +59,17 @@ def test_ties_go_to_strongest_arousal() -> None:
 
 
 def test_table_served_to_clients_matches() -> None:
-    rows = table_rows()
-    flat = {n: (r["emotion"], r["valence"], r["arousal"]) for r in rows for n in r["tags"]}  # type: ignore[attr-defined]
+    table = table_rows()
+    flat = {n: (r.emotion, r.valence, r.arousal) for r in table.tags for n in r.tags}
     assert flat == {k: (v.emotion, v.valence, v.arousal) for k, v in TAG_TABLE.items()}
+    # Every label a segment or a face can carry has a colour.
+    assert {v.emotion for v in TAG_TABLE.values()} <= set(table.colours)
+    assert {"Anger", "Contempt", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise"} <= set(table.colours)
+
+
+def test_emotion_track_applies_the_segment_rule_to_the_tags_heard_so_far() -> None:
+    tags = find_tags("[pause] so [laughs] and then [sighs] [sighs]", 0.0, 10.0)
+    track = emotion_track(tags)
+    assert [p.time for p in track] == sorted(t.time for t in tags)
+    assert [p.emotion for p in track] == ["Neutral", "Happy", "Happy", "Sad"]
+    assert (track[-1].emotion, track[-1].valence, track[-1].arousal) == segment_emotion(tags)

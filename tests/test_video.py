@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 from pathlib import Path
 
@@ -16,11 +15,8 @@ from workers.fer.video import sample_times
 
 
 def events(stack: Stack, job_id: str) -> list[dict]:  # type: ignore[type-arg]
-    """The job's event log, read straight from Redis."""
-    import redis
-
-    r = redis.Redis.from_url(stack.env["ETHOS_REDIS__URL"], decode_responses=True)
-    return [json.loads(f["e"]) for _, f in r.xrange(f"ethos:job:{job_id}:events")]
+    """The job's event log."""
+    return stack.events(job_id)
 
 
 def assert_each_sample_once(result: dict, duration: float) -> None:  # type: ignore[type-arg]

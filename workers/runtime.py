@@ -6,14 +6,13 @@ Handles are created lazily in the process that uses them, never in a parent befo
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import shutil
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,8 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from shared.errors import EthosError, JobGone
-from shared.jobs import JobStore, connect
-from shared.schemas import JobRecord
+from shared.jobs import JobStore, connect, object_key
+from shared.schemas import JobRecord, JobView
 from shared.settings import Settings, get_settings
 from shared.storage import Storage, make_storage
 
@@ -46,9 +45,8 @@ def jobs() -> JobStore:
     return JobStore(connect(s.redis.url, s.redis.socket_timeout_s), s.redis.key_prefix, s.redis.job_ttl_s)
 
 
-def media_key(job_id: str, name: str) -> str:
-    """Deterministic storage keys for a job's objects (so redelivered tasks overwrite)."""
-    return f"jobs/{job_id}/{name}"
+# A job's objects in storage: ``media_key(job_id, "stt.json")`` (see shared.jobs.object_key).
+media_key = object_key
 
 
 @contextlib.contextmanager
@@ -127,8 +125,8 @@ class JobTask(Task):
 def start_heartbeat(hostname: str, queues: list[str], describe: Any = None, every_s: float = 5.0) -> None:
     """Announce this worker (its queues and what it runs) in Redis, refreshed in a thread."""
     s = settings()
-    client = connect(s.redis.url, s.redis.socket_timeout_s)  # its own: the beat runs in a thread
-    key = JobStore(client, s.redis.key_prefix).heartbeat_key(hostname)
+    # Its own client: the beat runs in a thread.
+    store = JobStore(connect(s.redis.url, s.redis.socket_timeout_s), s.redis.key_prefix)
 
     def beat() -> None:
         info: dict[str, Any] = {"hostname": hostname, "host": socket.gethostname(), "queues": queues}
@@ -136,7 +134,7 @@ def start_heartbeat(hostname: str, queues: list[str], describe: Any = None, ever
         while True:
             info["at"] = time.time()
             try:
-                client.set(key, json.dumps(info), ex=int(every_s * 3))
+                store.beat(hostname, info, int(every_s * 3))
             except Exception:  # Redis down: try again next beat
                 log.debug("heartbeat to Redis failed", exc_info=True)
             if not described:  # announce at once, then add what the worker runs
@@ -152,30 +150,23 @@ def start_heartbeat(hostname: str, queues: list[str], describe: Any = None, ever
     threading.Thread(target=beat, name="ethos-heartbeat", daemon=True).start()
 
 
-# Describers add what a worker runs (e.g. the speech engine) to its heartbeat, per queue.
-DESCRIBERS: dict[str, Any] = {}
+Describer = Callable[[], dict[str, Any]]
 
 
-def _on_worker_ready(sender: Any = None, **_: Any) -> None:
-    queues = sorted(q.name for q in sender.task_consumer.queues) if sender else []
-
-    def describe() -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for q in queues:
-            if q in DESCRIBERS:
-                out[q] = DESCRIBERS[q]()
-        return out
-
-    start_heartbeat(sender.hostname if sender else socket.gethostname(), queues, describe)
-
-
-def install_signals() -> None:
+def install_signals(describers: dict[str, Describer]) -> None:
+    """Start the heartbeat when the worker is ready; ``describers`` add, per queue, what the
+    worker runs (e.g. the speech engine) to it."""
     from celery.signals import worker_ready
 
-    worker_ready.connect(_on_worker_ready, weak=False, dispatch_uid="ethos-heartbeat")
+    def on_ready(sender: Any = None, **_: Any) -> None:
+        queues = sorted(q.name for q in sender.task_consumer.queues) if sender else []
 
+        def describe() -> dict[str, Any]:
+            return {q: describers[q]() for q in queues if q in describers}
 
-install_signals()
+        start_heartbeat(sender.hostname if sender else socket.gethostname(), queues, describe)
+
+    worker_ready.connect(on_ready, weak=False, dispatch_uid="ethos-heartbeat")
 
 
 def notify_callback(job_id: str) -> None:
@@ -185,7 +176,7 @@ def notify_callback(job_id: str) -> None:
         return
     import httpx
 
-    body = rec.model_dump(mode="json", exclude={"media_key", "callback_url", "deleted"})
+    body = JobView.of(rec).model_dump(mode="json")
     try:
         httpx.post(rec.callback_url, json=body, timeout=5.0)
     except httpx.HTTPError as e:

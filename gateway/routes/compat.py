@@ -5,24 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
 
 from gateway import service
 from gateway.context import Context, ctx
-from gateway.errors import ApiError
-from shared.schemas import JobStatus
+from gateway.errors import ERROR_RESPONSES, ApiError
+from shared.schemas import CompatAccepted, CompatJob, JobStatus
 
-router = APIRouter(tags=["compat"])
+router = APIRouter(tags=["compat"], responses=ERROR_RESPONSES)
 
 
-@router.post("/api/transcribe-diarize", status_code=202)
-async def transcribe_diarize(request: Request, c: Context = Depends(ctx)) -> JSONResponse:
+@router.post("/api/transcribe-diarize", status_code=202, response_model=CompatAccepted)
+async def transcribe_diarize(request: Request, c: Context = Depends(ctx)) -> CompatAccepted:
     """Original upload endpoint (multipart field ``audio``) → ``{"job_id"}``."""
     rec = await service.accept_job(request, c, "audio")
-    return JSONResponse({"job_id": rec.id}, status_code=202)
+    return CompatAccepted(job_id=rec.id)
 
 
-@router.get("/api/job/{job_id}")
+@router.get("/api/job/{job_id}", response_model=CompatJob, response_model_exclude_none=True)
 def job(job_id: str, c: Context = Depends(ctx)) -> dict[str, Any]:
     """Original polling endpoint: pending, done with data, or error."""
     rec = service.get_job(c, job_id)

@@ -10,27 +10,28 @@ from fastapi.responses import JSONResponse
 
 from gateway.context import Context, ctx
 from shared.celery_app import QUEUES
+from shared.schemas import Health, Readiness
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
-def healthz() -> dict[str, str]:
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
     """The gateway process is alive."""
-    return {"status": "ok"}
+    return Health(status="ok")
 
 
-@router.get("/health")
-def health() -> dict[str, str]:
+@router.get("/health", response_model=Health)
+def health() -> Health:
     """Original Ethos liveness endpoint."""
-    return {"status": "ok"}
+    return Health(status="ok")
 
 
 def readiness(c: Context) -> tuple[bool, dict[str, Any]]:
     """Each dependency and its state: Redis, storage, and live workers per queue."""
     deps: dict[str, Any] = {}
     try:
-        c.jobs.r.ping()
+        c.jobs.ping()
         deps["redis"] = {"state": "ok"}
     except Exception as e:  # noqa: BLE001 - reported, not raised
         deps["redis"] = {"state": "down", "message": f"Redis unreachable: {e}"}
@@ -55,9 +56,10 @@ def readiness(c: Context) -> tuple[bool, dict[str, Any]]:
     return ok, deps
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "A dependency is not ready"}})
 def readyz(c: Context = Depends(ctx)) -> JSONResponse:
     """Ready when Redis and storage answer and every queue has a live, ready worker."""
     ok, deps = readiness(c)
-    return JSONResponse({"status": "ready" if ok else "not_ready", "dependencies": deps},
-                        status_code=200 if ok else 503)
+    body = Readiness(status="ready" if ok else "not_ready", dependencies=deps)
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if ok else 503)

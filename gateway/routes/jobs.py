@@ -1,49 +1,59 @@
-"""The v1 job API (DESIGN.md §3)."""
+"""The v1 job API (the README's API table)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Request, WebSocket
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi import APIRouter, Depends, Header, Request, Response, WebSocket
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway import service
 from gateway.context import Context, ctx
-from gateway.errors import ApiError
+from gateway.errors import ERROR_RESPONSES, ApiError
 from gateway.events import stream_events
+from gateway.ranges import RangeNotSatisfiable, parse_range
 from shared.exports import to_srt, to_vtt
+from shared.schemas import JobAccepted, JobList, JobView, Limits, TagTable, job_links
 from shared.tags import table_rows
 
-router = APIRouter(prefix="/v1", tags=["jobs"])
+router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)
 
 
-@router.post("/jobs", status_code=202)
-async def create_job(request: Request, c: Context = Depends(ctx)) -> JSONResponse:
+@router.post("/jobs", status_code=202, response_model=JobAccepted)
+async def create_job(request: Request, response: Response, c: Context = Depends(ctx)) -> JobAccepted:
     """Upload a recording (multipart field ``file``; optional ``language``, ``callback_url``)."""
     rec = await service.accept_job(request, c, "file")
-    view = service.job_view(rec)
-    return JSONResponse(
-        {"id": rec.id, "status": rec.status.value, "links": view["links"]},
-        status_code=202,
-        headers={"Location": view["links"]["self"]},
-    )
+    links = job_links(rec.id)
+    response.headers["Location"] = links.self
+    return JobAccepted(id=rec.id, status=rec.status, links=links)
 
 
-@router.get("/jobs")
-def list_jobs(limit: int = 50, c: Context = Depends(ctx)) -> dict[str, Any]:
+@router.get("/jobs", response_model=JobList)
+def list_jobs(limit: int = 50, c: Context = Depends(ctx)) -> JobList:
     """Recent jobs, newest first."""
     limit = min(max(limit, 1), 200)
-    return {"jobs": [service.job_view(r) for r in c.jobs.recent(limit)]}
+    return JobList(jobs=[JobView.of(r) for r in c.jobs.recent(limit)])
 
 
-@router.get("/jobs/{job_id}")
-def get_job(job_id: str, c: Context = Depends(ctx)) -> dict[str, Any]:
+@router.get("/jobs/{job_id}", response_model=JobView)
+def get_job(job_id: str, c: Context = Depends(ctx)) -> JobView:
     """A job's status, stage, progress, timestamps, media facts and error."""
-    return service.job_view(service.get_job(c, job_id))
+    return JobView.of(service.get_job(c, job_id))
 
 
-@router.get("/jobs/{job_id}/result", response_model=None)
+_RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The result (JSON), or subtitles with ``format=srt|vtt``.",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Result"}},
+            "application/x-subrip": {"schema": {"type": "string"}},
+            "text/vtt": {"schema": {"type": "string"}},
+        },
+    },
+}
+
+
+@router.get("/jobs/{job_id}/result", response_model=None, responses=_RESULT_RESPONSES)
 def get_result(job_id: str, format: str = "json", c: Context = Depends(ctx)) -> dict[str, Any] | Response:
     """The emotion-annotated transcript once the job succeeded (409 before); ``?format=srt|vtt``."""
     result = service.load_result(c, service.get_job(c, job_id))
@@ -67,16 +77,20 @@ async def job_events(websocket: WebSocket, job_id: str) -> None:
     await stream_events(websocket, c, job_id)
 
 
-@router.delete("/jobs/{job_id}")
-def delete_job(job_id: str, c: Context = Depends(ctx)) -> dict[str, Any]:
+@router.delete("/jobs/{job_id}", response_model=JobView)
+def delete_job(job_id: str, c: Context = Depends(ctx)) -> JobView:
     """Cancel the job if unfinished and delete its media and result."""
-    return service.job_view(service.delete_job(c, service.get_job(c, job_id)))
+    return JobView.of(service.delete_job(c, service.get_job(c, job_id)))
 
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_MEDIA_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The media bytes.", "content": {"application/octet-stream": {}}},
+    206: {"description": "The requested byte range.", "content": {"application/octet-stream": {}}},
+    416: {"description": "The range lies outside the media.", "model": ERROR_RESPONSES[400]["model"]},
+}
 
 
-@router.get("/jobs/{job_id}/media")
+@router.get("/jobs/{job_id}/media", response_class=StreamingResponse, responses=_MEDIA_RESPONSES)
 def get_media(job_id: str, c: Context = Depends(ctx), range_: str | None = Header(None, alias="range")) -> Response:
     """The original upload; honours single HTTP byte ranges so players can seek."""
     rec = service.get_job(c, job_id)
@@ -91,15 +105,9 @@ def get_media(job_id: str, c: Context = Depends(ctx), range_: str | None = Heade
     ctype = rec.content_type or "application/octet-stream"
     start, end, status = 0, size - 1, 200
     if range_:
-        m = _RANGE.match(range_.strip())
-        if not m or (not m.group(1) and not m.group(2)):
-            return _unsatisfiable(size)
-        if m.group(1):
-            start = int(m.group(1))
-            end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
-        else:  # suffix range: the last N bytes
-            start = max(size - int(m.group(2)), 0)
-        if start >= size or start > end:
+        try:
+            start, end = parse_range(range_, size)
+        except RangeNotSatisfiable:
             return _unsatisfiable(size)
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
@@ -124,14 +132,14 @@ def _disposition(name: str, kind: str = "inline") -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
-@router.get("/tags")
-def tags() -> dict[str, Any]:
-    """The tag → emotion, valence, arousal table (the one the API uses)."""
-    return {"tags": table_rows()}
+@router.get("/tags", response_model=TagTable)
+def tags() -> TagTable:
+    """The tag → emotion, valence, arousal table (the one the API uses) and the emotion colours."""
+    return table_rows()
 
 
-@router.get("/limits")
-def limits(c: Context = Depends(ctx)) -> dict[str, Any]:
+@router.get("/limits", response_model=Limits)
+def limits(c: Context = Depends(ctx)) -> Limits:
     """Upload limits, so clients can check a file before sending it."""
-    return {"max_upload_bytes": c.settings.limits.max_upload_bytes,
-            "max_duration_s": c.settings.limits.max_duration_s}
+    return Limits(max_upload_bytes=c.settings.limits.max_upload_bytes,
+                  max_duration_s=c.settings.limits.max_duration_s)

@@ -2,13 +2,11 @@
 // media against the transcript. No build step, no CDN: plain DOM and one canvas.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const TAG_RE = /\[([^\[\]\n]{1,40})\]/g;
 const EXTS = ["flac", "wav", "mp3", "m4a", "aac", "ogg", "opus", "webm", "mp4", "mov", "mkv", "avi", "mpeg", "mpg", "wma", "aiff", "amr"];
-const COLORS = { Happy: "#f5c542", Sad: "#5b8def", Angry: "#ef5b5b", Anger: "#ef5b5b", Calm: "#5bd6c0", Anxious: "#c58af9",
-  Fear: "#c58af9", Surprised: "#ff9f43", Surprise: "#ff9f43", Excited: "#ff6fb5", Frustrated: "#e07b39", Disgust: "#e07b39",
-  Contempt: "#e07b39", Neutral: "#9aa3b5" };
+// Tags, emotions and their colours come from the server (GET /v1/tags); the page holds no copy.
+let COLORS = {};
 
-const state = { job: null, result: null, tags: {}, limits: null, pps: null, ws: null, player: null,
+const state = { job: null, result: null, limits: null, pps: null, ws: null, player: null,
   activeId: null, sweep: {}, raf: 0, chartBase: null, pollTimer: 0 };
 window.studio = state;
 
@@ -26,7 +24,10 @@ function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.
 // ------------------------------------------------------------------ start-up
 async function init() {
   const [tags, limits] = await Promise.all([api("/v1/tags"), api("/v1/limits")]);
-  for (const row of tags.tags) for (const t of row.tags) state.tags[t] = row;
+  COLORS = tags.colours;
+  const sheet = document.createElement("style");
+  sheet.textContent = Object.entries(COLORS).map(([e, c]) => `.e-${e} { color: ${c}; }`).join("\n");
+  document.head.append(sheet);
   state.limits = limits;
   const drop = $("drop");
   $("file").addEventListener("change", (e) => e.target.files[0] && upload(e.target.files[0]));
@@ -152,14 +153,17 @@ const stem = (n) => n.replace(/\.[^.]+$/, "") || "transcript";
 function loop() { update(); if (!state.player.paused) state.raf = requestAnimationFrame(loop); }
 function seek(t) { const p = state.player; if (!p) return; p.currentTime = Math.max(0, Math.min(t, state.result.duration)); update(); }
 
-// Segment text as runs of plain text (with their char offsets) and tag pills.
+// Segment text as runs of plain text (with their char offsets) and tag pills, at the
+// positions the server found the tags (each tag runs from its "[" to the next "]").
 function parts(seg) {
-  const out = []; let last = 0; TAG_RE.lastIndex = 0; let m;
-  while ((m = TAG_RE.exec(seg.text))) {
-    if (m.index > last) out.push({ text: seg.text.slice(last, m.index), off: last });
-    const tag = seg.tags.find((t) => t.char === m.index) || { tag: m[1].trim().toLowerCase(), time: seg.start, emotion: null };
-    out.push({ tag, off: m.index, len: m[0].length });
-    last = m.index + m[0].length;
+  const out = []; let last = 0;
+  for (const tag of [...seg.tags].sort((a, b) => a.char - b.char)) {
+    if (tag.char < last) continue;
+    const close = seg.text.indexOf("]", tag.char);
+    if (close < 0) continue;
+    if (tag.char > last) out.push({ text: seg.text.slice(last, tag.char), off: last });
+    out.push({ tag, off: tag.char, len: close + 1 - tag.char });
+    last = close + 1;
   }
   if (last < seg.text.length) out.push({ text: seg.text.slice(last), off: last });
   return out;
@@ -205,13 +209,14 @@ function onTranscriptClick(e) {
   seek(seg.start + (seg.end - seg.start) * (char / Math.max(seg.text.length, 1)));
 }
 
-// The emotion at time t: inside a segment, the latest tag already passed (Neutral before it).
+// The emotion at time t: the server's segment rule over the tags heard so far (its
+// emotion_track), Neutral before the first tag.
 function speechAt(t) {
   const seg = state.result.segments.find((s) => s.start <= t && t < s.end);
   if (!seg) return { seg: null, emotion: null, valence: 0, arousal: 0 };
-  const passed = seg.tags.filter((g) => g.emotion && g.time <= t);
-  const g = passed[passed.length - 1];
-  return g ? { seg, emotion: g.emotion, valence: g.valence, arousal: g.arousal } : { seg, emotion: "Neutral", valence: 0, arousal: 0 };
+  const heard = (seg.emotion_track || []).filter((p) => p.time <= t);
+  const p = heard[heard.length - 1];
+  return p ? { seg, emotion: p.emotion, valence: p.valence, arousal: p.arousal } : { seg, emotion: "Neutral", valence: 0, arousal: 0 };
 }
 
 function setBar(id, v) {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import time
 
-from celery import chord, signature
+from celery import chord, shared_task, signature
 
-from shared.celery_app import TASK_FER, TASK_MERGE, TASK_PREPARE, TASK_STT, app
+from shared.celery_app import TASK_FER, TASK_MERGE, TASK_PREPARE, TASK_STT
 from shared.errors import TooLong
 from shared.schemas import FerChunkOutput, JobStatus, MediaInfo, SttOutput
 from workers import runtime
@@ -41,7 +41,7 @@ def plan_fer_chunks(info: MediaInfo, chunk_s: float, fps: float) -> list[tuple[f
     return spans
 
 
-@app.task(name=TASK_PREPARE, base=JobTask, bind=True)
+@shared_task(name=TASK_PREPARE, base=JobTask, bind=True)
 def prepare(self: JobTask, job_id: str) -> dict[str, object]:
     """Probe the upload, extract 16 kHz mono audio, then start the analysis parts."""
     t0 = time.perf_counter()
@@ -79,8 +79,7 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
                 for i, (a, b) in enumerate(spans)
             ]
     ensure_active(job_id)
-    store.set_parts(job_id, parts)
-    store.set_fields(job_id, fer_chunks=str(len(spans)))
+    store.set_plan(job_id, parts, len(spans))
     store.record_timing(job_id, "prepare", time.perf_counter() - t0)
     store.set_stage(job_id, "analyzing", 0.10)
     merge = signature(TASK_MERGE, args=(job_id,), immutable=True)
@@ -91,7 +90,7 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
     return {"parts": parts, "fer_chunks": len(spans)}
 
 
-@app.task(name=TASK_MERGE, base=JobTask, bind=True)
+@shared_task(name=TASK_MERGE, base=JobTask, bind=True)
 def merge(self: JobTask, job_id: str) -> str | None:
     """Fuse speech and face outputs into the result object and finish the job."""
     t0 = time.perf_counter()
@@ -99,14 +98,12 @@ def merge(self: JobTask, job_id: str) -> str | None:
     rec = active_record(job_id)
     store.set_stage(job_id, "merging", 0.92)
     st = storage()
-    parts = (store.get_field(job_id, "parts") or "").split(",")
     stt = None
-    if "stt" in parts:
+    if "stt" in rec.parts:
         stt = SttOutput.model_validate_json(st.get_bytes(media_key(job_id, "stt.json")))
-    n_chunks = int(store.get_field(job_id, "fer_chunks") or 0)
     fer = [
         FerChunkOutput.model_validate_json(st.get_bytes(media_key(job_id, f"fer/{i:05d}.json")))
-        for i in range(n_chunks)
+        for i in range(rec.fer_chunks)
     ]
     timings = store.timings(job_id)
     timings["merge"] = round(time.perf_counter() - t0, 4)
@@ -116,7 +113,7 @@ def merge(self: JobTask, job_id: str) -> str | None:
     if not store.succeed(job_id, result_key):
         # Canceled or deleted while merging: leave nothing behind.
         if store.status(job_id) != JobStatus.succeeded:
-            st.delete_prefix(f"jobs/{job_id}")
+            st.delete_prefix(media_key(job_id))
         return None
     runtime.notify_callback(job_id)
     return result_key

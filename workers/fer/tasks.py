@@ -5,11 +5,14 @@ from __future__ import annotations
 import socket
 import time
 
-from shared.celery_app import TASK_FER, app
+from celery import shared_task
+
+from shared.celery_app import TASK_FER
+from shared.schemas import FaceEvent
 from workers import runtime
 from workers.fer.analyze import analyze_range
 from workers.fer.models import resolve_model
-from workers.runtime import DESCRIBERS, JobTask, active_record, jobs, media_key
+from workers.runtime import JobTask, active_record, jobs, media_key
 
 
 def describe() -> dict[str, object]:
@@ -21,10 +24,7 @@ def describe() -> dict[str, object]:
         return {"ready": False, "message": str(e)}
 
 
-DESCRIBERS["fer"] = describe
-
-
-@app.task(name=TASK_FER, base=JobTask, bind=True)
+@shared_task(name=TASK_FER, base=JobTask, bind=True)
 def chunk(self: JobTask, job_id: str, index: int, start: float, end: float) -> str:
     """Classify faces in [start, end) of the job's video; leaves ``fer/<index>.json``."""
     t0 = time.perf_counter()
@@ -39,10 +39,10 @@ def chunk(self: JobTask, job_id: str, index: int, start: float, end: float) -> s
     key = media_key(job_id, f"fer/{index:05d}.json")
     st.put_bytes(key, out.model_dump_json().encode())
     timeline = {str(int(f.t)): f.label for f in out.frames if f.label}
-    store.emit(job_id, "face", {"index": index, "start": start, "end": end, "timeline": timeline,
-                                "frames_without_face": out.frames_without_face}, dedupe=f"face:{index}")
+    store.emit(FaceEvent(job_id=job_id, index=index, start=start, end=end, timeline=timeline,
+                         frames_without_face=out.frames_without_face), dedupe=f"face:{index}")
     done = store.chunk_done(job_id, "fer", index)
     if done:
-        store.part_progress(job_id, "fer", done / int(store.get_field(job_id, "fer_chunks") or 1), "faces")
+        store.part_progress(job_id, "fer", done / max(rec.fer_chunks, 1), "faces")
     store.record_timing(job_id, f"fer_{index:05d}", time.perf_counter() - t0)
     return key

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 
-from shared.celery_app import TASK_STT, app
-from shared.schemas import Segment, SttOutput
+from celery import shared_task
+
+from shared.celery_app import TASK_STT
+from shared.schemas import Segment, SegmentEvent, SttOutput
 from workers import runtime
 from workers.runtime import (
-    DESCRIBERS,
     JobTask,
     active_record,
     ensure_active,
@@ -36,10 +37,7 @@ def describe() -> dict[str, object]:
     return out
 
 
-DESCRIBERS["stt"] = describe
-
-
-@app.task(name=TASK_STT, base=JobTask, bind=True)
+@shared_task(name=TASK_STT, base=JobTask, bind=True)
 def transcribe(self: JobTask, job_id: str) -> str:
     """Transcribe a job's audio into segments; leaves ``stt.json`` in storage."""
     t0 = time.perf_counter()
@@ -54,7 +52,7 @@ def transcribe(self: JobTask, job_id: str) -> str:
     def on_batch(new: list[Segment], done: int, total: int) -> None:
         ensure_active(job_id)
         for seg in new:
-            store.emit(job_id, "segment", seg.model_dump(mode="json"), dedupe=f"segment:{seg.id}")
+            store.emit(SegmentEvent(job_id=job_id, **seg.model_dump()), dedupe=f"segment:{seg.id}")
         store.part_progress(job_id, "stt", done / max(total, 1), "transcribing")
 
     segments = transcribe_audio(samples, engine, s.vad, rec.language, on_batch)

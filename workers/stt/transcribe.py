@@ -8,7 +8,7 @@ import numpy as np
 
 from shared.schemas import Segment
 from shared.settings import VadSettings
-from shared.tags import find_tags, segment_emotion
+from shared.tags import emotion_track, find_tags, segment_emotion
 from workers.stt import vad
 from workers.stt.audio import cut
 from workers.stt.engines.base import SpeechEngine
@@ -20,7 +20,8 @@ def make_segment(seg_id: int, start: float, end: float, text: str, truncated: bo
     emotion, valence, arousal = segment_emotion(tags)
     return Segment(
         id=seg_id, start=start, end=end, text=text, emotion=emotion,
-        valence=valence, arousal=arousal, tags=tags, truncated=truncated,
+        valence=valence, arousal=arousal, tags=tags, emotion_track=emotion_track(tags),
+        truncated=truncated,
     )
 
 
