@@ -75,6 +75,125 @@ class _Receiver:
         )
 
 
+class UploadReceiver:
+    """One multipart body, parsed as it arrives: the ``file_field`` part streams into storage
+    under ``key_for(display name)``, small form fields are collected, limits are enforced."""
+
+    def __init__(self, *, file_field: str, storage: Storage, key_for: Callable[[str], str],
+                 max_bytes: int, chunk_bytes: int) -> None:
+        self.file_field, self.storage, self.key_for = file_field, storage, key_for
+        self.max_bytes, self.chunk_bytes = max_bytes, chunk_bytes
+        self.fields: dict[str, str] = {}
+        self.part: _Part | None = None
+        self.in_file = self.done_file = False
+        self.filename = self.key = ""
+        self.size = 0
+        self.sniffed: str | None = None
+        self.writer: Writer | None = None
+        self.head = bytearray()  # the file's first bytes, kept until they can be sniffed
+        self.buf = bytearray()  # file bytes waiting for a full chunk
+        self.small = bytearray()  # the current form field's value
+
+    def check_headers(self, request: Request) -> bytes:
+        """The multipart boundary; 400 for another body, 413 when Content-Length is too big."""
+        ctype, params = parse_options_header(request.headers.get("content-type", ""))
+        if ctype != b"multipart/form-data" or b"boundary" not in params:
+            raise ApiError(400, "invalid_request",
+                           f"send multipart/form-data with the media in field {self.file_field!r}")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_bytes + FORM_OVERHEAD:
+            raise ApiError(413, "too_large",
+                           f"the upload is {int(declared)} bytes, over the limit of {self.max_bytes} bytes")
+        return params[b"boundary"]  # type: ignore[no-any-return]
+
+    async def receive(self, request: Request) -> Upload:
+        """Read the whole body; the stored object is committed, or removed on any error."""
+        rx = _Receiver()
+        parser = MultipartParser(self.check_headers(request), rx.callbacks())  # type: ignore[arg-type]
+        try:
+            async for chunk in request.stream():
+                if not chunk:
+                    continue
+                parser.write(chunk)
+                for kind, payload in rx.events:
+                    if kind == "begin":
+                        self._begin(payload)  # type: ignore[arg-type]
+                    elif kind == "data" and self.part is not None:
+                        await self._data(payload)  # type: ignore[arg-type]
+                    elif kind == "end" and self.part is not None:
+                        await self._end()
+                rx.events.clear()
+            parser.finalize()
+            if not self.done_file:
+                raise ApiError(400, "missing_file", f"no file in form field {self.file_field!r}")
+            assert self.writer is not None
+            await run_in_threadpool(self.writer.commit)
+        except BaseException:
+            if self.writer is not None:
+                await run_in_threadpool(self.writer.abort)
+            raise
+        return Upload(filename=self.filename, size=self.size, sniffed=self.sniffed, key=self.key,
+                      fields=self.fields)
+
+    def _begin(self, part: _Part) -> None:
+        self.part = part
+        self.in_file = part.name == self.file_field and not self.done_file
+        self.small.clear()
+        if self.in_file:
+            self.filename = display_name(part.filename)
+            self.key = self.key_for(self.filename)
+
+    async def _data(self, data: bytes) -> None:
+        assert self.part is not None
+        if self.in_file:
+            self.size += len(data)
+            if self.size > self.max_bytes:
+                raise ApiError(413, "too_large", f"the upload is over the limit of {self.max_bytes} bytes")
+            if self.writer is None:
+                self.head += data
+                if len(self.head) >= SNIFF_BYTES:
+                    await self._open(bytes(self.head))
+                    self.head.clear()
+            else:
+                self.buf += data
+                if len(self.buf) >= self.chunk_bytes:
+                    await self._flush()
+        elif self.part.filename is None:
+            self.small += data
+            if len(self.small) > MAX_FIELD_BYTES:
+                raise ApiError(400, "invalid_request", f"form field {self.part.name!r} is too long")
+
+    async def _end(self) -> None:
+        assert self.part is not None
+        if self.in_file:
+            if self.size == 0:
+                raise ApiError(400, "empty_file", f"field {self.file_field!r} holds an empty file")
+            if self.writer is None:
+                await self._open(bytes(self.head))
+                self.head.clear()
+            elif self.buf:
+                await self._flush()
+            self.in_file, self.done_file = False, True
+        elif self.part.filename is None and self.part.name:
+            self.fields[self.part.name] = self.small.decode("utf-8", "replace").strip()
+        self.part = None
+
+    async def _open(self, first: bytes) -> None:
+        """Sniff the first bytes, refuse text, open the storage writer and write them."""
+        self.sniffed = sniff(first)
+        if self.sniffed is None and looks_like_text(first):
+            raise ApiError(415, "unsupported_media", f"{self.filename!r} is text, not audio or video")
+        self.writer = await run_in_threadpool(self.storage.open_writer, self.key,
+                                              self.sniffed or "application/octet-stream")
+        if first:
+            await run_in_threadpool(self.writer.write, first)
+
+    async def _flush(self) -> None:
+        assert self.writer is not None
+        await run_in_threadpool(self.writer.write, bytes(self.buf))
+        self.buf.clear()
+
+
 async def receive_upload(
     request: Request,
     *,
@@ -85,92 +204,6 @@ async def receive_upload(
     chunk_bytes: int,
 ) -> Upload:
     """Stream the ``file_field`` part of a multipart body into storage under ``key_for(name)``."""
-    ctype, params = parse_options_header(request.headers.get("content-type", ""))
-    if ctype != b"multipart/form-data" or b"boundary" not in params:
-        raise ApiError(400, "invalid_request", f"send multipart/form-data with the media in field {file_field!r}")
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes + FORM_OVERHEAD:
-        raise ApiError(413, "too_large", f"the upload is {int(declared)} bytes, over the limit of {max_bytes} bytes")
-
-    rx = _Receiver()
-    parser = MultipartParser(params[b"boundary"], rx.callbacks())  # type: ignore[arg-type]
-    fields: dict[str, str] = {}
-    cur: _Part | None = None
-    in_file = done_file = False
-    filename = ""
-    head = bytearray()
-    buf = bytearray()
-    sniffed: str | None = None
-    writer: Writer | None = None
-    key = ""
-    size = 0
-    small = bytearray()
-
-    async def open_and_write(first: bytes) -> None:
-        nonlocal writer, sniffed
-        sniffed = sniff(first)
-        if sniffed is None and looks_like_text(first):
-            raise ApiError(415, "unsupported_media", f"{filename!r} is text, not audio or video")
-        writer = await run_in_threadpool(storage.open_writer, key, sniffed or "application/octet-stream")
-        if first:
-            await run_in_threadpool(writer.write, first)
-
-    try:
-        async for chunk in request.stream():
-            if not chunk:
-                continue
-            parser.write(chunk)
-            for kind, payload in rx.events:
-                if kind == "begin":
-                    cur = payload  # type: ignore[assignment]
-                    assert cur is not None
-                    in_file = cur.name == file_field and not done_file
-                    small.clear()
-                    if in_file:
-                        filename = display_name(cur.filename)
-                        key = key_for(filename)
-                elif kind == "data" and cur is not None:
-                    data: bytes = payload  # type: ignore[assignment]
-                    if in_file:
-                        size += len(data)
-                        if size > max_bytes:
-                            raise ApiError(413, "too_large", f"the upload is over the limit of {max_bytes} bytes")
-                        if writer is None:
-                            head += data
-                            if len(head) >= SNIFF_BYTES:
-                                await open_and_write(bytes(head))
-                                head.clear()
-                        else:
-                            buf += data
-                            if len(buf) >= chunk_bytes:
-                                await run_in_threadpool(writer.write, bytes(buf))
-                                buf.clear()
-                    elif cur.filename is None:
-                        small += data
-                        if len(small) > MAX_FIELD_BYTES:
-                            raise ApiError(400, "invalid_request", f"form field {cur.name!r} is too long")
-                elif kind == "end" and cur is not None:
-                    if in_file:
-                        if size == 0:
-                            raise ApiError(400, "empty_file", f"field {file_field!r} holds an empty file")
-                        if writer is None:
-                            await open_and_write(bytes(head))
-                            head.clear()
-                        elif buf:
-                            await run_in_threadpool(writer.write, bytes(buf))
-                            buf.clear()
-                        in_file, done_file = False, True
-                    elif cur.filename is None and cur.name:
-                        fields[cur.name] = small.decode("utf-8", "replace").strip()
-                    cur = None
-            rx.events.clear()
-        parser.finalize()
-        if not done_file:
-            raise ApiError(400, "missing_file", f"no file in form field {file_field!r}")
-        assert writer is not None
-        await run_in_threadpool(writer.commit)
-    except BaseException:
-        if writer is not None:
-            await run_in_threadpool(writer.abort)
-        raise
-    return Upload(filename=filename, size=size, sniffed=sniffed, key=key, fields=fields)
+    rx = UploadReceiver(file_field=file_field, storage=storage, key_for=key_for,
+                        max_bytes=max_bytes, chunk_bytes=chunk_bytes)
+    return await rx.receive(request)

@@ -323,3 +323,10 @@ JobEvent = Annotated[
     StatusEvent | ProgressEvent | SegmentEvent | FaceEvent | DoneEvent | ErrorEvent,
     Field(discriminator="type"),
 ]
+
+
+class EventLog(BaseModel):
+    """A job's events after ``after`` (the HTTP twin of the websocket's replay)."""
+
+    events: list[JobEvent]
+    last: str | None  # pass as ``after`` to read on from here

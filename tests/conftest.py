@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests import media
-from tests.procs import MEDIA, RedisServer, Stack
+from tests.procs import RedisServer, Stack, media_dir
 
 UPLOAD_LIMIT = 20 * 1024 * 1024
 
@@ -76,13 +76,19 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="session")
-def jfk() -> Path:
-    return MEDIA / "jfk.flac"
+def media_root() -> Path:
+    """The shared real recordings (jfk.flac, yongen.mp4)."""
+    return media_dir()
 
 
 @pytest.fixture(scope="session")
-def yongen() -> Path:
-    return MEDIA / "yongen.mp4"
+def jfk(media_root: Path) -> Path:
+    return media_root / "jfk.flac"
+
+
+@pytest.fixture(scope="session")
+def yongen(media_root: Path) -> Path:
+    return media_root / "yongen.mp4"
 
 
 @pytest.fixture(scope="session")

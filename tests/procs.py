@@ -19,7 +19,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _media_dir() -> Path:
+def media_dir() -> Path:
     """The shared real recordings: ``../shared/media`` beside the project root.
 
     A clone elsewhere (CI's) finds them through ``ETHOS_TEST_MEDIA`` or the workplace's
@@ -32,7 +32,12 @@ def _media_dir() -> Path:
     raise RuntimeError("shared test media not found: set ETHOS_TEST_MEDIA to the folder with jfk.flac")
 
 
-MEDIA = _media_dir()
+def __getattr__(name: str) -> Path:
+    """``MEDIA``: the media folder, found when first asked for (benchmarks use it); tests take
+    the ``media`` fixture instead, so pure unit tests collect without the recordings."""
+    if name == "MEDIA":
+        return media_dir()
+    raise AttributeError(name)
 
 
 def free_port() -> int:

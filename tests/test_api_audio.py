@@ -116,12 +116,15 @@ def test_over_limit_is_413(stack: Stack, tmp_path: Path) -> None:
         yield b"\r\n--b--\r\n"
 
     with stack.client() as c:
+        before = {j["id"] for j in c.get("/v1/jobs", params={"limit": 200}).json()["jobs"]}
         try:
             r = c.post("/v1/jobs", content=body(), headers={"content-type": "multipart/form-data; boundary=b"})
-            assert r.status_code == 413
+            assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
         except httpx.RemoteProtocolError:
             pass  # the server may close the connection right after its 413
-        assert c.get("/v1/jobs").status_code == 200
+        # Either way no job was recorded for the refused upload, and the gateway still serves.
+        after = c.get("/v1/jobs", params={"limit": 200})
+        assert after.status_code == 200 and {j["id"] for j in after.json()["jobs"]} == before
 
 
 def test_hostile_filename_is_display_text_only(stack: Stack, silent_wav: Path) -> None:
@@ -138,13 +141,15 @@ def test_unknown_and_unready(stack: Stack, silent_wav: Path) -> None:
         r = c.get("/v1/jobs/job_doesnotexist")
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
         assert c.get("/v1/jobs/job_doesnotexist/result").status_code == 404
-    job_id = stack.submit(silent_wav).json()["id"]
+    # A job that failed never has a result: 409 with its error, deterministically.
+    junk = silent_wav.parent / "unready-junk.bin"
+    junk.write_bytes(bytes(range(256)) * 64)
+    job = stack.wait_job(stack.submit(junk).json()["id"])
+    assert job["status"] == "failed"
     with stack.client() as c:
-        r = c.get(f"/v1/jobs/{job_id}/result")
-        # Either still running (409) or already done: both are correct answers.
-        assert r.status_code in (200, 409)
-        if r.status_code == 409:
-            assert r.json()["error"]["code"] == "not_ready"
+        r = c.get(f"/v1/jobs/{job['id']}/result")
+        assert r.status_code == 409 and r.json()["error"]["code"] == "not_ready"
+        assert job["error"]["message"] in r.json()["error"]["message"]
 
 
 def test_media_range_requests(stack: Stack, jfk: Path) -> None:

@@ -40,18 +40,29 @@ def test_late_client_gets_everything(stack: Stack, jfk: Path) -> None:
     assert [s["id"] for s in segs] == list(range(1, len(segs) + 1))
     assert {"start", "end", "text", "emotion", "tags"} <= segs[0].keys()
     assert [e["status"] for e in events if e["type"] == "status"] == ["queued", "running", "succeeded"]
+    # The HTTP twin returns the same log, and reads on from any point.
+    with stack.client() as c:
+        log = c.get(f"/v1/jobs/{job['id']}/events").json()
+        assert log["events"] == events
+        second = c.get(f"/v1/jobs/{job['id']}/events", params={"after": log["last"]}).json()
+        assert second == {"events": [], "last": None}
+        assert c.get("/v1/jobs/job_nope/events").status_code == 404
 
 
 def test_live_client_sees_segments_before_done(stack: Stack,
                                                three_sentences: tuple[Path, list[tuple[float, float]]]) -> None:
     job_id = stack.submit(three_sentences[0]).json()["id"]
-    timed = collect(stack, job_id)
-    types = [e["type"] for _, e in timed]
+    events = [e for _, e in collect(stack, job_id)]
+    types = [e["type"] for e in events]
     assert types.count("segment") == 3
-    first_seg = next(t for t, e in timed if e["type"] == "segment")
-    done_at = next(t for t, e in timed if e["type"] == "done")
-    assert types.index("segment") < types.index("done")
-    assert done_at - first_seg > 0.1  # text arrived while the job was still running
+    # Text arrives while the job still runs: each segment before the progress of its batch,
+    # and all of them before the merge starts and the job succeeds.
+    first_seg = types.index("segment")
+    after = events[first_seg + 1]
+    assert after["type"] == "progress" and after["stage"] == "transcribing" and after["progress"] < 0.9
+    merging = next(i for i, e in enumerate(events) if e["type"] == "progress" and e["stage"] == "merging")
+    succeeded = next(i for i, e in enumerate(events) if e.get("status") == "succeeded")
+    assert max(i for i, t in enumerate(types) if t == "segment") < merging < succeeded < types.index("done")
 
 
 def test_failed_job_stream_ends_with_error(stack: Stack, tmp_path: Path) -> None:

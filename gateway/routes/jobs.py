@@ -13,7 +13,7 @@ from gateway.errors import ERROR_RESPONSES, ApiError
 from gateway.events import stream_events
 from gateway.ranges import RangeNotSatisfiable, parse_range
 from shared.exports import to_srt, to_vtt
-from shared.schemas import JobAccepted, JobList, JobView, Limits, TagTable, job_links
+from shared.schemas import EventLog, JobAccepted, JobList, JobView, Limits, TagTable, job_links
 from shared.tags import table_rows
 
 router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)
@@ -67,6 +67,14 @@ def get_result(job_id: str, format: str = "json", c: Context = Depends(ctx)) -> 
         return Response(to_vtt(result), media_type="text/vtt; charset=utf-8",
                         headers={"Content-Disposition": _disposition(f"{stem}.vtt", "attachment")})
     raise ApiError(400, "invalid_request", f"format must be json, srt or vtt, not {format!r}")
+
+
+@router.get("/jobs/{job_id}/events", response_model=EventLog)
+def list_events(job_id: str, after: str = "0", c: Context = Depends(ctx)) -> EventLog:
+    """The job's events after stream id ``after`` (``0``: from the first); see the websocket."""
+    rec = service.get_job(c, job_id)
+    rows = c.jobs.events(rec.id, after=after)
+    return EventLog(events=[e for _, e in rows], last=rows[-1][0] if rows else None)  # type: ignore[misc]
 
 
 @router.websocket("/jobs/{job_id}/events")

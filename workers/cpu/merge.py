@@ -1,4 +1,4 @@
-"""Fuse per-segment speech and per-second face results into the result (DESIGN.md §4)."""
+"""Fuse per-segment speech and per-second face results into the result (README, "Result")."""
 
 from __future__ import annotations
 

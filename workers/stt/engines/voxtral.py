@@ -26,9 +26,12 @@ from workers.stt.engines.base import SpeechEngine, Transcript, cuda_available
 log = logging.getLogger("ethos.stt.voxtral")
 SR = 16000
 
-# Keep hub lookups from hanging a worker on a network that drops packets.
-os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
-os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "30")
+
+def hub_timeouts() -> None:
+    """Keep hub lookups from hanging a worker on a network that drops packets (set before the
+    hub client is first used; a value already in the environment wins)."""
+    os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "30")
 
 
 def _is_local(ref: str) -> bool:
@@ -128,6 +131,7 @@ class VoxtralEngine(SpeechEngine):
         with self._lock:
             if self.model is not None:
                 return
+            hub_timeouts()
             from transformers import AutoProcessor, VoxtralForConditionalGeneration
 
             device, dtype = self._pick_device()
