@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 
 from tests.media import silence  # noqa: E402
-from tests.procs import RedisServer, Stack, local_env  # noqa: E402
+from tests.procs import private_stack  # noqa: E402
 
 
 def main() -> None:
@@ -33,10 +33,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         wav = silence(1.0, tmp / "silent.wav")
-        redis = RedisServer(tmp / "redis").start()
-        env = local_env(tmp, redis.url, ETHOS_STT__ENGINE="sphinx")
-        st = Stack(env=env, logs=tmp / "logs")
-        try:
+        with private_stack(tmp, ETHOS_STT__ENGINE="sphinx") as st:
             st.worker("cpu", 2, name="cpu")
             st.worker("stt", 1, name="stt")
             st.gateway()
@@ -67,9 +64,6 @@ def main() -> None:
                   f"min {min(times):.3f} s  max {max(times):.3f} s   target ≤ 0.5 s  {'PASS' if med <= 0.5 else 'FAIL'}")
             print("  inside the tasks (median s): " + ", ".join(
                 f"{k} {statistics.median(v):.3f}" for k, v in sorted(stages.items())))
-        finally:
-            st.close()
-            redis.stop()
 
 
 if __name__ == "__main__":

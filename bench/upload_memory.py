@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx  # noqa: E402
 
-from tests.procs import RedisServer, Stack, local_env  # noqa: E402
+from tests.procs import private_stack  # noqa: E402
 
 
 def vm(pid: int, field: str) -> int:
@@ -49,9 +49,8 @@ def main() -> None:
     total = int(args.gib * 1024**3)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        redis = RedisServer(tmp / "redis").start()
-        env = local_env(tmp, redis.url, ETHOS_LIMITS__MAX_UPLOAD_BYTES=str(total + 1024**2))
         moto = None
+        env: dict[str, str] = {}
         if args.backend == "s3":
             from moto.server import ThreadedMotoServer
 
@@ -61,27 +60,26 @@ def main() -> None:
             env.update({"ETHOS_STORAGE__BACKEND": "s3", "ETHOS_STORAGE__S3_ENDPOINT": f"{host}:{port}",
                         "ETHOS_STORAGE__S3_ACCESS_KEY": "x", "ETHOS_STORAGE__S3_SECRET_KEY": "x",
                         "ETHOS_STORAGE__S3_REGION": "us-east-1"})
-        st = Stack(env=env, logs=tmp / "logs")
         try:
-            gw = st.gateway()
-            pid = gw.popen.pid
-            before = vm(pid, "VmRSS")
-            t0 = time.perf_counter()
-            r = httpx.post(st.url + "/v1/jobs", content=body(total),
-                           headers={"content-type": "multipart/form-data; boundary=B"}, timeout=600)
-            wall = time.perf_counter() - t0
-            peak = vm(pid, "VmHWM")
-            assert r.status_code == 202, r.text
-            job = httpx.get(st.url + f"/v1/jobs/{r.json()['id']}").json()
-            print(f"upload_memory: backend={args.backend} size={total / 1024**3:.2f} GiB "
-                  f"status={r.status_code} stored={job['media']['size']} bytes")
-            print(f"  gateway RSS before upload: {before / 1e6:.1f} MB")
-            print(f"  gateway peak RSS (VmHWM):  {peak / 1e6:.1f} MB   target < 200 MB  "
-                  f"{'PASS' if peak < 200e6 else 'FAIL'}")
-            print(f"  wall {wall:.1f} s, {total / wall / 1e6:.0f} MB/s")
+            with private_stack(tmp, ETHOS_LIMITS__MAX_UPLOAD_BYTES=str(total + 1024**2)) as st:
+                st.env.update(env)
+                gw = st.gateway()
+                pid = gw.popen.pid
+                before = vm(pid, "VmRSS")
+                t0 = time.perf_counter()
+                r = httpx.post(st.url + "/v1/jobs", content=body(total),
+                               headers={"content-type": "multipart/form-data; boundary=B"}, timeout=600)
+                wall = time.perf_counter() - t0
+                peak = vm(pid, "VmHWM")
+                assert r.status_code == 202, r.text
+                job = httpx.get(st.url + f"/v1/jobs/{r.json()['id']}").json()
+                print(f"upload_memory: backend={args.backend} size={total / 1024**3:.2f} GiB "
+                      f"status={r.status_code} stored={job['media']['size']} bytes")
+                print(f"  gateway RSS before upload: {before / 1e6:.1f} MB")
+                print(f"  gateway peak RSS (VmHWM):  {peak / 1e6:.1f} MB   target < 200 MB  "
+                      f"{'PASS' if peak < 200e6 else 'FAIL'}")
+                print(f"  wall {wall:.1f} s, {total / wall / 1e6:.0f} MB/s")
         finally:
-            st.close()
-            redis.stop()
             if moto:
                 moto.stop()
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,7 @@ class Stack:
     logs: Path
     port: int = 0
     procs: list[Proc] = field(default_factory=list)
+    redis: RedisServer | None = None  # set by private_stack()
 
     @property
     def url(self) -> str:
@@ -211,3 +213,18 @@ class Stack:
             with self.client() as c:
                 result = c.get(f"/v1/jobs/{job['id']}/result").json()
         return job, result
+
+
+@contextlib.contextmanager
+def private_stack(tmp: Path, appendonly: bool = False, **env: str) -> Iterator[Stack]:
+    """A stack of its own: a private redis-server (``stack.redis``), local-disk storage under
+    ``tmp`` and ``env`` on top; start the workers and the gateway you need on it. Every process
+    is stopped on exit, Redis last."""
+    redis_srv = RedisServer(tmp / "redis", appendonly=appendonly).start()
+    st = Stack(env=local_env(tmp, redis_srv.url, **env), logs=tmp / "logs")
+    st.redis = redis_srv
+    try:
+        yield st
+    finally:
+        st.close()
+        redis_srv.stop()

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.procs import RedisServer, Stack, free_port, local_env
+from tests.procs import RedisServer, Stack, free_port, private_stack
 
 
 def test_redis_down_then_back(tmp_path: Path, silent_wav: Path) -> None:
-    redis = RedisServer(tmp_path / "redis", appendonly=True).start()
-    env = local_env(tmp_path, redis.url, ETHOS_REDIS__SOCKET_TIMEOUT_S="2", ETHOS_STT__ENGINE="sphinx")
-    st = Stack(env=env, logs=tmp_path / "logs")
-    try:
+    with private_stack(tmp_path, appendonly=True, ETHOS_REDIS__SOCKET_TIMEOUT_S="2",
+                       ETHOS_STT__ENGINE="sphinx") as st:
+        redis = st.redis
+        assert redis is not None
         st.gateway()
         accepted = st.submit(silent_wav)
         assert accepted.status_code == 202
@@ -34,9 +34,6 @@ def test_redis_down_then_back(tmp_path: Path, silent_wav: Path) -> None:
         st.worker("stt", 1, name="stt")
         job = st.wait_job(job_id, timeout=60)
         assert job["status"] == "succeeded"
-    finally:
-        st.close()
-        redis.stop()
 
 
 def test_storage_down_is_503(tmp_path: Path, redis_server: RedisServer, silent_wav: Path) -> None:

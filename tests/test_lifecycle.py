@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from tests import media
-from tests.procs import RedisServer, Stack, local_env, wait_for
+from tests.procs import Stack, private_stack, wait_for
 
 LOCAL = pytest.mark.parametrize("stack", ["local"], indirect=True)
 
@@ -77,10 +77,7 @@ def test_callback_url_gets_the_finished_job(stack: Stack, silent_wav: Path) -> N
 
 
 def test_stt_worker_killed_mid_job(tmp_path: Path, long_speech: Path) -> None:
-    redis = RedisServer(tmp_path / "redis").start()
-    env = local_env(tmp_path, redis.url, ETHOS_STT__ENGINE="sphinx")
-    st = Stack(env=env, logs=tmp_path / "logs")
-    try:
+    with private_stack(tmp_path, ETHOS_STT__ENGINE="sphinx") as st:
         st.worker("cpu", 1, name="cpu")
         stt = st.worker("stt", 1, name="stt")
         st.gateway()
@@ -102,6 +99,3 @@ def test_stt_worker_killed_mid_job(tmp_path: Path, long_speech: Path) -> None:
         events = st.events(job_id)
         seg_events = [e["id"] for e in events if e["type"] == "segment"]
         assert sorted(seg_events) == ids  # each segment announced once, despite the rerun
-    finally:
-        st.close()
-        redis.stop()

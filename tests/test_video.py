@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 
 from shared.schemas import MediaInfo
-from tests.procs import RedisServer, Stack, local_env, wait_for
+from tests.procs import Stack, private_stack, wait_for
 from workers.cpu.tasks import plan_fer_chunks
 from workers.fer.models import CLASSES
 from workers.fer.video import sample_times
@@ -78,10 +78,7 @@ def test_chunk_plan_on_the_sampling_grid() -> None:
 
 
 def test_fer_worker_killed_mid_chunk(tmp_path: Path, long_face_video: Path) -> None:
-    redis = RedisServer(tmp_path / "redis").start()
-    env = local_env(tmp_path, redis.url, ETHOS_FER__CHUNK_S="10")
-    st = Stack(env=env, logs=tmp_path / "logs")
-    try:
+    with private_stack(tmp_path, ETHOS_FER__CHUNK_S="10") as st:
         st.worker("cpu", 1, name="cpu")
         fer = st.worker("fer", 1, name="fer")
         st.gateway()
@@ -100,6 +97,3 @@ def test_fer_worker_killed_mid_chunk(tmp_path: Path, long_face_video: Path) -> N
         with st.client() as c:
             result = c.get(f"/v1/jobs/{job_id}/result").json()
         assert_each_sample_once(result, job["media"]["duration"])
-    finally:
-        st.close()
-        redis.stop()
