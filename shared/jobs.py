@@ -181,6 +181,9 @@ class JobStore:
         """Raise when Redis does not answer."""
         self.r.ping()
 
+    def close(self) -> None:
+        self.r.close()
+
     # records
     def create(self, rec: JobRecord) -> None:
         """Store a new job record (status queued) and its first event."""

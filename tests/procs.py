@@ -182,7 +182,7 @@ class Stack:
         try:
             return [e for _, e in store.events(job_id)]
         finally:
-            store.r.close()
+            store.close()
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60)
