@@ -11,8 +11,9 @@ import torch
 from shared.errors import ModelUnavailable
 from shared.settings import SttSettings
 from tests.procs import RedisServer, Stack, local_env, wait_for
-from tests.tiny_voxtral import build_adapter, build_model
+from tests.tiny_voxtral import ALL_TARGETS, build_adapter, build_model, rewrite_adapter
 from workers.stt.engines.base import Transcript
+from workers.stt.engines.batching import BatchSizer
 from workers.stt.engines.voxtral import VoxtralEngine
 from workers.stt.transcribe import make_segment
 
@@ -58,6 +59,69 @@ def test_merged_equals_unmerged(tiny: tuple[Path, Path]) -> None:
     assert (a - c).abs().max() > 1e-3  # the adapter really changed the model
 
 
+def logits(e: VoxtralEngine) -> torch.Tensor:
+    with torch.inference_mode():
+        return e.model(**e.encode(clips()[:2], "en")).logits  # type: ignore[no-any-return]
+
+
+def test_both_key_layouts_load_every_tensor(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    """A LoRA over all nine target kinds, saved by transformers 5 and rewritten to the 4.56
+    layout of the published adapters: both apply completely, to the same model."""
+    from safetensors import safe_open
+
+    model_dir, v5 = tiny
+    old = rewrite_adapter(v5, tmp_path / "adapter-456")
+    with safe_open(str(old / "adapter_model.safetensors"), "pt") as f:
+        keys = list(f.keys())
+    # The rewrite really produced the old layout, encoder and projector included.
+    assert not any(k.startswith("base_model.model.model.") for k in keys)
+    assert any(k.startswith("base_model.model.audio_tower.") for k in keys)
+    assert any(k.startswith("base_model.model.multi_modal_projector.linear_2.") for k in keys)
+    assert any(k.startswith("base_model.model.language_model.model.layers.") for k in keys)
+    a, b = engine(tiny), engine((model_dir, old))
+    base = VoxtralEngine(SttSettings(engine="voxtral", model_id=str(model_dir), adapter_id=None))
+    base.load()
+    la, lb, lbase = logits(a), logits(b), logits(base)
+    assert torch.equal(la, lb)
+    assert (la - lbase).abs().max() > 1e-3
+    for e, layout in ((a, "transformers-5"), (b, "transformers-4.56")):
+        extra = e.info().extra
+        assert extra["adapter_layout"] == layout
+        assert extra["adapter_target_modules"] == sorted(ALL_TARGETS)
+        assert extra["adapter_r"] == 4 and extra["adapter_alpha"] == 8.0
+        # 2 LM layers x 7 kinds + 1 encoder layer x q/k/v + 2 projector layers, A and B each.
+        assert extra["adapter_tensors"] == len(keys) == 2 * (2 * 7 + 3 + 2)
+
+
+def test_adapter_key_that_fits_nothing_is_refused(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    model_dir, v5 = tiny
+    stray = "base_model.model.model.language_model.layers.7.self_attn.q_proj.lora_A.weight"
+    bad = rewrite_adapter(v5, tmp_path / "stray", rename=lambda k: k, extra={stray: torch.zeros(4, 64)})
+    with pytest.raises(ModelUnavailable) as err:
+        engine((model_dir, bad))
+    assert err.value.code == "model_unavailable"
+    assert stray in err.value.message and "match no module" in err.value.message
+
+
+def test_adapter_missing_a_weight_is_refused(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    model_dir, v5 = tiny
+    gone = "base_model.model.multi_modal_projector.linear_1.lora_B.weight"
+    old = rewrite_adapter(v5, tmp_path / "missing", drop="base_model.model.model.multi_modal_projector.linear_1.lora_B.weight")
+    with pytest.raises(ModelUnavailable) as err:
+        engine((model_dir, old))
+    assert "missing from the file" in err.value.message
+    assert "model.multi_modal_projector.linear_1.lora_B.default.weight" in err.value.message
+    assert gone not in err.value.message  # names the model's weight, in the model's layout
+
+
+def test_adapter_that_does_not_fit_the_shapes_is_refused(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    model_dir, v5 = tiny
+    key = "base_model.model.model.multi_modal_projector.linear_1.lora_A.weight"
+    bad = rewrite_adapter(v5, tmp_path / "shape", rename=lambda k: k, extra={key: torch.zeros(4, 3)})
+    with pytest.raises(ModelUnavailable, match="does not fit the model"):
+        engine((model_dir, bad))
+
+
 def test_batched_equals_one_by_one(tiny: tuple[Path, Path]) -> None:
     e = engine(tiny)
     cs = clips()
@@ -68,6 +132,7 @@ def test_batched_equals_one_by_one(tiny: tuple[Path, Path]) -> None:
 
 
 def test_token_cap_scales_and_truncation_is_flagged(tiny: tuple[Path, Path]) -> None:
+    assert SttSettings().tokens_per_second == 10.0  # the measured density (README, "Token cap")
     e = engine(tiny, tokens_per_second=4.0, min_new_tokens_cap=8)
     assert e.token_cap(1.0) == 8 and e.token_cap(10.0) == 40 and e.token_cap(30.0) == 120
     out = e.transcribe(clips()[:1], "en")
@@ -91,6 +156,50 @@ def test_oom_halves_the_batch(tiny: tuple[Path, Path]) -> None:
     e._batch = flaky  # type: ignore[method-assign]
     out = e.transcribe(clips(), "en")
     assert len(out) == 3 and sizes[:3] == [3, 2, 1] and e.batch_size == 1
+
+
+def test_batch_size_grows_back_after_good_batches() -> None:
+    s = BatchSizer(ceiling=8, grow_after=3)
+    assert s.size == 8
+    assert s.on_oom() and s.size == 4
+    assert s.on_oom() and s.size == 2
+    s.on_success()
+    s.on_success()
+    assert s.size == 2  # not yet
+    s.on_oom()  # an OOM restarts the count
+    assert s.size == 1
+    for _ in range(3):
+        s.on_success()
+    assert s.size == 2
+    for _ in range(6):
+        s.on_success()
+    assert s.size == 8
+    for _ in range(10):
+        s.on_success()
+    assert s.size == 8  # never past the ceiling
+    one = BatchSizer(ceiling=1)
+    assert one.on_oom() is False and one.size == 1
+    with pytest.raises(ValueError):
+        BatchSizer(ceiling=0)
+
+
+def test_engine_regrows_the_batch_after_an_oom(tiny: tuple[Path, Path]) -> None:
+    e = engine(tiny, batch_size=2, batch_regrow_after=2)
+    sizes: list[int] = []
+    real = e._batch
+    failed = []
+
+    def once(part: list[np.ndarray], language: str) -> list[Transcript]:
+        sizes.append(len(part))
+        if len(part) == 2 and not failed:
+            failed.append(True)
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(part, language)
+
+    e._batch = once  # type: ignore[method-assign]
+    out = e.transcribe(clips() * 2, "en")
+    # 2 fails -> 1, 1 (two good batches in a row) -> back to 2 for the rest.
+    assert len(out) == 6 and sizes == [2, 1, 1, 2, 2] and e.batch_size == 2
 
 
 def test_model_text_becomes_tags() -> None:
@@ -199,3 +308,23 @@ def test_cuda_oom_backs_off(tiny: tuple[Path, Path]) -> None:
         torch.cuda.set_per_process_memory_fraction(1.0)
     assert len(out) == 33
     assert e.batch_size < 32  # it halved at least once instead of failing
+
+
+def test_the_check_catches_what_plain_peft_drops(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    """Without our key mapping, peft loads a 4.56-layout adapter partly (a warning only); the
+    check turns that into a refusal that names the encoder and projector weights."""
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import VoxtralForConditionalGeneration
+
+    from workers.stt.engines.adapter import check_applied
+
+    model_dir, v5 = tiny
+    old = rewrite_adapter(v5, tmp_path / "adapter-456")
+    base = VoxtralForConditionalGeneration.from_pretrained(model_dir)
+    with pytest.warns(UserWarning):
+        partial = PeftModel.from_pretrained(base, old)
+    with pytest.raises(ModelUnavailable) as err:
+        check_applied(partial, load_file(str(old / "adapter_model.safetensors")), str(old))
+    assert "audio_tower.layers.0.self_attn.q_proj.lora_A" in err.value.message
+    assert "multi_modal_projector.linear_1.lora_A" in err.value.message

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 AUDIO_TOKEN_ID = 22
 VOCAB = 2100
@@ -67,20 +68,55 @@ def build_model(dest: Path, seed: int = 0) -> Path:
     return dest
 
 
-def build_adapter(model_dir: Path, dest: Path, seed: int = 1) -> Path:
-    """A LoRA adapter on q/v projections with non-zero B, so merging changes the weights."""
+# The evoxtral adapter's nine target kinds: attention and MLP of the language model, the audio
+# encoder's q/k/v, and the projector's two linear layers.
+ALL_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+               "linear_1", "linear_2"]
+
+
+def build_adapter(model_dir: Path, dest: Path, seed: int = 1, targets: list[str] | None = None) -> Path:
+    """A LoRA adapter (default: all nine target kinds) with non-zero B, so merging changes the
+    weights; saved by today's transformers, i.e. in the v5 key layout."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import VoxtralForConditionalGeneration
 
     base = VoxtralForConditionalGeneration.from_pretrained(model_dir)
-    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=targets or ALL_TARGETS))
     torch.manual_seed(seed)
     with torch.no_grad():
         for name, p in peft_model.named_parameters():
             if "lora_B" in name:
                 p.normal_(0, 0.05)
     peft_model.save_pretrained(dest)
+    return dest
+
+
+# v5 -> 4.56 (what the published adapters hold), on peft's saved keys.
+V5_TO_456 = [("base_model.model.model.language_model.", "base_model.model.language_model.model."),
+             ("base_model.model.model.audio_tower.", "base_model.model.audio_tower."),
+             ("base_model.model.model.multi_modal_projector.", "base_model.model.multi_modal_projector.")]
+
+
+def rewrite_adapter(src: Path, dest: Path, rename: Any = None, extra: dict[str, Any] | None = None,
+                    drop: str | None = None) -> Path:
+    """Copy an adapter folder, renaming keys of ``adapter_model.safetensors`` with ``rename``
+    (default: to the transformers 4.56 layout), adding ``extra`` tensors, dropping ``drop``."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    def to_456(key: str) -> str:
+        for old, new in V5_TO_456:
+            if key.startswith(old):
+                return new + key.removeprefix(old)
+        return key
+
+    shutil.copytree(src, dest)
+    tensors = load_file(str(src / "adapter_model.safetensors"))
+    out = {(rename or to_456)(k): v for k, v in tensors.items() if k != drop}
+    out.update(extra or {})
+    save_file(out, str(dest / "adapter_model.safetensors"), metadata={"format": "pt"})
     return dest
 
 

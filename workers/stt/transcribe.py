@@ -40,9 +40,11 @@ def transcribe_audio(
         vad_cfg = vad_cfg.model_copy(update={"merge_gap_s": engine.default_merge_gap_s})
     spans = vad.detect(samples, vad_cfg)
     segments: list[Segment] = []
-    step = max(engine.batch_size, 1)
-    for i in range(0, len(spans), step):
-        batch = spans[i : i + step]
+    i = 0
+    while i < len(spans):
+        # Read each time: the engine's batch shrinks after an out-of-memory and grows back.
+        batch = spans[i : i + max(engine.batch_size, 1)]
+        i += len(batch)
         outs = engine.transcribe([cut(samples, a, b) for a, b in batch], language)
         new = [
             make_segment(len(segments) + k + 1, a, b, out.text, out.truncated)

@@ -24,6 +24,7 @@ class SpeechEngine(ABC):
 
     name: str
     batch_size: int = 1
+    languages: tuple[str, ...] | None = None  # None: any language
     # Pauses shorter than this join segments unless ETHOS_VAD__MERGE_GAP_S says otherwise.
     default_merge_gap_s: float = DEFAULT_MERGE_GAP_S
 
