@@ -13,13 +13,21 @@ from gateway.context import Context
 from gateway.errors import ApiError
 from gateway.sniff import media_type, safe_extension
 from gateway.upload import receive_upload
+from shared import languages
 from shared.celery_app import TASK_PREPARE
 from shared.jobs import new_job_id, object_key, utcnow
 from shared.schemas import JobRecord, JobStatus, MediaInfo
 
 log = logging.getLogger("ethos.gateway")
 
-LANG_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-")
+
+
+def job_language(c: Context, raw: str) -> str:
+    """The job's language, normalised and checked against the live STT workers (400 if not)."""
+    try:
+        return languages.resolve(raw, languages.from_heartbeats(c.jobs.live_workers()))
+    except languages.LanguageRejected as e:
+        raise ApiError(400, e.code, e.message) from e
 
 
 async def accept_job(request: Request, c: Context, file_field: str) -> JobRecord:
@@ -35,9 +43,7 @@ async def accept_job(request: Request, c: Context, file_field: str) -> JobRecord
         chunk_bytes=c.settings.gateway.upload_chunk_bytes,
     )
     try:
-        language = up.fields.get("language") or "en"
-        if not (1 <= len(language) <= 12 and set(language) <= LANG_OK):
-            raise ApiError(400, "invalid_request", f"language {language!r} is not a language code")
+        language = await run_in_threadpool(job_language, c, up.fields.get("language") or "en")
         callback = up.fields.get("callback_url") or None
         if callback and not callback.startswith(("http://", "https://")):
             raise ApiError(400, "invalid_request", "callback_url must be an http(s) URL")
@@ -47,7 +53,7 @@ async def accept_job(request: Request, c: Context, file_field: str) -> JobRecord
             stage="queued",
             created_at=utcnow(),
             media=MediaInfo(filename=up.filename, size=up.size),
-            language=language.lower(),
+            language=language,
             callback_url=callback,
             media_key=up.key,
             content_type=media_type(up.filename, up.sniffed),

@@ -252,6 +252,12 @@ def test_job_through_celery_with_voxtral(tmp_path: Path, tiny: tuple[Path, Path]
             ready = wait_for(lambda: (d := c.get("/readyz").json()["dependencies"]["workers.stt"])["workers"][0]
                              .get("engine") and d, 30, what="stt worker described")
         assert ready["state"] == "ok" and ready["workers"][0]["engine"] == "voxtral"
+        langs = ready["workers"][0]["languages"]
+        assert {"en", "fr", "de", "es"} <= set(langs) and all(len(code) == 2 for code in langs)
+        assert stt["extra"]["adapter_tensors"] == 38 and stt["extra"]["adapter_r"] == 4
+        r = st.submit(jfk, data={"language": "xx"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "unsupported_language"
+        assert "en, eo, es" in r.json()["error"]["message"]  # the list of supported codes
     finally:
         st.close()
         redis.stop()

@@ -18,7 +18,7 @@ from workers.runtime import (
 )
 from workers.stt import vad
 from workers.stt.audio import read_wav
-from workers.stt.engines import get_engine, resolve_engine_name
+from workers.stt.engines import engine_languages, get_engine, resolve_engine_name
 from workers.stt.transcribe import transcribe_audio
 
 
@@ -26,7 +26,9 @@ def describe() -> dict[str, object]:
     """The engine this worker runs, for heartbeats and /readyz (no model is loaded)."""
     cfg = runtime.settings().stt
     name = resolve_engine_name(cfg)
-    out: dict[str, object] = {"engine": name}
+    langs = engine_languages(cfg)
+    # The gateway checks each job's language against this (shared.languages).
+    out: dict[str, object] = {"engine": name, "languages": list(langs) if langs is not None else None}
     if name == "voxtral":
         from workers.stt.engines.voxtral import availability
 

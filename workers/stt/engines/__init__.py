@@ -26,6 +26,11 @@ def get_engine(cfg: SttSettings) -> SpeechEngine:
     return _ENGINES[key]
 
 
+def engine_languages(cfg: SttSettings) -> tuple[str, ...] | None:
+    """The language codes the configured engine accepts (None: any); loads no model."""
+    return _make_engine(cfg).languages
+
+
 def _make_engine(cfg: SttSettings) -> SpeechEngine:
     name = resolve_engine_name(cfg)
     if name == "voxtral":
@@ -37,4 +42,4 @@ def _make_engine(cfg: SttSettings) -> SpeechEngine:
     return SphinxEngine(cfg)
 
 
-__all__ = ["SpeechEngine", "Transcript", "get_engine", "resolve_engine_name"]
+__all__ = ["SpeechEngine", "Transcript", "engine_languages", "get_engine", "resolve_engine_name"]

@@ -130,7 +130,7 @@ def load_strict(model: Any, ref: str) -> tuple[Any, AdapterReport]:
     notes = [str(w.message) for w in caught if "adapter" in str(w.message).lower()]
     saved = load_file(str(adapter_path(ref)), device="cpu")
     check_applied(peft_model, saved, ref, notes)
-    cfg = peft_model.peft_config[ADAPTER_NAME]
+    cfg: Any = peft_model.peft_config[ADAPTER_NAME]
     layout = ("transformers-4.56" if any(map_key(k) != k for k in saved) else "transformers-5")
     targets = cfg.target_modules or []
     report = AdapterReport(r=int(cfg.r), alpha=float(cfg.lora_alpha),

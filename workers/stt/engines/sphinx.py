@@ -20,6 +20,7 @@ log = logging.getLogger("ethos.stt.sphinx")
 
 class SphinxEngine(SpeechEngine):
     name = "sphinx"
+    languages = ("en",)  # the wheel's acoustic model and dictionary are English only
 
     def __init__(self, cfg: SttSettings) -> None:
         self.cfg = cfg
