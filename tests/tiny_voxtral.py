@@ -37,8 +37,12 @@ def build_tokenizer(dest: Path) -> Path:
     return path
 
 
-def build_model(dest: Path, seed: int = 0) -> Path:
-    """Save a tiny Voxtral (model + processor) under ``dest``; returns the folder."""
+def build_model(dest: Path, seed: int = 0, init_range: float = 0.02) -> Path:
+    """Save a tiny Voxtral (model + processor) under ``dest``; returns the folder.
+
+    ``init_range`` is the text model's weight scale: at the default 0.02 a 64-wide model's
+    logits span about ±1 whatever a LoRA does (final norm × small ``lm_head`` rows), so the
+    fine-tuning test uses a larger one to let the loss fall."""
     import torch
     from transformers import (
         MistralCommonBackend,
@@ -55,7 +59,7 @@ def build_model(dest: Path, seed: int = 0) -> Path:
                       "num_attention_heads": 2, "num_mel_bins": 128, "max_source_positions": 1500},
         text_config={"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
                      "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
-                     "vocab_size": VOCAB, "max_position_embeddings": 2048},
+                     "vocab_size": VOCAB, "max_position_embeddings": 2048, "initializer_range": init_range},
         audio_token_id=AUDIO_TOKEN_ID,
     )
     model = VoxtralForConditionalGeneration(cfg)
