@@ -143,3 +143,15 @@ def test_init_adapter_that_does_not_fit_is_refused(model_dir: Path, tmp_path: Pa
     base, _ = sft.load_base(str(model_dir), torch.float32)
     with pytest.raises(ModelUnavailable, match="audio_tower.layers.0.self_attn.k_proj.lora_B"):
         sft.lora_model(base, sft.SftConfig(init_adapter=str(bad)))
+
+
+@pytest.mark.gpu
+def test_sft_in_bf16_on_cuda(model_dir: Path, manifest: Path, tmp_path: Path) -> None:
+    assert sft.pick_device("auto") == ("cuda", torch.bfloat16)
+    res = sft.train(str(model_dir), read_manifest(manifest), tmp_path / "a",
+                    sft.SftConfig(r=8, alpha=16, steps=5, batch_size=3, lr=1e-2, device="cuda", progress=False))
+    assert len(res.losses) == 5 and all(np.isfinite(res.losses))
+    e = VoxtralEngine(SttSettings(engine="voxtral", model_id=str(model_dir), adapter_id=str(res.adapter),
+                                  device="cuda"))
+    e.load()
+    assert e.model.dtype == torch.bfloat16 and e.info().extra["adapter_tensors"] == 38
