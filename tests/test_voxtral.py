@@ -120,6 +120,10 @@ def test_adapter_that_does_not_fit_the_shapes_is_refused(tiny: tuple[Path, Path]
     bad = rewrite_adapter(v5, tmp_path / "shape", rename=lambda k: k, extra={key: torch.zeros(4, 3)})
     with pytest.raises(ModelUnavailable, match="does not fit the model"):
         engine((model_dir, bad))
+    # A key peft cannot place at all (no base_model prefix).
+    odd = rewrite_adapter(v5, tmp_path / "odd", rename=lambda k: k, extra={"stray.lora_A.weight": torch.zeros(4, 4)})
+    with pytest.raises(ModelUnavailable, match="does not fit the model"):
+        engine((model_dir, odd))
 
 
 def test_batched_equals_one_by_one(tiny: tuple[Path, Path]) -> None:

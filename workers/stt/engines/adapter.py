@@ -125,7 +125,9 @@ def load_strict(model: Any, ref: str) -> tuple[Any, AdapterReport]:
         warnings.simplefilter("always")
         try:
             peft_model = PeftModel.from_pretrained(model, ref, key_mapping=LAYOUT_456_TO_V5)
-        except RuntimeError as e:  # shape mismatch and the like
+        except (RuntimeError, ValueError) as e:  # shapes, keys peft cannot place
+            if not Path(ref).expanduser().exists() and not isinstance(e, RuntimeError):
+                raise  # a hub id that could not be fetched: the caller says how to fix that
             raise ModelUnavailable(f"adapter {ref!r} does not fit the model: {e}") from e
     notes = [str(w.message) for w in caught if "adapter" in str(w.message).lower()]
     saved = load_file(str(adapter_path(ref)), device="cpu")
