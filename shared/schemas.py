@@ -79,6 +79,15 @@ class EmotionPoint(BaseModel):
     arousal: float
 
 
+class Word(BaseModel):
+    """One timed word from an engine that times words (seconds; probability in [0, 1])."""
+
+    word: str
+    start: float
+    end: float
+    probability: float = Field(ge=0.0, le=1.0)
+
+
 class Segment(BaseModel):
     id: int
     speaker: str = "SPEAKER_00"
@@ -92,6 +101,9 @@ class Segment(BaseModel):
     tags: list[TagHit] = []
     # The segment rule applied to the tags heard so far, one point per tag (the Studio's panel).
     emotion_track: list[EmotionPoint] = []
+    # Timed words in absolute seconds, inside [start, end], in order; [] from engines that do
+    # not time words.
+    words: list[Word] = []
     # True when generation hit its token cap: the text may be cut short.
     truncated: bool = False
 

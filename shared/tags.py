@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.schemas import EmotionPoint, TagHit, TagRow, TagTable
+from shared.schemas import EmotionPoint, TagHit, TagRow, TagTable, Word
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,17 @@ def lookup(tag: str) -> TagEmotion | None:
     return TAG_TABLE.get(normalize(tag))
 
 
-def find_tags(text: str, start: float, end: float) -> list[TagHit]:
-    """Every ``[tag]`` in a segment's text, with its character offset and estimated time.
+def find_tags(text: str, start: float, end: float, words: Sequence[Word] = ()) -> list[TagHit]:
+    """Every ``[tag]`` in a segment's text, with its character offset and time.
 
-    The time is the tag's character offset as a fraction of the text's length, applied to
-    the segment's time range.
+    With timed words (absolute seconds) the time comes from the neighbouring words: the
+    start of the word that holds the tag (an engine that times a tag as a word), else the end
+    of the last word before it, else the segment's start. Without words (or when none can be
+    found in the text) it is the tag's character offset as a fraction of the text's length,
+    applied to the segment's time range.
     """
     hits: list[TagHit] = []
+    spans = word_spans(text, words)
     length = max(len(text), 1)
     span = max(end - start, 0.0)
     for m in TAG_RE.finditer(text):
@@ -85,17 +90,47 @@ def find_tags(text: str, start: float, end: float) -> list[TagHit]:
         if not name:
             continue
         row = TAG_TABLE.get(name)
+        if spans:
+            time = min(max(time_from_words(m.start(), spans, start), start), end)
+        else:
+            time = start + span * m.start() / length
         hits.append(
             TagHit(
                 tag=name,
                 char=m.start(),
-                time=round(start + span * m.start() / length, 3),
+                time=round(time, 3),
                 emotion=row.emotion if row else None,
                 valence=row.valence if row else None,
                 arousal=row.arousal if row else None,
             )
         )
     return hits
+
+
+def word_spans(text: str, words: Sequence[Word]) -> list[tuple[int, int, Word]]:
+    """Each word's character range in the text, found left to right (words not found skip)."""
+    spans: list[tuple[int, int, Word]] = []
+    cursor = 0
+    for w in words:
+        token = w.word.strip()
+        at = text.find(token, cursor) if token else -1
+        if at < 0:
+            continue
+        spans.append((at, at + len(token), w))
+        cursor = at + len(token)
+    return spans
+
+
+def time_from_words(char: int, spans: list[tuple[int, int, Word]], start: float) -> float:
+    """The time at a character offset, from the words around it (see ``find_tags``)."""
+    before: Word | None = None
+    for a, b, w in spans:
+        if a <= char < b:
+            return w.start
+        if b > char:
+            break
+        before = w
+    return before.end if before else start
 
 
 def segment_emotion(tags: list[TagHit]) -> tuple[str, float, float]:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from shared.schemas import Segment
+from shared.schemas import Segment, Word
 from shared.settings import VadSettings
 from shared.tags import emotion_track, find_tags, segment_emotion
 from workers.stt import vad
@@ -14,14 +14,29 @@ from workers.stt.audio import cut
 from workers.stt.engines.base import SpeechEngine
 
 
-def make_segment(seg_id: int, start: float, end: float, text: str, truncated: bool) -> Segment:
-    """A result segment with its tags and speech emotion."""
-    tags = find_tags(text, start, end)
+def place_words(words: list[Word], start: float, end: float) -> list[Word]:
+    """Clip-relative words as absolute times, clamped inside [start, end], in order, never
+    overlapping the word before."""
+    out: list[Word] = []
+    floor = start
+    for w in words:
+        a = min(max(start + w.start, floor), end)
+        b = min(max(start + w.end, a), end)
+        out.append(w.model_copy(update={"start": round(a, 3), "end": round(b, 3)}))
+        floor = b
+    return out
+
+
+def make_segment(seg_id: int, start: float, end: float, text: str, truncated: bool,
+                 words: list[Word] | None = None) -> Segment:
+    """A result segment with its tags, speech emotion and words (``words`` clip-relative)."""
+    timed = place_words(words or [], start, end)
+    tags = find_tags(text, start, end, timed)
     emotion, valence, arousal = segment_emotion(tags)
     return Segment(
         id=seg_id, start=start, end=end, text=text, emotion=emotion,
         valence=valence, arousal=arousal, tags=tags, emotion_track=emotion_track(tags),
-        truncated=truncated,
+        words=timed, truncated=truncated,
     )
 
 
@@ -47,7 +62,7 @@ def transcribe_audio(
         i += len(batch)
         outs = engine.transcribe([cut(samples, a, b) for a, b in batch], language)
         new = [
-            make_segment(len(segments) + k + 1, a, b, out.text, out.truncated)
+            make_segment(len(segments) + k + 1, a, b, out.text, out.truncated, out.words)
             for k, ((a, b), out) in enumerate(zip(batch, outs, strict=True))
         ]
         segments += new

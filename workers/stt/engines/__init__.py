@@ -7,12 +7,12 @@ from workers.stt.engines.base import SpeechEngine, Transcript
 
 
 def resolve_engine_name(cfg: SttSettings) -> str:
-    """``auto`` means Voxtral when a CUDA GPU is present, else the offline engine."""
+    """``auto`` means Voxtral when a CUDA GPU is present, else faster-whisper (offline)."""
     if cfg.engine != "auto":
         return cfg.engine
     from workers.stt.engines.base import cuda_available
 
-    return "voxtral" if cuda_available() else "sphinx"
+    return "voxtral" if cuda_available() else "fasterwhisper"
 
 
 _ENGINES: dict[str, SpeechEngine] = {}
@@ -37,6 +37,10 @@ def _make_engine(cfg: SttSettings) -> SpeechEngine:
         from workers.stt.engines.voxtral import VoxtralEngine
 
         return VoxtralEngine(cfg)
+    if name == "fasterwhisper":
+        from workers.stt.engines.fasterwhisper import FasterWhisperEngine
+
+        return FasterWhisperEngine(cfg)
     from workers.stt.engines.sphinx import SphinxEngine
 
     return SphinxEngine(cfg)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from shared.schemas import ModelInfo
+from shared.schemas import ModelInfo, Word
 from workers.stt.vad import DEFAULT_MERGE_GAP_S
 
 
@@ -17,6 +17,8 @@ class Transcript:
     text: str
     # The engine stopped at its token cap: the text may be cut short.
     truncated: bool = False
+    # Timed words, seconds from the start of the clip; [] from engines that do not time words.
+    words: list[Word] = field(default_factory=list)
 
 
 class SpeechEngine(ABC):

