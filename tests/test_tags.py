@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from shared.schemas import Word
 from shared.tags import TAG_TABLE, emotion_track, find_tags, lookup, segment_emotion, table_rows
 
 EVOXTRAL_TAGS = ["excited", "sad", "angry", "nervous", "calm", "frustrated", "laughs", "sighs",
@@ -73,3 +74,35 @@ def test_emotion_track_applies_the_segment_rule_to_the_tags_heard_so_far() -> No
     assert [p.time for p in track] == sorted(t.time for t in tags)
     assert [p.emotion for p in track] == ["Neutral", "Happy", "Happy", "Sad"]
     assert (track[-1].emotion, track[-1].valence, track[-1].arousal) == segment_emotion(tags)
+
+
+def _w(word: str, start: float, end: float) -> Word:
+    return Word(word=word, start=start, end=end, probability=0.9)
+
+
+def test_tag_times_come_from_neighbouring_words() -> None:
+    text = "[sighs] well I [laughs] never did [pause]"
+    words = [_w("well", 10.5, 10.9), _w("I", 11.0, 11.2), _w("never", 13.0, 13.4), _w("did", 13.4, 13.8)]
+    tags = find_tags(text, 10.0, 15.0, words)
+    assert [t.tag for t in tags] == ["sighs", "laughs", "pause"]
+    # Before every word: the segment's start; between words: the end of the word before it
+    # (not the 10 + 5 × 15/41 = 11.83 s the character estimate would give); at the end: the last word's end.
+    assert [t.time for t in tags] == [10.0, 11.2, 13.8]
+    assert [t.char for t in tags] == [0, text.index("[laughs]"), text.index("[pause]")]
+
+
+def test_a_tag_timed_as_a_word_takes_that_word_s_start() -> None:
+    tags = find_tags("so [laughs] yes", 0.0, 4.0, [_w("so", 0.2, 0.5), _w("[laughs]", 0.9, 1.6), _w("yes", 1.7, 2.0)])
+    assert tags[0].time == 0.9
+
+
+def test_tag_times_stay_inside_the_segment() -> None:
+    tags = find_tags("word [laughs]", 5.0, 6.0, [_w("word", 5.2, 7.5)])
+    assert tags[0].time == 6.0
+
+
+def test_words_not_in_the_text_fall_back_to_the_character_estimate() -> None:
+    text = "hello [laughs] there"
+    with_foreign_words = find_tags(text, 0.0, 2.0, [_w("bonjour", 0.1, 0.4)])
+    assert with_foreign_words[0].time == find_tags(text, 0.0, 2.0)[0].time
+    assert with_foreign_words[0].time == pytest.approx(2.0 * text.index("[laughs]") / len(text), abs=1e-3)
