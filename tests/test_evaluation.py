@@ -10,7 +10,6 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,32 +17,13 @@ import pytest
 from evaluation import manifest
 from evaluation.metrics import tags_of
 from evaluation.report import Summary, score_clip
-from tests.procs import ROOT, RedisServer, Stack, free_port, local_env
+from tests.procs import ROOT, Stack, free_port
 
 CI_SET = ROOT / "evaluation" / "sets" / "ci" / "manifest.jsonl"
 
 
 def _plain(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
-
-
-@pytest.fixture(scope="module")
-def whisper_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    import torch
-
-    tmp = tmp_path_factory.mktemp("whisper-stack")
-    redis = RedisServer(tmp / "redis").start()
-    # `auto` is faster-whisper without a CUDA GPU; on a GPU host name it, so the test stays offline.
-    engine = "fasterwhisper" if torch.cuda.is_available() else "auto"
-    st = Stack(env=local_env(tmp, redis.url, ETHOS_STT__ENGINE=engine), logs=tmp / "logs")
-    try:
-        st.worker("cpu", 1, name="cpu")
-        st.worker("stt", 1, name="stt")
-        st.gateway()
-        yield st
-    finally:
-        st.close()
-        redis.stop()
 
 
 def test_jfk_through_the_default_engine_has_timed_words(whisper_stack: Stack, jfk: Path) -> None:

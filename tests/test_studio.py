@@ -18,7 +18,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
-pytestmark = pytest.mark.parametrize("stack", ["local"], indirect=True)
+LOCAL = pytest.mark.parametrize("stack", ["local"], indirect=True)
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +34,26 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-@pytest.fixture
-def page(browser, stack: Stack):  # type: ignore[no-untyped-def]
+def _open(browser, url: str):  # type: ignore[no-untyped-def]
+    """A fresh page on the Studio; fails the test on any page error."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
     pg = ctx.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(stack.url + "/")
+    pg.goto(url + "/")
     yield pg
     ctx.close()
     assert not errors, errors
+
+
+@pytest.fixture
+def page(browser, stack: Stack):  # type: ignore[no-untyped-def]
+    yield from _open(browser, stack.url)
+
+
+@pytest.fixture
+def whisper_page(browser, whisper_stack: Stack):  # type: ignore[no-untyped-def]
+    yield from _open(browser, whisper_stack.url)
 
 
 def upload(page, path: Path, shot: str | None = None) -> str:  # type: ignore[no-untyped-def]
@@ -66,6 +76,7 @@ def seek(page, t: float) -> None:  # type: ignore[no-untyped-def]
         p.addEventListener('seeked', () => setTimeout(ok, 50), { once: true }); p.currentTime = t; })""", t)
 
 
+@LOCAL
 def test_audio_job_in_the_studio(page, stack: Stack, jfk: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=str(ARTIFACTS / "upload.png"))
     job_id = upload(page, jfk, shot="jfk")
@@ -127,6 +138,7 @@ def test_audio_job_in_the_studio(page, stack: Stack, jfk: Path, tmp_path: Path) 
     page.wait_for_function("() => window.studio.player.readyState >= 1")
 
 
+@LOCAL
 def test_video_job_face_badge_follows_timeline(page, stack: Stack, yongen: Path) -> None:  # type: ignore[no-untyped-def]
     job_id = upload(page, yongen, shot="yongen")
     timeline = httpx.get(f"{stack.url}/v1/jobs/{job_id}/result").json()["face_emotion_timeline"]
@@ -150,6 +162,7 @@ def test_video_job_face_badge_follows_timeline(page, stack: Stack, yongen: Path)
     assert seen and all(timeline.get(str(s), "no face") == lab for s, lab in seen.items()), seen
 
 
+@LOCAL
 def test_upload_checks_in_the_page(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     notes = tmp_path / "notes.txt"
     notes.write_text("not media")
@@ -162,6 +175,7 @@ def test_upload_checks_in_the_page(page, tmp_path: Path) -> None:  # type: ignor
     assert "text, not audio or video" in page.inner_text("#upload-error")
 
 
+@LOCAL
 def test_tag_pills_and_emotion_panel(page, stack: Stack, jfk: Path) -> None:  # type: ignore[no-untyped-def]
     """Tags render as pills at their inline position; the panel changes at each tag's time.
 
@@ -210,6 +224,7 @@ def test_tag_pills_and_emotion_panel(page, stack: Stack, jfk: Path) -> None:  # 
     assert ticks[0] == "0:00" and len(ticks) >= 11
 
 
+@LOCAL
 def test_drag_and_drop_upload(page, stack: Stack, silent_wav: Path) -> None:  # type: ignore[no-untyped-def]
     data = list(silent_wav.read_bytes())
     page.evaluate("""(bytes) => {
@@ -222,3 +237,52 @@ def test_drag_and_drop_upload(page, stack: Stack, silent_wav: Path) -> None:  # 
     page.wait_for_selector("#view-editor:not([hidden])", timeout=60_000)
     assert "dropped.wav" in page.inner_text("#e-name")
     assert "No speech found" in page.inner_text("#transcript")
+
+
+def _text_box(page, seg_id: int, word: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """The screen position of the first letter of ``word`` in a segment's text."""
+    box = page.evaluate("""([id, word]) => {
+        const row = document.querySelector(`.seg[data-id="${id}"] .text`);
+        const walker = document.createTreeWalker(row, NodeFilter.SHOW_TEXT);
+        let n; while ((n = walker.nextNode())) { const i = n.data.indexOf(word);
+          if (i >= 0) { const r = document.createRange(); r.setStart(n, i + 1); r.setEnd(n, i + 2);
+            const b = r.getBoundingClientRect(); return { x: b.left + b.width / 2, y: b.top + b.height / 2 }; } }
+        return null; }""", [seg_id, word])
+    assert box is not None, word
+    return box  # type: ignore[no-any-return]
+
+
+def test_highlight_follows_word_times(whisper_page, whisper_stack: Stack, jfk: Path) -> None:  # type: ignore[no-untyped-def]
+    page = whisper_page
+    job_id = upload(page, jfk, shot="jfk-words")
+    result = httpx.get(f"{whisper_stack.url}/v1/jobs/{job_id}/result").json()
+    seg = next(s for s in result["segments"] if "country" in s["text"])
+    words = seg["words"]
+    assert words, "faster-whisper times words"
+
+    # A click inside a word seeks to that word's start (not the character estimate).
+    for target in ("country", "fellow"):
+        w = next(w for w in words if w["word"].strip(" ,.;").lower() == target)
+        box = _text_box(page, seg["id"], target)
+        page.mouse.click(box["x"], box["y"])
+        page.wait_for_timeout(300)
+        assert abs(player_time(page) - w["start"]) < 0.02, (target, player_time(page), w["start"])
+        # The highlight then ends exactly at the end of that word.
+        played = page.eval_on_selector(f'.seg[data-id="{seg["id"]}"]',
+                                       "e => [...e.querySelectorAll('.played')].map(s => s.textContent).join('')")
+        assert played.rstrip(" ,.;").lower().endswith(target), played
+
+    # Between two word starts the highlight does not move: it sweeps word by word.
+    a, b = words[5], words[6]
+    mid = (a["start"] + b["start"]) / 2
+    seek(page, a["start"] + 0.01)
+    first = page.eval_on_selector(f'.seg[data-id="{seg["id"]}"]',
+                                  "e => [...e.querySelectorAll('.played')].map(s => s.textContent).join('')")
+    seek(page, mid)
+    second = page.eval_on_selector(f'.seg[data-id="{seg["id"]}"]',
+                                   "e => [...e.querySelectorAll('.played')].map(s => s.textContent).join('')")
+    assert first == second and first.rstrip(" ,.;").endswith(a["word"].strip(" ,.;"))
+    seek(page, b["start"] + 0.01)
+    third = page.eval_on_selector(f'.seg[data-id="{seg["id"]}"]',
+                                  "e => [...e.querySelectorAll('.played')].map(s => s.textContent).join('')")
+    assert third.rstrip(" ,.;").endswith(b["word"].strip(" ,.;")) and len(third) > len(second)

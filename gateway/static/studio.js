@@ -206,7 +206,37 @@ function onTranscriptClick(e) {
   let char = 0;
   if (range && range.startContainer.nodeType === Node.TEXT_NODE && range.startContainer.parentElement.dataset.off != null)
     char = Number(range.startContainer.parentElement.dataset.off) + range.startOffset;
+  const spans = wordSpans(seg);
+  if (spans.length) {  // timed words: the clicked word (or the next one) from its start
+    const hit = spans.find((w) => char < w.b) || spans[spans.length - 1];
+    return seek(hit.start);
+  }
   seek(seg.start + (seg.end - seg.start) * (char / Math.max(seg.text.length, 1)));
+}
+
+// Each timed word's character range in the segment text, found left to right as the server
+// does for tag times (a word not found in the text is skipped). Cached per segment.
+function wordSpans(seg) {
+  if (seg._spans) return seg._spans;
+  const out = []; let cursor = 0;
+  for (const w of seg.words || []) {
+    const token = w.word.trim(); const at = token ? seg.text.indexOf(token, cursor) : -1;
+    if (at < 0) continue;
+    out.push({ a: at, b: at + token.length, start: w.start, end: w.end });
+    cursor = at + token.length;
+  }
+  seg._spans = out;
+  return out;
+}
+
+// How many characters of a segment have been heard at time t: word by word when the engine
+// timed words (a word lights up as it starts), else in proportion to the elapsed time.
+function playedChars(seg, t) {
+  const spans = wordSpans(seg);
+  if (!spans.length) return Math.floor(seg.text.length * (t - seg.start) / (seg.end - seg.start));
+  let played = 0;
+  for (const w of spans) { if (w.start <= t + 0.001) played = w.b; else break; }
+  return played;
 }
 
 // The emotion at time t: the server's segment rule over the tags heard so far (its
@@ -236,7 +266,7 @@ function update() {
     const seg = r.segments[Number(row.dataset.id) - 1];
     const cls = seg.id === activeId ? "active" : seg.end <= t ? "past" : "future";
     if (!row.classList.contains(cls)) { row.classList.remove("past", "active", "future"); row.classList.add(cls); }
-    const played = cls === "past" ? seg.text.length : cls === "future" ? 0 : Math.floor(seg.text.length * (t - seg.start) / (seg.end - seg.start));
+    const played = cls === "past" ? seg.text.length : cls === "future" ? 0 : playedChars(seg, t);
     if (state.sweep[seg.id] !== played) { state.sweep[seg.id] = played; row.querySelector(".text").replaceChildren(renderSegText(seg, played)); }
   }
   if (activeId !== state.activeId) {
