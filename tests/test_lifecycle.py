@@ -19,7 +19,7 @@ LOCAL = pytest.mark.parametrize("stack", ["local"], indirect=True)
 
 @pytest.fixture(scope="module")
 def long_speech(gen: Path) -> Path:
-    """About 40 s of speech in eight sentences: several seconds of sphinx work."""
+    """About 40 s of speech in eight sentences: several seconds of transcription."""
     folder = gen / "long"
     folder.mkdir(exist_ok=True)
     texts = [f"This is sentence number {i}, spoken slowly so that the recogniser has some work to do."
@@ -77,7 +77,7 @@ def test_callback_url_gets_the_finished_job(stack: Stack, silent_wav: Path) -> N
 
 
 def test_stt_worker_killed_mid_job(tmp_path: Path, long_speech: Path) -> None:
-    with private_stack(tmp_path, ETHOS_STT__ENGINE="sphinx") as st:
+    with private_stack(tmp_path, ETHOS_STT__ENGINE="fasterwhisper", ETHOS_VAD__MERGE_GAP_S="0.6") as st:
         st.worker("cpu", 1, name="cpu")
         stt = st.worker("stt", 1, name="stt")
         st.gateway()

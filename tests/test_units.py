@@ -57,7 +57,7 @@ def _chunk(start: float, end: float, labels: list[tuple[float, str | None]]) -> 
 
 
 STT = SttOutput(segments=[_seg(1, 0.2, 1.8, "Hello there."), _seg(2, 2.1, 3.9, "")],
-                model=ModelInfo(engine="sphinx", model_id="en-us"), vad=ModelInfo(engine="silero", model_id="v6"),
+                model=ModelInfo(engine="fasterwhisper", model_id="tiny.en"), vad=ModelInfo(engine="silero", model_id="v6"),
                 seconds=0.5, language="en")
 
 

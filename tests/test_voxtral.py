@@ -220,7 +220,7 @@ def test_missing_weights_offline_say_how_to_fix(monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(ModelUnavailable) as err:
         e.load()
     assert "huggingface-cli download mistralai/not-cached-model" in err.value.message
-    assert "ETHOS_STT__ENGINE=sphinx" in err.value.message
+    assert "ETHOS_STT__ENGINE=fasterwhisper" in err.value.message
     # Not marked offline, but the hub does not answer: fails in seconds too.
     from tests.procs import free_port
 

@@ -33,13 +33,10 @@ def describe() -> dict[str, object]:
         from workers.stt.engines.voxtral import availability
 
         out.update(availability(cfg))
-    elif name == "fasterwhisper":
+    else:
         from workers.stt.engines.fasterwhisper import availability as whisper_availability
 
         out.update(whisper_availability(cfg))
-    else:
-        out["model_id"] = "pocketsphinx/en-us"
-        out["ready"] = True
     return out
 
 

@@ -37,13 +37,9 @@ def _make_engine(cfg: SttSettings) -> SpeechEngine:
         from workers.stt.engines.voxtral import VoxtralEngine
 
         return VoxtralEngine(cfg)
-    if name == "fasterwhisper":
-        from workers.stt.engines.fasterwhisper import FasterWhisperEngine
+    from workers.stt.engines.fasterwhisper import FasterWhisperEngine
 
-        return FasterWhisperEngine(cfg)
-    from workers.stt.engines.sphinx import SphinxEngine
-
-    return SphinxEngine(cfg)
+    return FasterWhisperEngine(cfg)
 
 
 __all__ = ["SpeechEngine", "Transcript", "engine_languages", "get_engine", "resolve_engine_name"]

@@ -102,7 +102,7 @@ def unavailable_message(ref: str, what: str, err: BaseException) -> str:
         f"({cache}), and the hub could not be reached ({type(err).__name__}). Fix: on a machine with "
         f"network run `huggingface-cli download {ref}` and copy the cache here (or set HF_HOME), or point "
         f"{'MODEL_ID' if what == 'model' else 'ADAPTER_ID'} at a local folder, or use the offline engine "
-        "with ETHOS_STT__ENGINE=sphinx."
+        "with ETHOS_STT__ENGINE=fasterwhisper."
     )
 
 

@@ -1,0 +1,84 @@
+"""Transcript quality and speed of a deployed engine: ``ethos-eval`` on the committed set.
+
+Starts the whole system the way ``make run`` does (``deploy/run_local.py``: its own Redis,
+cpu/stt/fer workers, the gateway) on private ports with its data under ``bench/out/``, with
+the engine named here, waits until the stt worker is ready, runs the harness on
+``evaluation/sets/ci/manifest.jsonl`` (one unscored warm-up job first), prints the headline
+and leaves the report in ``bench/out/eval-<engine>/``.
+
+    .venv/bin/python bench/eval_offline.py                      # faster-whisper, packaged tiny.en
+    .venv/bin/python bench/eval_offline.py --engine voxtral     # on a CUDA host with the weights
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.procs import free_port, media_dir  # noqa: E402
+
+
+def wait_ready(url: str, timeout: float = 180.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            deps = httpx.get(url + "/readyz", timeout=2).json().get("dependencies", {})
+            if deps.get("workers.stt", {}).get("state") == "ok":
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(1)
+    raise SystemExit("the stack did not become ready")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--engine", default="fasterwhisper")
+    p.add_argument("--manifest", type=Path, default=ROOT / "evaluation" / "sets" / "ci" / "manifest.jsonl")
+    args = p.parse_args()
+    out = ROOT / "bench" / "out" / f"eval-{args.engine}"
+    port, rport = free_port(), free_port()
+    env = {**os.environ, "ETHOS_STT__ENGINE": args.engine, "ETHOS_GATEWAY__PORT": str(port),
+           "ETHOS_REDIS__URL": f"redis://127.0.0.1:{rport}/0", "ETHOS_STORAGE__LOCAL_ROOT": str(out / "storage"),
+           "ETHOS_WORK_DIR": str(out / "work")}
+    out.mkdir(parents=True, exist_ok=True)
+    log = open(out / "stack.log", "wb")  # noqa: SIM115 - owned by the stack process
+    stack = subprocess.Popen([sys.executable, "deploy/run_local.py"], cwd=ROOT, env=env, stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url)
+        done = subprocess.run([sys.executable, "-m", "evaluation.cli", str(args.manifest), "--url", url,
+                               "--out", str(out / "report"), "--media", str(media_dir()),
+                               "--work", str(out / "clips")], cwd=ROOT, capture_output=True, text=True)
+    finally:
+        os.killpg(stack.pid, signal.SIGINT)
+        stack.wait(60)
+    if done.returncode not in (0, 1):
+        print(done.stderr[-3000:])
+        return done.returncode
+    r = json.loads((out / "report" / "report.json").read_text())
+    print(f"eval_offline: {args.manifest.relative_to(ROOT)} ({r['clips']} clips, {r['audio_s']:.1f} s of audio) "
+          f"through a local stack, engine {', '.join(r['engines'])}, {os.cpu_count()} cores")
+    print(f"  WER {r['wer']:.2%}  CER {r['cer']:.2%}  tag F1 (micro) {r['tags']['micro']['f1']:.2%}  "
+          f"failed {r['failed']}")
+    rtfx = [c["duration_s"] / c["stt_s"] for c in r["per_clip"] if c["stt_s"]]
+    print(f"  STT real-time factor {r['rtf']} ({r['rtfx']}x real time over the set; per clip "
+          f"{min(rtfx):.1f}x to {max(rtfx):.1f}x)")
+    print(f"  report: {out / 'report' / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
