@@ -35,6 +35,7 @@ bench: setup
 	$(PY) bench/pipeline_overhead.py
 	$(PY) bench/upload_memory.py
 	$(PY) bench/eval_offline.py
+	$(PY) bench/whisper_engine_speed.py
 	$(PY) bench/fer_throughput.py
 
 clean:
