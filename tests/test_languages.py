@@ -55,7 +55,7 @@ def test_bad_shape_lists_the_codes_when_known() -> None:
 
 
 def test_languages_checked_at_submission(stack: Stack, silent_wav: Path) -> None:
-    """The real stack (sphinx: English only): region tags normalised, others refused."""
+    """The real stack (faster-whisper tiny.en: English only): region tags normalised, others refused."""
     with stack.client() as c:
         workers = wait_for(lambda: (w := c.get("/readyz").json()["dependencies"]["workers.stt"]["workers"])
                            and "languages" in w[0] and w, 30, what="stt worker described")
