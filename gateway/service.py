@@ -30,8 +30,12 @@ def job_language(c: Context, raw: str) -> str:
         raise ApiError(400, e.code, e.message) from e
 
 
-async def accept_job(request: Request, c: Context, file_field: str) -> JobRecord:
-    """Stream the upload into storage, record the job and enqueue its workflow."""
+async def accept_job(request: Request, c: Context, file_field: str | tuple[str, ...],
+                     num_speakers: int | None = None) -> JobRecord:
+    """Stream the upload into storage, record the job and enqueue its workflow.
+
+    ``num_speakers`` (from the original /transcribe-diarize query) is kept on the job for the
+    diarization step."""
     await run_in_threadpool(c.jobs.ping)  # fail fast (503) before taking the body
     job_id = new_job_id()
     up = await receive_upload(
@@ -54,6 +58,7 @@ async def accept_job(request: Request, c: Context, file_field: str) -> JobRecord
             created_at=utcnow(),
             media=MediaInfo(filename=up.filename, size=up.size),
             language=language,
+            num_speakers=num_speakers,
             callback_url=callback,
             media_key=up.key,
             content_type=media_type(up.filename, up.sniffed),

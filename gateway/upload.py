@@ -79,9 +79,12 @@ class UploadReceiver:
     """One multipart body, parsed as it arrives: the ``file_field`` part streams into storage
     under ``key_for(display name)``, small form fields are collected, limits are enforced."""
 
-    def __init__(self, *, file_field: str, storage: Storage, key_for: Callable[[str], str],
-                 max_bytes: int, chunk_bytes: int) -> None:
-        self.file_field, self.storage, self.key_for = file_field, storage, key_for
+    def __init__(self, *, file_field: str | tuple[str, ...], storage: Storage,
+                 key_for: Callable[[str], str], max_bytes: int, chunk_bytes: int) -> None:
+        # One field name, or several accepted alike (the first file part found is the media).
+        self.file_fields = (file_field,) if isinstance(file_field, str) else file_field
+        self.file_field = "/".join(self.file_fields)
+        self.storage, self.key_for = storage, key_for
         self.max_bytes, self.chunk_bytes = max_bytes, chunk_bytes
         self.fields: dict[str, str] = {}
         self.part: _Part | None = None
@@ -137,7 +140,7 @@ class UploadReceiver:
 
     def _begin(self, part: _Part) -> None:
         self.part = part
-        self.in_file = part.name == self.file_field and not self.done_file
+        self.in_file = part.name in self.file_fields and not self.done_file
         self.small.clear()
         if self.in_file:
             self.filename = display_name(part.filename)
@@ -197,7 +200,7 @@ class UploadReceiver:
 async def receive_upload(
     request: Request,
     *,
-    file_field: str,
+    file_field: str | tuple[str, ...],
     storage: Storage,
     key_for: Callable[[str], str],
     max_bytes: int,

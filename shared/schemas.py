@@ -50,6 +50,8 @@ class JobRecord(BaseModel):
     media: MediaInfo
     error: ErrorInfo | None = None
     language: str = "en"
+    # The caller's expected number of speakers (for diarization), if given.
+    num_speakers: int | None = None
     callback_url: str | None = None
     media_key: str
     content_type: str | None = None
@@ -282,6 +284,26 @@ class CompatJob(BaseModel):
     status: Literal["pending", "done", "error"]
     data: Result | None = None
     error: str | None = None
+
+
+class CompatWord(BaseModel):
+    """A word of the original ``/transcribe`` answer; it carries its segment's span (the
+    speech engines time segments, not words)."""
+
+    word: str
+    start: float
+    end: float
+    speaker: str | None = None
+
+
+class CompatTranscript(BaseModel):
+    """The original ``POST /transcribe`` answer (``transcription`` and ``text`` alike)."""
+
+    transcription: str
+    text: str
+    language: str
+    model: str
+    words: list[CompatWord]
 
 
 # --------------------------------------------------------------------------- events

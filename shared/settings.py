@@ -103,6 +103,9 @@ class GatewaySettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     upload_chunk_bytes: int = Field(1024 * 1024, ge=4096)
+    # How long the original synchronous endpoints (/transcribe, /transcribe-diarize) wait for
+    # the job before answering 504 with its id.
+    sync_wait_s: float = Field(600.0, gt=0)
 
 
 class Settings(BaseSettings):
