@@ -1,7 +1,10 @@
-"""Subtitles from a result: SRT and WebVTT, one cue per segment."""
+"""Exports of a result: SRT and WebVTT subtitles (one cue per segment), CSV of the segments
+and CSV of the face timeline."""
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 
@@ -32,3 +35,35 @@ def to_vtt(result: dict[str, Any]) -> str:
     for i, seg in enumerate(result.get("segments", []), 1):
         out += [str(i), f"{_ts(seg['start'], '.')} --> {_ts(seg['end'], '.')}", _cue_text(seg), ""]
     return "\n".join(out)
+
+
+SEGMENT_CSV_COLUMNS = ("start", "end", "speaker", "text", "emotion", "valence", "arousal", "face_emotion")
+
+
+def _csv(header: tuple[str, ...], rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def to_csv(result: dict[str, Any]) -> str:
+    """One row per segment (:data:`SEGMENT_CSV_COLUMNS`); an absent face emotion is empty."""
+    rows = [[seg.get(k) if seg.get(k) is not None else "" for k in SEGMENT_CSV_COLUMNS]
+            for seg in result.get("segments", [])]
+    return _csv(SEGMENT_CSV_COLUMNS, rows)
+
+
+def faces_to_csv(result: dict[str, Any]) -> str:
+    """The face timeline: one row per second with a face (``second``, ``face_emotion``), then
+    the mean score of each emotion in that second (``score_<emotion>``) where the result has
+    them. Audio gives the header only."""
+    timeline = result.get("face_emotion_timeline") or {}
+    scores = result.get("face_scores") or {}
+    labels = sorted({k for v in scores.values() for k in v})
+    rows = []
+    for sec in sorted(timeline, key=float):
+        per = scores.get(sec, {})
+        rows.append([int(float(sec)), timeline[sec], *(per.get(k, "") for k in labels)])
+    return _csv(("second", "face_emotion", *(f"score_{k}" for k in labels)), rows)

@@ -12,7 +12,7 @@ from gateway.context import Context, ctx
 from gateway.errors import ERROR_RESPONSES, ApiError
 from gateway.events import stream_events
 from gateway.ranges import RangeNotSatisfiable, parse_range
-from shared.exports import to_srt, to_vtt
+from shared.exports import faces_to_csv, to_csv, to_srt, to_vtt
 from shared.schemas import EventLog, JobAccepted, JobList, JobView, Limits, TagTable, job_links
 from shared.tags import table_rows
 
@@ -43,11 +43,13 @@ def get_job(job_id: str, c: Context = Depends(ctx)) -> JobView:
 
 _RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "The result (JSON), or subtitles with ``format=srt|vtt``.",
+        "description": "The result (JSON); subtitles with ``format=srt|vtt``; CSV of the "
+                       "segments (``csv``) or of the face timeline (``faces.csv``).",
         "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/Result"}},
             "application/x-subrip": {"schema": {"type": "string"}},
             "text/vtt": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
         },
     },
 }
@@ -55,7 +57,8 @@ _RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.get("/jobs/{job_id}/result", response_model=None, responses=_RESULT_RESPONSES)
 def get_result(job_id: str, format: str = "json", c: Context = Depends(ctx)) -> dict[str, Any] | Response:
-    """The emotion-annotated transcript once the job succeeded (409 before); ``?format=srt|vtt``."""
+    """The emotion-annotated transcript once the job succeeded (409 before);
+    ``?format=srt|vtt|csv|faces.csv``."""
     result = service.load_result(c, service.get_job(c, job_id))
     if format == "json":
         return result
@@ -66,7 +69,14 @@ def get_result(job_id: str, format: str = "json", c: Context = Depends(ctx)) -> 
     if format == "vtt":
         return Response(to_vtt(result), media_type="text/vtt; charset=utf-8",
                         headers={"Content-Disposition": _disposition(f"{stem}.vtt", "attachment")})
-    raise ApiError(400, "invalid_request", f"format must be json, srt or vtt, not {format!r}")
+    if format == "csv":
+        return Response(to_csv(result), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": _disposition(f"{stem}.csv", "attachment")})
+    if format == "faces.csv":
+        return Response(faces_to_csv(result), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": _disposition(f"{stem}.faces.csv", "attachment")})
+    raise ApiError(400, "invalid_request",
+                   f"format must be json, srt, vtt, csv or faces.csv, not {format!r}")
 
 
 @router.get("/jobs/{job_id}/events", response_model=EventLog)
