@@ -30,6 +30,13 @@ def job_language(c: Context, raw: str) -> str:
         raise ApiError(400, e.code, e.message) from e
 
 
+def parse_num_speakers(raw: str) -> int:
+    """The expected number of speakers, 1-32 (400 otherwise)."""
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= 32:
+        raise ApiError(400, "invalid_request", f"num_speakers must be a whole number from 1 to 32, not {raw!r}")
+    return int(raw)
+
+
 async def accept_job(request: Request, c: Context, file_field: str | tuple[str, ...],
                      num_speakers: int | None = None) -> JobRecord:
     """Stream the upload into storage, record the job and enqueue its workflow.
@@ -48,6 +55,8 @@ async def accept_job(request: Request, c: Context, file_field: str | tuple[str, 
     )
     try:
         language = await run_in_threadpool(job_language, c, up.fields.get("language") or "en")
+        if num_speakers is None and up.fields.get("num_speakers"):
+            num_speakers = parse_num_speakers(up.fields["num_speakers"])
         callback = up.fields.get("callback_url") or None
         if callback and not callback.startswith(("http://", "https://")):
             raise ApiError(400, "invalid_request", "callback_url must be an http(s) URL")

@@ -97,12 +97,8 @@ async def transcribe_diarize_sync(
     c: Context = Depends(ctx),
 ) -> Any:
     """Original model-layer endpoint (field ``audio``): waits, then the result JSON (200)."""
-    speakers = None
-    if num_speakers not in (None, ""):
-        if not num_speakers.isdigit() or not 1 <= int(num_speakers) <= 32:
-            return _detail(400, f"num_speakers must be a whole number from 1 to 32, not {num_speakers!r}")
-        speakers = int(num_speakers)
     try:
+        speakers = service.parse_num_speakers(num_speakers) if num_speakers else None
         rec = await service.accept_job(request, c, "audio", num_speakers=speakers)
         return await _finished_result(c, rec)
     except ApiError as e:
@@ -146,7 +142,7 @@ async def transcribe_stream(request: Request, c: Context = Depends(ctx)) -> Any:
             return
         out = _result_or_detail(c, rec.id)
         if isinstance(out, JSONResponse):
-            yield _sse({"error": json.loads(out.body)["detail"], "job_id": rec.id})
+            yield _sse({"error": json.loads(bytes(out.body))["detail"], "job_id": rec.id})
             return
         t = _transcript(out)
         yield _sse({"done": True, "transcription": t.transcription, "language": t.language,

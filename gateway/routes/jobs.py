@@ -21,7 +21,8 @@ router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)
 
 @router.post("/jobs", status_code=202, response_model=JobAccepted)
 async def create_job(request: Request, response: Response, c: Context = Depends(ctx)) -> JobAccepted:
-    """Upload a recording (multipart field ``file``; optional ``language``, ``callback_url``)."""
+    """Upload a recording (multipart field ``file``; optional ``language``, ``num_speakers``,
+    ``callback_url``)."""
     rec = await service.accept_job(request, c, "file")
     links = job_links(rec.id)
     response.headers["Location"] = links.self
