@@ -17,6 +17,7 @@ from shared import languages
 from shared.celery_app import TASK_PREPARE
 from shared.jobs import new_job_id, object_key, utcnow
 from shared.schemas import JobRecord, JobStatus, MediaInfo
+from shared.webhooks import CallbackRefused, check_callback_url
 
 log = logging.getLogger("ethos.gateway")
 
@@ -58,8 +59,11 @@ async def accept_job(request: Request, c: Context, file_field: str | tuple[str, 
         if num_speakers is None and up.fields.get("num_speakers"):
             num_speakers = parse_num_speakers(up.fields["num_speakers"])
         callback = up.fields.get("callback_url") or None
-        if callback and not callback.startswith(("http://", "https://")):
-            raise ApiError(400, "invalid_request", "callback_url must be an http(s) URL")
+        if callback:
+            try:
+                await run_in_threadpool(check_callback_url, callback, c.settings.webhooks.allow)
+            except CallbackRefused as e:
+                raise ApiError(400, "invalid_callback_url", str(e)) from e
         rec = JobRecord(
             id=job_id,
             status=JobStatus.queued,

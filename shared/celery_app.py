@@ -1,8 +1,8 @@
 """The Celery app: queues, routing and the settings that long GPU tasks need.
 
 Queues: ``stt`` (GPU speech work), ``fer`` (face work, scales out), ``cpu`` (probe, audio
-extraction, merge). Tasks are sent by name, so the gateway never imports worker code. Nothing
-is built at import: the gateway calls :func:`make_celery` in its lifespan, the workers in
+extraction, merge, webhook deliveries). Tasks are sent by name, so the gateway never imports
+worker code. Nothing is built at import: the gateway calls :func:`make_celery` in its lifespan, the workers in
 ``workers.app.create_worker_app``.
 """
 
@@ -19,10 +19,12 @@ TASK_PREPARE = "ethos.prepare"
 TASK_STT = "ethos.stt.transcribe"
 TASK_FER = "ethos.fer.chunk"
 TASK_MERGE = "ethos.merge"
+TASK_WEBHOOK = "ethos.webhook.deliver"
 
 ROUTES = {
     TASK_PREPARE: {"queue": "cpu"},
     TASK_MERGE: {"queue": "cpu"},
+    TASK_WEBHOOK: {"queue": "cpu"},
     TASK_STT: {"queue": "stt"},
     TASK_FER: {"queue": "fer"},
 }
@@ -35,7 +37,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         "ethos",
         broker=s.redis.url,
         backend=s.redis.url,
-        include=["workers.cpu.tasks", "workers.stt.tasks", "workers.fer.tasks"],
+        include=["workers.cpu.tasks", "workers.stt.tasks", "workers.fer.tasks", "workers.webhooks"],
     )
     app.conf.update(
         task_serializer="json",

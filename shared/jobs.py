@@ -29,6 +29,7 @@ from shared.schemas import (
     MediaInfo,
     ProgressEvent,
     StatusEvent,
+    WebhookDelivery,
     job_links,
 )
 
@@ -149,6 +150,10 @@ class JobKeys:
 
     def chunks_done(self, job_id: str, part: str) -> str:
         return f"{self.prefix}:job:{job_id}:{part}_done"
+
+    def deliveries(self, job_id: str) -> str:
+        """The job's webhook delivery attempts, oldest first."""
+        return f"{self.prefix}:job:{job_id}:deliveries"
 
     def index(self) -> str:
         return f"{self.prefix}:jobs"
@@ -279,7 +284,20 @@ class JobStore:
     def _job_keys(self, job_id: str) -> list[str]:
         parts = self.r.hget(self.key(job_id), "parts")
         return [self.key(job_id), self.keys.events(job_id), self.keys.seen(job_id),
+                self.keys.deliveries(job_id),
                 *(self.keys.chunks_done(job_id, p) for p in json.loads(parts or "[]"))]
+
+    def record_delivery(self, job_id: str, attempt: WebhookDelivery) -> None:
+        """Append one webhook delivery attempt (kept as long as the job record)."""
+        key = self.keys.deliveries(job_id)
+        pipe = self.r.pipeline()
+        pipe.rpush(key, attempt.model_dump_json())
+        pipe.expire(key, self.ttl_s)
+        pipe.execute()
+
+    def deliveries(self, job_id: str) -> list[WebhookDelivery]:
+        return [WebhookDelivery.model_validate_json(raw)
+                for raw in self.r.lrange(self.keys.deliveries(job_id), 0, -1)]
 
     # workers announce themselves here
     def beat(self, hostname: str, info: dict[str, Any], ttl_s: int) -> None:

@@ -200,6 +200,20 @@ class PublicMedia(BaseModel):
     size: int | None = None
 
 
+class WebhookDelivery(BaseModel):
+    """One attempt to POST a job's callback."""
+
+    webhook_id: str
+    attempt: int
+    at: str
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    seconds: float
+    # Whether another attempt follows (a failure inside the retry window).
+    will_retry: bool = False
+
+
 class JobView(BaseModel):
     """A job as clients see it (``GET /v1/jobs/{id}``, listings, callbacks)."""
 
@@ -215,6 +229,8 @@ class JobView(BaseModel):
     error: ErrorInfo | None
     deleted: bool
     links: JobLinks
+    # Attempts to deliver the job's callback_url (empty without one).
+    deliveries: list[WebhookDelivery] = []
 
     @classmethod
     def of(cls, rec: JobRecord) -> JobView:

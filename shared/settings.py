@@ -108,6 +108,27 @@ class GatewaySettings(BaseModel):
     sync_wait_s: float = Field(600.0, gt=0)
 
 
+class WebhookSettings(BaseModel):
+    # Signs every callback (Standard Webhooks): "whsec_" + base64 of a random key of 24+ bytes.
+    secret: SecretStr | None = None
+    # Hosts or CIDR networks a callback_url may reach even though they are not public
+    # (e.g. ["127.0.0.1/32"]); everything else non-public is refused (400 at submission).
+    allow: list[str] = []
+    timeout_s: float = Field(10.0, gt=0)
+    # Retries back off exponentially (base * 2^n, capped) until retry_for_s after the first try.
+    backoff_base_s: float = Field(5.0, gt=0)
+    backoff_max_s: float = Field(600.0, gt=0)
+    retry_for_s: float = Field(24 * 3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _secret_format(self) -> WebhookSettings:
+        if self.secret is not None:
+            from shared.webhooks import secret_key
+
+            secret_key(self.secret.get_secret_value())
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ETHOS_", env_nested_delimiter="__", extra="ignore"
@@ -121,6 +142,7 @@ class Settings(BaseSettings):
     fer: FerSettings = FerSettings()
     celery: CelerySettings = CelerySettings()
     gateway: GatewaySettings = GatewaySettings()
+    webhooks: WebhookSettings = WebhookSettings()
     work_dir: Path = Path("data/work")
     log_level: str = "INFO"
 

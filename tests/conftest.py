@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +45,9 @@ def storage_env(backend: str, s3_endpoint: str, root: Path, bucket: str) -> dict
     return {"ETHOS_STORAGE__BACKEND": "local", "ETHOS_STORAGE__LOCAL_ROOT": str(root / "storage")}
 
 
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"ethos-test-webhook-key-32-bytes!").decode()
+
+
 @pytest.fixture(scope="session", params=["s3", "local"])
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
           s3_endpoint: str) -> Iterator[Stack]:
@@ -61,6 +65,10 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         # Fine segments (one per sentence of the generated speech), as the segment tests expect.
         "ETHOS_VAD__MERGE_GAP_S": "0.6",
         "ETHOS_FER__CHUNK_S": "3",
+        # Callbacks may reach loopback receivers (the tests' own) and no other internal address.
+        "ETHOS_WEBHOOKS__ALLOW": '["127.0.0.1/32"]',
+        "ETHOS_WEBHOOKS__SECRET": WEBHOOK_SECRET,
+        "ETHOS_WEBHOOKS__BACKOFF_BASE_S": "0.2",
         **storage_env(backend, s3_endpoint, tmp, f"ethos-{backend}"),
     }
     st = Stack(env=env, logs=tmp / "logs")

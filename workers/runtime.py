@@ -22,7 +22,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from shared.errors import EthosError, JobGone
 from shared.jobs import JobStore, connect, object_key
-from shared.schemas import JobRecord, JobView
+from shared.schemas import JobRecord
 from shared.settings import Settings, get_settings
 from shared.storage import Storage, make_storage
 
@@ -170,14 +170,10 @@ def install_signals(describers: dict[str, Describer]) -> None:
 
 
 def notify_callback(job_id: str) -> None:
-    """POST the job record to its ``callback_url``, if any (best effort, logged)."""
-    rec = jobs().get(job_id)
-    if rec is None or not rec.callback_url:
-        return
-    import httpx
+    """Queue the signed, retried delivery of the job's ``callback_url`` (workers.webhooks)."""
+    from workers import webhooks
 
-    body = JobView.of(rec).model_dump(mode="json")
     try:
-        httpx.post(rec.callback_url, json=body, timeout=5.0)
-    except httpx.HTTPError as e:
-        log.warning("callback for job %s to %s failed: %s", job_id, rec.callback_url, e)
+        webhooks.enqueue(job_id)
+    except Exception:  # the job's own outcome stands; the lost callback is logged
+        log.exception("could not queue the callback of job %s", job_id)

@@ -38,8 +38,9 @@ def list_jobs(limit: int = 50, c: Context = Depends(ctx)) -> JobList:
 
 @router.get("/jobs/{job_id}", response_model=JobView)
 def get_job(job_id: str, c: Context = Depends(ctx)) -> JobView:
-    """A job's status, stage, progress, timestamps, media facts and error."""
-    return JobView.of(service.get_job(c, job_id))
+    """A job's status, stage, progress, timestamps, media facts, error and callback deliveries."""
+    rec = service.get_job(c, job_id)
+    return JobView.of(rec).model_copy(update={"deliveries": c.jobs.deliveries(rec.id)})
 
 
 _RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -1,0 +1,75 @@
+"""Deliver a finished job's callback: signed (Standard Webhooks), retried with exponential
+backoff for a bounded time, every attempt recorded on the job.
+
+The task runs on the ``cpu`` queue with late acks (shared.celery_app), so a delivery whose
+worker dies is redelivered to the next worker; retries are new messages with a countdown, so
+they survive a restart too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+import httpx
+from celery import Task, current_app, shared_task
+
+from shared import webhooks
+from shared.celery_app import TASK_WEBHOOK
+from shared.jobs import utcnow
+from shared.schemas import JobView, WebhookDelivery
+from workers import runtime
+
+log = logging.getLogger("ethos.worker.webhooks")
+
+
+def enqueue(job_id: str) -> None:
+    """Queue the callback of a finished job, if it has one (the body is fixed now)."""
+    rec = runtime.jobs().get(job_id)
+    if rec is None or not rec.callback_url:
+        return
+    body = JobView.of(rec).model_dump_json(exclude={"deliveries"})
+    current_app.send_task(TASK_WEBHOOK, args=[job_id, rec.callback_url, body, f"msg_{uuid.uuid4().hex}",
+                                              time.time(), 1], queue="cpu")
+
+
+def _post(url: str, msg_id: str, body: bytes) -> tuple[int | None, str | None]:
+    """One attempt → (status code, error); the URL is checked again right before it."""
+    s = runtime.settings().webhooks
+    try:
+        webhooks.check_callback_url(url, s.allow)
+    except webhooks.CallbackRefused as e:
+        return None, f"refused: {e}"
+    secret = s.secret.get_secret_value() if s.secret else None
+    hdrs = webhooks.headers(secret, msg_id, int(time.time()), body)
+    try:
+        r = httpx.post(url, content=body, headers=hdrs, timeout=s.timeout_s, follow_redirects=False)
+    except httpx.HTTPError as e:
+        return None, f"{type(e).__name__}: {e}"
+    return r.status_code, None if 200 <= r.status_code < 300 else f"HTTP {r.status_code}"
+
+
+@shared_task(name=TASK_WEBHOOK, bind=True, acks_late=True, max_retries=None)
+def deliver(self: Task, job_id: str, url: str, body: str, msg_id: str, first_at: float,
+            attempt: int) -> bool:
+    """POST ``body`` to ``url``; on failure retry after base·2^(n-1) s (capped) while inside the
+    retry window. Returns whether the receiver took it."""
+    s = runtime.settings().webhooks
+    t0 = time.perf_counter()
+    code, error = _post(url, msg_id, body.encode())
+    delay = min(s.backoff_base_s * 2 ** (attempt - 1), s.backoff_max_s)
+    retry = error is not None and not error.startswith("refused") and (
+        time.time() + delay - first_at <= s.retry_for_s)
+    runtime.jobs().record_delivery(job_id, WebhookDelivery(
+        webhook_id=msg_id, attempt=attempt, at=utcnow(), ok=error is None, status_code=code,
+        error=error, seconds=round(time.perf_counter() - t0, 4), will_retry=retry))
+    if error is None:
+        return True
+    log.warning("webhook %s for job %s, attempt %d: %s%s", msg_id, job_id, attempt, error,
+                f"; again in {delay:g} s" if retry else "; giving up")
+    if retry:
+        args: list[Any] = [job_id, url, body, msg_id, first_at, attempt + 1]
+        raise self.retry(args=args, countdown=delay)
+    return False
