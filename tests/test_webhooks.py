@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from shared import webhooks
 from shared.settings import WebhookSettings
 from tests.conftest import WEBHOOK_SECRET
-from tests.procs import Stack, wait_for
+from tests.procs import Stack, private_stack, wait_for
 
 LOCAL = pytest.mark.parametrize("stack", ["local"], indirect=True)
 
@@ -121,3 +121,42 @@ def test_internal_callback_url_is_400(stack: Stack, jfk: Path) -> None:
         r = stack.submit(jfk, data={"callback_url": url})
         assert r.status_code == 400, (url, r.text)
         assert r.json()["error"]["code"] == "invalid_callback_url"
+
+
+class _FailOnce(BaseHTTPRequestHandler):
+    calls: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers["content-length"]))
+        _FailOnce.calls.append(self.headers["webhook-id"])
+        self.send_response(503 if len(_FailOnce.calls) == 1 else 204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_delivery_survives_worker_restart(tmp_path: Path, silent_wav: Path) -> None:
+    """The retry waits in the broker across a cpu-worker restart and is delivered by the next."""
+    server = HTTPServer(("127.0.0.1", 0), _FailOnce)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {"ETHOS_STT__ENGINE": "sphinx", "ETHOS_WEBHOOKS__ALLOW": '["127.0.0.1/32"]',
+           "ETHOS_WEBHOOKS__SECRET": WEBHOOK_SECRET, "ETHOS_WEBHOOKS__BACKOFF_BASE_S": "4"}
+    try:
+        with private_stack(tmp_path, **env) as st:
+            cpu = st.worker("cpu", 1, name="cpu-a")
+            st.worker("stt", 1)
+            st.gateway()
+            r = st.submit(silent_wav, data={"callback_url": f"http://127.0.0.1:{server.server_port}/h"})
+            job_id = r.json()["id"]
+            with st.client() as c:
+                wait_for(lambda: c.get(f"/v1/jobs/{job_id}").json()["deliveries"], 60, 0.1,
+                         what="the first attempt")
+                st.stop(cpu)  # warm shutdown while the retry is scheduled
+                assert len(_FailOnce.calls) == 1
+                st.worker("cpu", 1, name="cpu-b")
+                d = wait_for(lambda: (x := c.get(f"/v1/jobs/{job_id}").json()["deliveries"])[-1]["ok"] and x,
+                             60, 0.2, what="the retried delivery")
+    finally:
+        server.shutdown()
+    assert [x["status_code"] for x in d] == [503, 204] and len(set(_FailOnce.calls)) == 1
