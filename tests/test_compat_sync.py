@@ -105,3 +105,17 @@ def test_sync_wait_bounded_and_disconnect_keeps_job(tmp_path: Path, jfk: Path) -
         st.worker("stt", 1)
         for jid in (first, jobs[0]["id"]):
             assert st.wait_job(jid)["status"] == "succeeded"
+
+
+def test_failed_job_answers_500_and_stream_error(stack: Stack, tmp_path: Path) -> None:
+    noise = tmp_path / "noise.wav"
+    noise.write_bytes(bytes(range(256)) * 64)  # binary, but not media: the job fails
+    with stack.client() as c:
+        with open(noise, "rb") as fh:
+            r = c.post("/transcribe", files={"file": ("noise.wav", fh)})
+        assert r.status_code == 500, r.text
+        assert r.json()["detail"] and c.get(f"/v1/jobs/{r.json()['job_id']}").json()["status"] == "failed"
+        with open(noise, "rb") as fh, c.stream("POST", "/transcribe/stream", files={"file": ("noise.wav", fh)}) as s:
+            assert s.status_code == 200
+            events = [json.loads(line[6:]) for line in s.iter_lines() if line.startswith("data: ")]
+    assert len(events) == 1 and events[0]["error"] and events[0]["job_id"].startswith("job_")
