@@ -303,8 +303,8 @@ class CompatJob(BaseModel):
 
 
 class CompatWord(BaseModel):
-    """A word of the original ``/transcribe`` answer; it carries its segment's span (the
-    speech engines time segments, not words)."""
+    """A word of the original ``/transcribe`` answer: the engine's word times where it gives
+    them, else its segment's span."""
 
     word: str
     start: float

@@ -41,8 +41,9 @@ def test_transcribe_file_and_audio_fields(stack: Stack, jfk: Path) -> None:
         assert set(body) == {"transcription", "text", "language", "model", "words"}
         assert body["transcription"] == body["text"] and "country" in body["text"]
         assert body["language"] == "en" and body["model"]
-        assert [w["word"] for w in body["words"]] == body["text"].split()
-        assert all(w["start"] < w["end"] for w in body["words"])
+        assert " ".join(w["word"] for w in body["words"]).split() == body["text"].split()
+        assert all(0 <= w["start"] <= w["end"] <= 11.0 for w in body["words"])
+        assert [w["start"] for w in body["words"]] == sorted(w["start"] for w in body["words"])
 
 
 def test_transcribe_stream_tokens_then_done(stack: Stack, jfk: Path) -> None:
@@ -85,7 +86,7 @@ def test_compat_errors_are_detail(stack: Stack, jfk: Path, tmp_path: Path) -> No
 
 def test_sync_wait_bounded_and_disconnect_keeps_job(tmp_path: Path, jfk: Path) -> None:
     """Past the wait: 504 with the job id; a caller that goes away does not cancel the job."""
-    with private_stack(tmp_path, ETHOS_GATEWAY__SYNC_WAIT_S="1.5", ETHOS_STT__ENGINE="sphinx") as st:
+    with private_stack(tmp_path, ETHOS_GATEWAY__SYNC_WAIT_S="1.5", ETHOS_STT__ENGINE="fasterwhisper") as st:
         st.gateway()  # no workers yet: the job stays queued
         with st.client() as c, open(jfk, "rb") as fh:
             r = c.post("/transcribe", files={"file": ("jfk.flac", fh)})

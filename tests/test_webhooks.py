@@ -140,7 +140,7 @@ def test_delivery_survives_worker_restart(tmp_path: Path, silent_wav: Path) -> N
     """The retry waits in the broker across a cpu-worker restart and is delivered by the next."""
     server = HTTPServer(("127.0.0.1", 0), _FailOnce)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {"ETHOS_STT__ENGINE": "sphinx", "ETHOS_WEBHOOKS__ALLOW": '["127.0.0.1/32"]',
+    env = {"ETHOS_STT__ENGINE": "fasterwhisper", "ETHOS_WEBHOOKS__ALLOW": '["127.0.0.1/32"]',
            "ETHOS_WEBHOOKS__SECRET": WEBHOOK_SECRET, "ETHOS_WEBHOOKS__BACKOFF_BASE_S": "4"}
     try:
         with private_stack(tmp_path, **env) as st:

@@ -83,8 +83,14 @@ def _result_or_detail(c: Context, job_id: str) -> dict[str, Any] | JSONResponse:
 
 def _transcript(result: dict[str, Any]) -> CompatTranscript:
     stt = result.get("models", {}).get("stt", {})
-    words = [{"word": w, "start": s["start"], "end": s["end"], "speaker": s.get("speaker")}
-             for s in result.get("segments", []) for w in str(s.get("text", "")).split()]
+    words = []
+    for seg in result.get("segments", []):
+        if seg.get("words"):  # the engine timed its words
+            words += [{"word": w["word"].strip(), "start": w["start"], "end": w["end"],
+                       "speaker": seg.get("speaker")} for w in seg["words"] if w["word"].strip()]
+        else:  # segment times only: each word carries its segment's span
+            words += [{"word": w, "start": seg["start"], "end": seg["end"], "speaker": seg.get("speaker")}
+                      for w in str(seg.get("text", "")).split()]
     return CompatTranscript(transcription=result["text"], text=result["text"],
                             language=result["language"], model=stt.get("model_id", ""), words=words)
 
