@@ -1,7 +1,7 @@
 """The Celery app: queues, routing and the settings that long GPU tasks need.
 
-Queues: ``stt`` (GPU speech work), ``fer`` (face work, scales out), ``cpu`` (probe, audio
-extraction, merge, webhook deliveries). Tasks are sent by name, so the gateway never imports
+Queues: ``stt`` (GPU speech work), ``fer`` (face work, scales out), ``diarize`` (speaker
+embeddings and clustering, CPU), ``cpu`` (probe, audio extraction, merge, webhook deliveries). Tasks are sent by name, so the gateway never imports
 worker code. Nothing is built at import: the gateway calls :func:`make_celery` in its lifespan, the workers in
 ``workers.app.create_worker_app``.
 """
@@ -13,11 +13,12 @@ from kombu import Queue
 
 from shared.settings import Settings, get_settings
 
-QUEUES = ("cpu", "stt", "fer")
+QUEUES = ("cpu", "stt", "fer", "diarize")
 
 TASK_PREPARE = "ethos.prepare"
 TASK_STT = "ethos.stt.transcribe"
 TASK_FER = "ethos.fer.chunk"
+TASK_DIARIZE = "ethos.diarize"
 TASK_MERGE = "ethos.merge"
 TASK_WEBHOOK = "ethos.webhook.deliver"
 
@@ -27,6 +28,7 @@ ROUTES = {
     TASK_WEBHOOK: {"queue": "cpu"},
     TASK_STT: {"queue": "stt"},
     TASK_FER: {"queue": "fer"},
+    TASK_DIARIZE: {"queue": "diarize"},
 }
 
 
@@ -37,7 +39,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
         "ethos",
         broker=s.redis.url,
         backend=s.redis.url,
-        include=["workers.cpu.tasks", "workers.stt.tasks", "workers.fer.tasks", "workers.webhooks"],
+        include=["workers.cpu.tasks", "workers.stt.tasks", "workers.fer.tasks",
+                 "workers.diarize.tasks", "workers.webhooks"],
     )
     app.conf.update(
         task_serializer="json",

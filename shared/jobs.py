@@ -248,6 +248,10 @@ class JobStore:
         """The analysis parts that run in parallel (e.g. ``stt``, ``fer``) and the FER fan-out."""
         self.r.hset(self.key(job_id), mapping={"parts": json.dumps(parts), "fer_chunks": str(fer_chunks)})
 
+    def set_speaker_names(self, job_id: str, names: dict[str, str]) -> None:
+        """The names given to a finished job's speakers (id → name), replacing earlier ones."""
+        self.r.hset(self.key(job_id), "speaker_names", json.dumps(names))
+
     def part_progress(self, job_id: str, part: str, value: float, stage: str) -> None:
         """Report one part's progress (0..1); the job's overall progress follows."""
         self._raise(job_id, part, value, stage)
@@ -392,7 +396,7 @@ class AsyncJobEvents:
 
 
 # JobRecord fields stored as JSON in the hash; the others are plain strings.
-_JSON_FIELDS = {"media", "error", "parts"}
+_JSON_FIELDS = {"media", "error", "parts", "speaker_names"}
 
 
 def _to_fields(rec: JobRecord) -> dict[str, str]:

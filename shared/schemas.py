@@ -20,6 +20,10 @@ class JobStatus(StrEnum):
         return self in (JobStatus.succeeded, JobStatus.failed, JobStatus.canceled)
 
 
+# The one bound on num_speakers / min_speakers / max_speakers, on every endpoint.
+MAX_SPEAKERS = 8
+
+
 class ErrorInfo(BaseModel):
     code: str
     message: str
@@ -50,8 +54,12 @@ class JobRecord(BaseModel):
     media: MediaInfo
     error: ErrorInfo | None = None
     language: str = "en"
-    # The caller's expected number of speakers (for diarization), if given.
+    # The caller's speaker count (exact, or bounds) for diarization, if given.
     num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    # Names the user gave speakers after the job (PATCH /v1/jobs/{id}/speakers): id → name.
+    speaker_names: dict[str, str] = {}
     callback_url: str | None = None
     media_key: str
     content_type: str | None = None
@@ -129,6 +137,38 @@ class SttOutput(BaseModel):
     language: str
 
 
+class SpeakerTurn(BaseModel):
+    """A stretch of speech by one speaker (diarization's label, before the merge renames)."""
+
+    speaker: str
+    start: float
+    end: float
+
+
+class DiarizeOutput(BaseModel):
+    """What the diarize task leaves in storage for the merge step."""
+
+    turns: list[SpeakerTurn]
+    model: ModelInfo
+    seconds: float
+    # Embedding windows, and how many of them the clustering saw (subsampled past a cap).
+    windows: int
+    clustered_windows: int
+    speakers: int
+
+
+class SpeakerInfo(BaseModel):
+    id: str
+    name: str | None = None
+    total_speech_s: float
+
+
+class SpeakerNames(BaseModel):
+    """``PATCH /v1/jobs/{id}/speakers``: new names by speaker id (``SPEAKER_00`` → ``Alice``)."""
+
+    names: dict[str, str]
+
+
 class FaceFrame(BaseModel):
     t: float
     label: str | None
@@ -170,6 +210,8 @@ class Result(BaseModel):
     face_scores: dict[str, dict[str, float]] | None = None
     frames_without_face: int | None = None
     face_chunks: list[FaceChunkInfo] | None = None
+    # Every speaker of the segments, in order of first appearance, with their speech time.
+    speakers: list[SpeakerInfo] = []
     models: dict[str, ModelInfo]
     timings: dict[str, float]
     created_at: str

@@ -91,6 +91,22 @@ class FerSettings(BaseModel):
     min_face_px: int = Field(40, ge=8)
 
 
+class DiarizeSettings(BaseModel):
+    # False: no diarization task runs and every segment stays SPEAKER_00.
+    enabled: bool = True
+    # Seconds between the starts of two 1.6-s embedding windows (the encoder's partials).
+    step_s: float = Field(0.5, ge=0.1, le=1.6)
+    # Spectral clustering runs on at most this many windows (evenly subsampled); the others
+    # join the nearest cluster centre. Bounds the quadratic affinity and cubic eigensolve.
+    max_cluster_windows: int = Field(1200, ge=16)
+    # Automatic count only: clusters whose centres are more alike than this merge.
+    merge_similarity: float = Field(0.86, gt=0, lt=1)
+    # Speaker turns shorter than this are absorbed by their neighbours.
+    min_turn_s: float = Field(0.4, ge=0)
+    # CPU threads for the speaker encoder per diarize process.
+    threads: int = Field(1, ge=1)
+
+
 class CelerySettings(BaseModel):
     soft_time_limit_s: int = Field(3 * 3600, ge=1)
     time_limit_s: int = Field(3 * 3600 + 300, ge=1)
@@ -143,6 +159,7 @@ class Settings(BaseSettings):
     celery: CelerySettings = CelerySettings()
     gateway: GatewaySettings = GatewaySettings()
     webhooks: WebhookSettings = WebhookSettings()
+    diarize: DiarizeSettings = DiarizeSettings()
     work_dir: Path = Path("data/work")
     log_level: str = "INFO"
 

@@ -6,7 +6,16 @@ import math
 from collections import Counter, defaultdict
 
 from shared.jobs import utcnow
-from shared.schemas import FerChunkOutput, JobRecord, ModelInfo, Result, Segment, SttOutput
+from shared.schemas import (
+    DiarizeOutput,
+    FerChunkOutput,
+    JobRecord,
+    ModelInfo,
+    Result,
+    Segment,
+    SttOutput,
+)
+from workers.cpu.speakers import assign_speakers
 
 
 def _majority(labels: list[str]) -> str | None:
@@ -54,10 +63,13 @@ def build_result(
     stt: SttOutput | None,
     fer: list[FerChunkOutput],
     timings: dict[str, float],
+    diarized: DiarizeOutput | None = None,
 ) -> Result:
     """The final result object for a job."""
     has_video = bool(rec.media.has_video)
-    segments = [s.model_copy(deep=True) for s in (stt.segments if stt else [])]
+    segments, speakers = assign_speakers(
+        [s.model_copy(deep=True) for s in (stt.segments if stt else [])],
+        diarized.turns if diarized else None)
     timeline: dict[int, str] = {}
     scores: dict[int, dict[str, float]] = {}
     if has_video:
@@ -70,6 +82,8 @@ def build_result(
         models["vad"] = stt.vad
     if fer:
         models["fer"] = fer[0].model
+    if diarized:
+        models["diarize"] = diarized.model
     return Result(
         job_id=rec.id,
         filename=rec.media.filename,
@@ -77,6 +91,7 @@ def build_result(
         language=rec.language,
         text=" ".join(s.text for s in segments if s.text).strip(),
         segments=segments,
+        speakers=speakers,
         has_video=has_video,
         face_emotion_timeline={str(k): v for k, v in timeline.items()} if has_video else None,
         face_scores={str(k): v for k, v in scores.items()} if has_video else None,

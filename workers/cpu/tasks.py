@@ -7,9 +7,9 @@ import time
 
 from celery import chord, shared_task, signature
 
-from shared.celery_app import TASK_FER, TASK_MERGE, TASK_PREPARE, TASK_STT
+from shared.celery_app import TASK_DIARIZE, TASK_FER, TASK_MERGE, TASK_PREPARE, TASK_STT
 from shared.errors import TooLong
-from shared.schemas import FerChunkOutput, JobStatus, MediaInfo, SttOutput
+from shared.schemas import DiarizeOutput, FerChunkOutput, JobStatus, MediaInfo, SttOutput
 from workers import runtime
 from workers.cpu import media
 from workers.cpu.merge import build_result
@@ -71,6 +71,9 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
             storage().upload_file(media_key(job_id, "audio.wav"), wav, "audio/wav")
             parts.append("stt")
             header.append(signature(TASK_STT, args=(job_id,), immutable=True))
+            if s.diarize.enabled:  # in parallel with transcription, on its own queue
+                parts.append("diarize")
+                header.append(signature(TASK_DIARIZE, args=(job_id,), immutable=True))
         spans = plan_fer_chunks(info, s.fer.chunk_s, s.fer.fps)
         if spans:
             parts.append("fer")
@@ -105,9 +108,12 @@ def merge(self: JobTask, job_id: str) -> str | None:
         FerChunkOutput.model_validate_json(st.get_bytes(media_key(job_id, f"fer/{i:05d}.json")))
         for i in range(rec.fer_chunks)
     ]
+    diarized = None
+    if "diarize" in rec.parts:
+        diarized = DiarizeOutput.model_validate_json(st.get_bytes(media_key(job_id, "diarize.json")))
     timings = store.timings(job_id)
     timings["merge"] = round(time.perf_counter() - t0, 4)
-    result = build_result(rec, stt, fer, timings)
+    result = build_result(rec, stt, fer, timings, diarized)
     result_key = media_key(job_id, "result.json")
     st.put_bytes(result_key, result.model_dump_json().encode())
     if not store.succeed(job_id, result_key):

@@ -1,0 +1,1 @@
+"""Who is speaking: speaker embeddings, clustering and turns (the ``diarize`` queue)."""

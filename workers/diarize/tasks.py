@@ -1,0 +1,48 @@
+"""The ``diarize`` queue's task: who speaks when in one job's audio."""
+
+from __future__ import annotations
+
+import time
+
+from celery import shared_task
+
+from shared.celery_app import TASK_DIARIZE
+from workers import runtime
+from workers.diarize.cluster import SpeakerCount
+from workers.diarize.pipeline import diarize_audio
+from workers.runtime import JobTask, active_record, ensure_active, jobs, media_key
+from workers.stt.audio import read_wav
+
+
+def describe() -> dict[str, object]:
+    """The speaker encoder this worker runs, for heartbeats and /readyz (nothing is loaded)."""
+    from workers.diarize.embed import weights_path
+
+    try:
+        return {"model": str(weights_path().name), "ready": True}
+    except Exception as e:  # noqa: BLE001 - reported in /readyz
+        return {"ready": False, "message": str(e)}
+
+
+@shared_task(name=TASK_DIARIZE, base=JobTask, bind=True)
+def diarize(self: JobTask, job_id: str) -> str:
+    """Speaker turns of a job's audio; leaves ``diarize.json`` in storage."""
+    t0 = time.perf_counter()
+    rec = active_record(job_id)
+    store = jobs()
+    s = runtime.settings()
+    store.part_progress(job_id, "diarize", 0.0, "speakers")
+    with runtime.scratch(job_id) as tmp:
+        samples = read_wav(runtime.local_copy(media_key(job_id, "audio.wav"), tmp, "audio.wav"))
+
+    def progress(f: float) -> None:
+        ensure_active(job_id)
+        store.part_progress(job_id, "diarize", f, "speakers")
+
+    count = SpeakerCount(rec.num_speakers, rec.min_speakers, rec.max_speakers)
+    out = diarize_audio(samples, s.vad, s.diarize, count, progress)
+    key = media_key(job_id, "diarize.json")
+    runtime.storage().put_bytes(key, out.model_dump_json().encode())
+    store.part_progress(job_id, "diarize", 1.0, "speakers")
+    store.record_timing(job_id, "diarize", time.perf_counter() - t0)
+    return key
