@@ -16,7 +16,7 @@ from gateway.upload import receive_upload
 from shared import languages
 from shared.celery_app import TASK_PREPARE
 from shared.jobs import new_job_id, object_key, utcnow
-from shared.schemas import JobRecord, JobStatus, MediaInfo
+from shared.schemas import MAX_SPEAKERS, JobRecord, JobStatus, MediaInfo
 from shared.webhooks import CallbackRefused, check_callback_url
 
 log = logging.getLogger("ethos.gateway")
@@ -31,19 +31,36 @@ def job_language(c: Context, raw: str) -> str:
         raise ApiError(400, e.code, e.message) from e
 
 
-def parse_num_speakers(raw: str) -> int:
-    """The expected number of speakers, 1-32 (400 otherwise)."""
-    if not raw.strip().isdigit() or not 1 <= int(raw) <= 32:
-        raise ApiError(400, "invalid_request", f"num_speakers must be a whole number from 1 to 32, not {raw!r}")
+def parse_speaker_count(raw: str, name: str = "num_speakers") -> int:
+    """A speaker count from 1 to MAX_SPEAKERS (400 ``invalid_speakers`` otherwise)."""
+    if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_SPEAKERS:
+        raise ApiError(400, "invalid_speakers",
+                       f"{name} must be a whole number from 1 to {MAX_SPEAKERS}, not {raw!r}")
     return int(raw)
+
+
+def speaker_options(fields: dict[str, str], num_speakers: int | None = None
+                    ) -> tuple[int | None, int | None, int | None]:
+    """``num_speakers`` (exact) or ``min_speakers``/``max_speakers`` (bounds) from a form,
+    checked against each other (400 ``invalid_speakers``)."""
+    got = {k: parse_speaker_count(fields[k], k) for k in ("num_speakers", "min_speakers", "max_speakers")
+           if (fields.get(k) or "").strip()}
+    num = num_speakers if num_speakers is not None else got.get("num_speakers")
+    lo, hi = got.get("min_speakers"), got.get("max_speakers")
+    if lo is not None and hi is not None and lo > hi:
+        raise ApiError(400, "invalid_speakers", f"min_speakers ({lo}) is above max_speakers ({hi})")
+    if num is not None and ((lo is not None and num < lo) or (hi is not None and num > hi)):
+        raise ApiError(400, "invalid_speakers",
+                       f"num_speakers ({num}) lies outside min_speakers..max_speakers")
+    return num, lo, hi
 
 
 async def accept_job(request: Request, c: Context, file_field: str | tuple[str, ...],
                      num_speakers: int | None = None) -> JobRecord:
     """Stream the upload into storage, record the job and enqueue its workflow.
 
-    ``num_speakers`` (from the original /transcribe-diarize query) is kept on the job for the
-    diarization step."""
+    ``num_speakers`` (from the original /transcribe-diarize query) or the form's
+    ``num_speakers``/``min_speakers``/``max_speakers`` are kept on the job for diarization."""
     await run_in_threadpool(c.jobs.ping)  # fail fast (503) before taking the body
     job_id = new_job_id()
     up = await receive_upload(
@@ -56,8 +73,7 @@ async def accept_job(request: Request, c: Context, file_field: str | tuple[str, 
     )
     try:
         language = await run_in_threadpool(job_language, c, up.fields.get("language") or "en")
-        if num_speakers is None and up.fields.get("num_speakers"):
-            num_speakers = parse_num_speakers(up.fields["num_speakers"])
+        num, lo, hi = speaker_options(up.fields, num_speakers)
         callback = up.fields.get("callback_url") or None
         if callback:
             try:
@@ -71,7 +87,9 @@ async def accept_job(request: Request, c: Context, file_field: str | tuple[str, 
             created_at=utcnow(),
             media=MediaInfo(filename=up.filename, size=up.size),
             language=language,
-            num_speakers=num_speakers,
+            num_speakers=num,
+            min_speakers=lo,
+            max_speakers=hi,
             callback_url=callback,
             media_key=up.key,
             content_type=media_type(up.filename, up.sniffed),
@@ -114,7 +132,34 @@ def load_result(c: Context, rec: JobRecord) -> dict[str, Any]:
         raise ApiError(409, "not_ready", msg)
     if not rec.result_key:
         raise ApiError(410, "gone", f"the result of job {rec.id} is no longer stored")
-    return json.loads(c.storage.get_bytes(rec.result_key))  # type: ignore[no-any-return]
+    result: dict[str, Any] = json.loads(c.storage.get_bytes(rec.result_key))
+    for spk in result.get("speakers", []):  # names given after the job (rename_speakers)
+        spk["name"] = rec.speaker_names.get(spk["id"], spk.get("name"))
+    return result
+
+
+MAX_NAME_CHARS = 80
+
+
+def rename_speakers(c: Context, rec: JobRecord, names: dict[str, str]) -> dict[str, Any]:
+    """Store names for a finished job's speakers (merged with earlier ones); the result with
+    them. 409 unless succeeded; 400 for an unknown speaker id or an empty or long name."""
+    result = load_result(c, rec)
+    known = [s["id"] for s in result.get("speakers", [])]
+    if not names:
+        raise ApiError(400, "invalid_speakers", "names must name at least one speaker")
+    for spk, name in names.items():
+        if spk not in known:
+            raise ApiError(400, "unknown_speaker",
+                           f"job {rec.id} has no speaker {spk!r} (its speakers: {', '.join(known) or 'none'})")
+        if not name.strip() or len(name.strip()) > MAX_NAME_CHARS:
+            raise ApiError(400, "invalid_speaker_name",
+                           f"the name of {spk} must be 1 to {MAX_NAME_CHARS} characters, not {name!r}")
+    merged = {**rec.speaker_names, **{k: " ".join(v.split()) for k, v in names.items()}}
+    c.jobs.set_speaker_names(rec.id, merged)
+    for spk in result.get("speakers", []):
+        spk["name"] = merged.get(spk["id"], spk.get("name"))
+    return result
 
 
 def delete_job(c: Context, rec: JobRecord) -> JobRecord:

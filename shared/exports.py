@@ -1,5 +1,9 @@
 """Exports of a result: SRT and WebVTT subtitles (one cue per segment), CSV of the segments
-and CSV of the face timeline."""
+and CSV of the face timeline.
+
+Speakers appear as their name, else their id (:func:`speaker_label`): always in the CSV;
+in subtitles (SRT ``Name: text``, WebVTT ``<v Name>text``) when the recording has more than
+one speaker or a speaker was named, so a one-voice transcript keeps plain cues."""
 
 from __future__ import annotations
 
@@ -16,24 +20,47 @@ def _ts(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
+def speaker_label(result: dict[str, Any], seg: dict[str, Any]) -> str:
+    """The segment's speaker as exports show it: the name given to it, else its id."""
+    spk = str(seg.get("speaker") or "")
+    for info in result.get("speakers") or []:
+        if info.get("id") == spk and info.get("name"):
+            return str(info["name"])
+    return spk
+
+
+def _subtitle_speakers(result: dict[str, Any]) -> bool:
+    """Whether subtitles name the speaker: two or more speakers, or a named one."""
+    segs = result.get("segments", [])
+    return len({s.get("speaker") for s in segs}) > 1 or any(
+        info.get("name") for info in result.get("speakers") or [])
+
+
 def _cue_text(seg: dict[str, Any]) -> str:
     text = " ".join(str(seg.get("text", "")).split()) or "…"
     return f"{text} ({seg['emotion']})" if seg.get("emotion") and seg["emotion"] != "Neutral" else text
 
 
 def to_srt(result: dict[str, Any]) -> str:
-    """SubRip: numbered cues, ``HH:MM:SS,mmm`` times."""
+    """SubRip: numbered cues, ``HH:MM:SS,mmm`` times, ``Speaker: `` before the text."""
     cues = []
+    named = _subtitle_speakers(result)
     for i, seg in enumerate(result.get("segments", []), 1):
-        cues.append(f"{i}\n{_ts(seg['start'], ',')} --> {_ts(seg['end'], ',')}\n{_cue_text(seg)}\n")
+        who = f"{speaker_label(result, seg)}: " if named else ""
+        cues.append(f"{i}\n{_ts(seg['start'], ',')} --> {_ts(seg['end'], ',')}\n{who}{_cue_text(seg)}\n")
     return "\n".join(cues)
 
 
 def to_vtt(result: dict[str, Any]) -> str:
-    """WebVTT: a header, then ``HH:MM:SS.mmm`` cues."""
+    """WebVTT: a header, then ``HH:MM:SS.mmm`` cues, the speaker as a voice span."""
     out = ["WEBVTT", ""]
+    named = _subtitle_speakers(result)
     for i, seg in enumerate(result.get("segments", []), 1):
-        out += [str(i), f"{_ts(seg['start'], '.')} --> {_ts(seg['end'], '.')}", _cue_text(seg), ""]
+        who = ""
+        if named:
+            voice = " ".join(speaker_label(result, seg).replace("<", "").replace(">", "").replace("&", "and").split())
+            who = f"<v {voice}>"
+        out += [str(i), f"{_ts(seg['start'], '.')} --> {_ts(seg['end'], '.')}", who + _cue_text(seg), ""]
     return "\n".join(out)
 
 
@@ -50,7 +77,8 @@ def _csv(header: tuple[str, ...], rows: list[list[Any]]) -> str:
 
 def to_csv(result: dict[str, Any]) -> str:
     """One row per segment (:data:`SEGMENT_CSV_COLUMNS`); an absent face emotion is empty."""
-    rows = [[seg.get(k) if seg.get(k) is not None else "" for k in SEGMENT_CSV_COLUMNS]
+    rows = [[speaker_label(result, seg) if k == "speaker"
+             else seg.get(k) if seg.get(k) is not None else "" for k in SEGMENT_CSV_COLUMNS]
             for seg in result.get("segments", [])]
     return _csv(SEGMENT_CSV_COLUMNS, rows)
 

@@ -65,6 +65,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         # Fine segments (one per sentence of the generated speech), as the segment tests expect.
         "ETHOS_VAD__MERGE_GAP_S": "0.6",
         "ETHOS_FER__CHUNK_S": "3",
+        # Speakers are tested on stacks of their own (test_diarize_stack.py).
+        "ETHOS_DIARIZE__ENABLED": "false",
         # Callbacks may reach loopback receivers (the tests' own) and no other internal address.
         "ETHOS_WEBHOOKS__ALLOW": '["127.0.0.1/32"]',
         "ETHOS_WEBHOOKS__SECRET": WEBHOOK_SECRET,

@@ -87,8 +87,11 @@ class RedisServer:
 
 
 def local_env(tmp: Path, redis_url: str, **extra: str) -> dict[str, str]:
-    """Environment for a stack on local-disk storage under ``tmp``."""
+    """Environment for a stack on local-disk storage under ``tmp``. Diarization is off unless
+    ``extra`` turns it on (``ETHOS_DIARIZE__ENABLED="true"`` with a diarize worker): stacks
+    about other things keep to the workers they start."""
     return {
+        "ETHOS_DIARIZE__ENABLED": "false",
         "ETHOS_REDIS__URL": redis_url,
         "ETHOS_STORAGE__BACKEND": "local",
         "ETHOS_STORAGE__LOCAL_ROOT": str(tmp / "storage"),

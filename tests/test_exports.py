@@ -47,13 +47,27 @@ def test_face_csv_sorted_with_scores() -> None:
 
 def test_srt_and_vtt_parse(tmp_path: Path) -> None:
     subs = pysrt.from_string(to_srt(RESULT))
-    assert len(subs) == 2 and subs[0].text == 'Hello, "world" (Happy)'
+    # Two speakers: each cue names its speaker (SRT "Speaker: ", WebVTT a voice span).
+    assert len(subs) == 2 and subs[0].text == 'SPEAKER_00: Hello, "world" (Happy)'
     assert subs[1].start.ordinal == 3661000 and subs[1].end.ordinal == 3662125
     vtt = tmp_path / "x.vtt"
     vtt.write_text(to_vtt(RESULT))
     captions = webvtt.read(str(vtt))
     assert [c.start for c in captions] == ["00:00:00.250", "01:01:01.000"]
-    assert captions[1].text == "line break"
+    assert captions[1].text == "line break" and captions[1].voice == "SPEAKER_01"
+
+
+def test_exports_use_speaker_names(tmp_path: Path) -> None:
+    named = {**RESULT, "speakers": [{"id": "SPEAKER_00", "name": "Alice <A&B>", "total_speech_s": 2.25},
+                                    {"id": "SPEAKER_01", "name": None, "total_speech_s": 1.1}]}
+    subs = pysrt.from_string(to_srt(named))
+    assert subs[0].text.startswith("Alice <A&B>: ") and subs[1].text.startswith("SPEAKER_01: ")
+    (tmp_path / "n.vtt").write_text(to_vtt(named))
+    assert [c.voice for c in webvtt.read(str(tmp_path / "n.vtt"))] == ["Alice AandB", "SPEAKER_01"]
+    assert [r["speaker"] for r in _rows(to_csv(named))] == ["Alice <A&B>", "SPEAKER_01"]
+    # One unnamed speaker: plain cues.
+    one = {"segments": [{**RESULT["segments"][0]}], "speakers": [{"id": "SPEAKER_00", "total_speech_s": 2.25}]}
+    assert pysrt.from_string(to_srt(one))[0].text == 'Hello, "world" (Happy)'
 
 
 def test_exports_over_the_stack(stack: Stack, yongen: Path, tmp_path: Path) -> None:

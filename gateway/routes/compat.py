@@ -19,7 +19,15 @@ from gateway import service
 from gateway.context import Context, ctx
 from gateway.errors import ERROR_RESPONSES, ApiError
 from gateway.waiting import WaitTimedOut, follow
-from shared.schemas import CompatAccepted, CompatJob, CompatTranscript, JobRecord, JobStatus, Result
+from shared.schemas import (
+    MAX_SPEAKERS,
+    CompatAccepted,
+    CompatJob,
+    CompatTranscript,
+    JobRecord,
+    JobStatus,
+    Result,
+)
 
 router = APIRouter(tags=["compat"], responses=ERROR_RESPONSES)
 
@@ -99,12 +107,12 @@ def _transcript(result: dict[str, Any]) -> CompatTranscript:
              responses=_SYNC_RESPONSES)
 async def transcribe_diarize_sync(
     request: Request,
-    num_speakers: str | None = Query(None, description="Expected number of speakers (1-32)"),
+    num_speakers: str | None = Query(None, description=f"Expected number of speakers (1-{MAX_SPEAKERS})"),
     c: Context = Depends(ctx),
 ) -> Any:
     """Original model-layer endpoint (field ``audio``): waits, then the result JSON (200)."""
     try:
-        speakers = service.parse_num_speakers(num_speakers) if num_speakers else None
+        speakers = service.parse_speaker_count(num_speakers) if num_speakers else None
         rec = await service.accept_job(request, c, "audio", num_speakers=speakers)
         return await _finished_result(c, rec)
     except ApiError as e:

@@ -40,7 +40,9 @@ def readiness(c: Context) -> tuple[bool, dict[str, Any]]:
         deps["storage"] = {"state": "ok", "backend": c.storage.name}
     except Exception as e:  # noqa: BLE001
         deps["storage"] = {"state": "down", "backend": c.storage.name, "message": str(e)}
-    workers: dict[str, list[dict[str, Any]]] = {q: [] for q in QUEUES}
+    # The diarize queue is needed only while diarization is on.
+    queues = [q for q in QUEUES if q != "diarize" or c.settings.diarize.enabled]
+    workers: dict[str, list[dict[str, Any]]] = {q: [] for q in queues}
     if deps["redis"]["state"] == "ok":
         now = time.time()
         for info in c.jobs.live_workers():

@@ -13,7 +13,17 @@ from gateway.errors import ERROR_RESPONSES, ApiError
 from gateway.events import stream_events
 from gateway.ranges import RangeNotSatisfiable, parse_range
 from shared.exports import faces_to_csv, to_csv, to_srt, to_vtt
-from shared.schemas import EventLog, JobAccepted, JobList, JobView, Limits, TagTable, job_links
+from shared.schemas import (
+    EventLog,
+    JobAccepted,
+    JobList,
+    JobView,
+    Limits,
+    Result,
+    SpeakerNames,
+    TagTable,
+    job_links,
+)
 from shared.tags import table_rows
 
 router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)
@@ -21,8 +31,8 @@ router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)
 
 @router.post("/jobs", status_code=202, response_model=JobAccepted)
 async def create_job(request: Request, response: Response, c: Context = Depends(ctx)) -> JobAccepted:
-    """Upload a recording (multipart field ``file``; optional ``language``, ``num_speakers``,
-    ``callback_url``)."""
+    """Upload a recording (multipart field ``file``; optional ``language``, ``num_speakers`` or
+    ``min_speakers``/``max_speakers`` (1-8), ``callback_url``)."""
     rec = await service.accept_job(request, c, "file")
     links = job_links(rec.id)
     response.headers["Location"] = links.self
@@ -79,6 +89,13 @@ def get_result(job_id: str, format: str = "json", c: Context = Depends(ctx)) -> 
                         headers={"Content-Disposition": _disposition(f"{stem}.faces.csv", "attachment")})
     raise ApiError(400, "invalid_request",
                    f"format must be json, srt, vtt, csv or faces.csv, not {format!r}")
+
+
+@router.patch("/jobs/{job_id}/speakers", response_model=Result)
+def rename_speakers(job_id: str, body: SpeakerNames, c: Context = Depends(ctx)) -> dict[str, Any]:
+    """Name a finished job's speakers (``{"names": {"SPEAKER_00": "Alice"}}``); the result
+    with the names, which exports then use."""
+    return service.rename_speakers(c, service.get_job(c, job_id), body.names)
 
 
 @router.get("/jobs/{job_id}/events", response_model=EventLog)
