@@ -15,9 +15,11 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from evaluation import manifest
 from evaluation.client import EthosClient, EthosUnreachable, JobFailed, wall_seconds
+from evaluation.der import der
 from evaluation.report import ClipScore, Summary, score_clip, write
 from shared.tags import segment_emotion
 
@@ -45,7 +47,7 @@ def evaluate(clips: list[manifest.Clip], audio: dict[str, Path], client: EthosCl
     """Run every clip through the service and score it; a failed job scores as no text."""
     scores: list[ClipScore] = []
     for clip in clips:
-        expected = {"emotion_expected": clip.emotion, "speakers_expected": clip.speakers}
+        expected: dict[str, Any] = {"emotion_expected": clip.emotion, "speakers_expected": clip.speakers}
         try:
             result, job = client.transcribe(audio[clip.id], language)
         except JobFailed as e:
@@ -53,6 +55,11 @@ def evaluate(clips: list[manifest.Clip], audio: dict[str, Path], client: EthosCl
             scores.append(score_clip(clip.id, clip.reference, "", error=str(e), **expected))
             continue
         tags = [t for s in result.segments for t in s.tags]
+        if clip.turns:
+            d = der([(t.speaker, t.start, t.end) for t in clip.turns],
+                    [(s.speaker, s.start, s.end) for s in result.segments])
+            expected.update(der=round(d.der, 4), der_error_s=round(d.der * d.reference_s, 3),
+                            der_reference_s=d.reference_s)
         stt = result.models.get("stt")
         score = score_clip(
             clip.id, clip.reference, result.text, duration_s=result.duration,

@@ -3,8 +3,9 @@
 One JSON object per line:
 
 - ``id`` (optional; default the line number), ``reference``: the spoken text with inline
-  ``[tags]``; optional ``emotion`` (the expected speech-emotion label) and ``speakers``
-  (the number of speakers);
+  ``[tags]``; optional ``emotion`` (the expected speech-emotion label), ``speakers``
+  (the number of speakers) and ``turns`` (the reference speaker turns,
+  ``[{"speaker", "start", "end"}]`` in seconds: the clip is then scored for DER);
 - the audio, either ``audio``: a path relative to the manifest's folder, an absolute path, or
   ``media:<name>`` (a file in the media folder: ``--media``, else ``$ETHOS_MEDIA``, else
   ``../shared/media`` beside the project); or ``tts``: ``{"voice", "rate"}``, a clip that
@@ -40,6 +41,12 @@ class Tts(BaseModel):
     rate: int = Field(160, ge=80, le=450)
 
 
+class RefTurn(BaseModel):
+    speaker: str
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+
+
 class Clip(BaseModel):
     id: str
     reference: str
@@ -47,6 +54,7 @@ class Clip(BaseModel):
     tts: Tts | None = None
     emotion: str | None = None
     speakers: int | None = Field(None, ge=1)
+    turns: list[RefTurn] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> Clip:

@@ -38,6 +38,11 @@ class ClipScore:
     emotion: str | None = None
     speakers_expected: int | None = None
     speakers: int | None = None
+    # Diarization error (evaluation.der) where the clip has reference turns: DER, and the
+    # erroneous and reference seconds that sum over the set.
+    der: float | None = None
+    der_error_s: float | None = None
+    der_reference_s: float | None = None
     stt_s: float | None = None
     wall_s: float | None = None
     engine: str | None = None
@@ -82,6 +87,8 @@ class Summary:
         tags = tag_report((c.reference, c.hypothesis) for c in self.clips)
         labelled = [c for c in self.clips if c.emotion_expected]
         counted = [c for c in self.clips if c.speakers_expected]
+        diarized = [c for c in self.clips if c.der_reference_s]
+        der_ref = sum(c.der_reference_s or 0.0 for c in diarized)
         audio = sum(c.duration_s for c in ok)
         stt = sum(c.stt_s or 0.0 for c in ok)
         return {
@@ -100,6 +107,8 @@ class Summary:
             "emotion_labelled": len(labelled),
             "speaker_count_accuracy": (round(sum(c.speakers == c.speakers_expected for c in counted) / len(counted), 4)
                                        if counted else None),
+            "der": round(sum(c.der_error_s or 0.0 for c in diarized) / der_ref, 4) if der_ref else None,
+            "der_clips": len(diarized),
             "audio_s": round(audio, 3), "stt_s": round(stt, 3),
             "rtf": round(stt / audio, 4) if audio and stt else None,
             "rtfx": round(audio / stt, 2) if audio and stt else None,
@@ -127,6 +136,7 @@ def markdown(d: dict[str, Any]) -> str:
         f"| tag F1, macro over the {t['macro_clips']} clips with reference tags | {_pct(t['macro_f1'])} |",
         f"| speech-emotion accuracy ({d['emotion_labelled']} labelled clips) | {_pct(d['emotion_accuracy'])} |",
         f"| speaker-count accuracy | {_pct(d['speaker_count_accuracy'])} |",
+        f"| DER, 0.25-s collar ({d['der_clips']} clips with reference turns) | {_pct(d['der'])} |",
         f"| real-time factor (STT seconds / audio seconds) | {d['rtf'] if d['rtf'] is not None else '—'}"
         f" ({d['rtfx'] if d['rtfx'] is not None else '—'}x real time) |",
         "", "## Per tag", "", "| tag | tp | fp | fn | precision | recall | F1 |", "|---|---|---|---|---|---|---|",
