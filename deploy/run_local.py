@@ -69,6 +69,8 @@ def main() -> int:
         ("worker-stt", ["-Q", "stt", "-c", "1", "-n", "stt@%h"]),  # one process per GPU
         ("worker-fer", ["-Q", "fer", "-c", str(max(1, cores // 2)), "-n", "fer@%h"]),
     ]
+    if s.diarize.enabled:  # speakers, beside transcription (one process: it is light)
+        workers.append(("worker-diarize", ["-Q", "diarize", "-c", "1", "-n", "diarize@%h"]))
     for name, args in workers:
         cmd = [py, "-m", "workers", "worker", "--loglevel", "INFO", *args]
         procs.append((name, subprocess.Popen(cmd, cwd=ROOT, env=env)))
