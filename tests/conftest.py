@@ -102,6 +102,18 @@ def whisper_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
+def diarize_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Gateway, cpu, stt (faster-whisper) and diarize workers on local disk, diarization on."""
+    with private_stack(tmp_path_factory.mktemp("diarize-stack"), ETHOS_STT__ENGINE="fasterwhisper",
+                       ETHOS_DIARIZE__ENABLED="true") as st:
+        st.worker("cpu", 1, name="cpu")
+        st.worker("stt", 1, name="stt")
+        st.worker("diarize", 1, name="diarize")
+        st.gateway()
+        yield st
+
+
+@pytest.fixture(scope="session")
 def media_root() -> Path:
     """The shared real recordings (jfk.flac, yongen.mp4)."""
     return media_dir()
