@@ -143,7 +143,7 @@ async function openEditor(job) {
   $("x-json").href = URL.createObjectURL(blob); $("x-json").download = `${stem(result.filename)}.json`;
   $("x-srt").href = `${base}?format=srt`; $("x-vtt").href = `${base}?format=vtt`;
   $("face-row").hidden = !result.has_video;
-  state.pps = null; renderTranscript(); renderTimeline(); drawChartBase();
+  state.pps = null; renderSpeakers(); renderTranscript(); renderTimeline(); drawChartBase();
   player.onplay = () => { document.body.classList.add("playing"); $("live-label").textContent = "live"; loop(); };
   player.onpause = player.onended = () => { document.body.classList.remove("playing"); $("live-label").textContent = "paused"; update(); };
   player.ontimeupdate = player.onseeked = () => update();
@@ -190,6 +190,7 @@ function renderTranscript() {
   for (const seg of state.result.segments) {
     const row = el("div", "seg future"); row.dataset.id = seg.id; if (seg.truncated) row.classList.add("trunc");
     const time = el("div", "time", `${fmt(seg.start)}`); time.dataset.time = seg.start;
+    row.classList.add(speakerClass(seg.speaker)); time.append(el("span", "who", speakerName(seg.speaker)));
     const text = el("div", "text"); text.append(renderSegText(seg, 0));
     const emo = el("div", `emo e-${seg.emotion}`, seg.face_emotion ? `${seg.emotion} · face ${seg.face_emotion}` : seg.emotion);
     row.append(time, text, emo); root.append(row);
@@ -288,6 +289,38 @@ function update() {
   drawChart(t);
 }
 
+// ------------------------------------------------------------------ speakers
+// Each speaker's colour follows its order in result.speakers (first appearance); a rename is
+// stored with the job (PATCH /v1/jobs/{id}/speakers), so exports and other clients see it.
+function speakerIndex(id) { const i = (state.result.speakers || []).findIndex((s) => s.id === id); return i < 0 ? 0 : i; }
+function speakerClass(id) { return `spk-${speakerIndex(id) % 8}`; }
+function speakerName(id) { const s = (state.result.speakers || []).find((x) => x.id === id); return (s && s.name) || id; }
+
+function renderSpeakers() {
+  const root = $("speakers"); root.replaceChildren();
+  for (const spk of state.result.speakers || []) {
+    const row = el("label", `speaker ${speakerClass(spk.id)}`); row.dataset.speaker = spk.id;
+    const input = el("input"); input.value = spk.name || ""; input.placeholder = spk.id; input.maxLength = 80;
+    input.setAttribute("aria-label", `name of ${spk.id}`);
+    const err = el("span", "err");
+    input.addEventListener("keydown", (e) => { if (e.key === "Enter") input.blur(); });
+    input.addEventListener("change", () => renameSpeaker(spk.id, input.value, err));
+    row.append(input, el("i", "", `${fmt(spk.total_speech_s)}`), err);
+    root.append(row);
+  }
+}
+
+async function renameSpeaker(id, name, err) {
+  err.textContent = "";
+  if (!name.trim()) return;
+  try {
+    const r = await api(`/v1/jobs/${state.job.id}/speakers`, { method: "PATCH",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ names: { [id]: name } }) });
+    state.result.speakers = r.speakers; state.sweep = {};
+  } catch (e) { err.textContent = e.message; return; }
+  renderSpeakers(); renderTranscript(); renderTimeline(); update();
+}
+
 // ------------------------------------------------------------------ timeline
 function zoom(f) { state.pps = Math.min(400, Math.max(1, state.pps * f)); renderTimeline(); update(); }
 
@@ -302,7 +335,8 @@ function renderTimeline() {
   for (let t = 0; t <= r.duration + 1e-6; t += step) { const k = el("div", "tick", fmtShort(t)); k.style.left = `${t * state.pps}px`; ruler.append(k); }
   const track = $("track"); track.replaceChildren($("played"));
   for (const s of r.segments) {
-    const b = el("div", `seg-block e-${s.emotion}`, s.text.slice(0, 60)); b.dataset.id = s.id;
+    const b = el("div", `seg-block e-${s.emotion} ${speakerClass(s.speaker)}`, s.text.slice(0, 60)); b.dataset.id = s.id;
+    b.title = speakerName(s.speaker);
     b.style.left = `${s.start * state.pps}px`; b.style.width = `${Math.max(2, (s.end - s.start) * state.pps)}px`;
     if (s.id === state.activeId) b.classList.add("active");
     track.append(b);
