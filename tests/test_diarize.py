@@ -106,6 +106,23 @@ def test_windows_cover_each_region() -> None:
     assert all(b - a == pytest.approx(1.6) for a, b in rest)
 
 
+def test_speech_regions_from_vad_flags() -> None:
+    from workers.diarize.regions import FRAME_S, regions_from_flags
+
+    def frames(seconds: float, on: bool) -> list[bool]:
+        return [on] * int(round(seconds / FRAME_S))
+
+    # 1.5 s speech, a 0.15-s dip (closed), 0.9 s speech, 1.2 s pause, a 0.09-s blip (dropped),
+    # 0.6 s pause, 0.6 s speech.
+    flags = np.array(frames(1.5, True) + frames(0.15, False) + frames(0.9, True) + frames(1.2, False)
+                     + frames(0.09, True) + frames(0.6, False) + frames(0.6, True))
+    got = regions_from_flags(flags, len(flags) * FRAME_S)
+    assert len(got) == 2
+    assert got[0][0] == 0.0 and got[0][1] == pytest.approx(2.6, abs=0.1)
+    assert got[1][0] == pytest.approx(4.44 - 0.05, abs=0.04) and got[1][1] == pytest.approx(5.04, abs=0.04)
+    assert regions_from_flags(np.zeros(0, dtype=bool), 0.0) == []
+
+
 def test_turns_from_window_labels() -> None:
     regions = [(0.0, 4.0), (4.5, 5.0), (5.5, 9.0)]
     starts = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 2.4, 5.5, 6.0, 6.5, 7.0, 7.4])
@@ -214,8 +231,8 @@ def test_pipeline_on_espeak_dialogues(dialogues) -> None:  # type: ignore[no-unt
     s = Settings()
     path, truth = dialogues["AB"]
     assert min(b - a for _, a, b in truth) < 2.0  # one turn under 2 s
-    out = diarize_audio(read_wav(path), s.vad, s.diarize, SpeakerCount())
+    out = diarize_audio(read_wav(path), s.diarize, SpeakerCount())
     assert out.speakers == 2 and out.windows > 0
     assert der(truth, [(t.speaker, t.start, t.end) for t in out.turns]).der <= 0.10
-    one = diarize_audio(read_wav(dialogues["A"][0]), s.vad, s.diarize, SpeakerCount())
+    one = diarize_audio(read_wav(dialogues["A"][0]), s.diarize, SpeakerCount())
     assert one.speakers == 1

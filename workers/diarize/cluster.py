@@ -97,7 +97,7 @@ def merge_similar(emb: np.ndarray, labels: np.ndarray, lo: int, threshold: float
 
 
 def cluster(emb: np.ndarray, count: SpeakerCount, merge_similarity: float = 0.86,
-            max_windows: int = 1200) -> np.ndarray:
+            max_windows: int = 500) -> np.ndarray:
     """A speaker label (0..k-1) per embedding row."""
     n = len(emb)
     lo, hi = count.bounds()

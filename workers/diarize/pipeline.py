@@ -9,29 +9,18 @@ from collections.abc import Callable
 import numpy as np
 
 from shared.schemas import DiarizeOutput
-from shared.settings import DiarizeSettings, VadSettings
+from shared.settings import DiarizeSettings
 from workers.diarize import embed
 from workers.diarize.cluster import SpeakerCount, cluster
+from workers.diarize.regions import speech_regions
 from workers.diarize.turns import make_turns
 
-# Speech regions for diarization: the job's VAD settings, but pauses are kept (no packing),
-# so a change of speaker at a pause is a region border.
-REGION_GAP_S = 0.3
 
-
-def speech_regions(samples: np.ndarray, vad_cfg: VadSettings) -> list[tuple[float, float]]:
-    """Silero VAD's speech regions (the stt room's detector, pauses unpacked)."""
-    from workers.stt import vad
-
-    return vad.detect(samples, vad_cfg.model_copy(update={"merge_gap_s": REGION_GAP_S}))
-
-
-def diarize_audio(samples: np.ndarray, vad_cfg: VadSettings, cfg: DiarizeSettings,
-                  count: SpeakerCount, on_progress: Callable[[float], None] | None = None
-                  ) -> DiarizeOutput:
+def diarize_audio(samples: np.ndarray, cfg: DiarizeSettings, count: SpeakerCount,
+                  on_progress: Callable[[float], None] | None = None) -> DiarizeOutput:
     """Who speaks when in 16 kHz mono float32 audio."""
     t0 = time.perf_counter()
-    regions = speech_regions(samples, vad_cfg)
+    regions = speech_regions(samples)
     windows = embed.plan_windows(regions, cfg.step_s)
     w = embed.embed_windows(samples, windows, cfg.threads,
                             (lambda f: on_progress(0.9 * f)) if on_progress else None)

@@ -40,7 +40,7 @@ def diarize(self: JobTask, job_id: str) -> str:
         store.part_progress(job_id, "diarize", f, "speakers")
 
     count = SpeakerCount(rec.num_speakers, rec.min_speakers, rec.max_speakers)
-    out = diarize_audio(samples, s.vad, s.diarize, count, progress)
+    out = diarize_audio(samples, s.diarize, count, progress)
     key = media_key(job_id, "diarize.json")
     runtime.storage().put_bytes(key, out.model_dump_json().encode())
     store.part_progress(job_id, "diarize", 1.0, "speakers")
