@@ -3,8 +3,9 @@
 1. **Added job time** on a 10-minute two-voice recording: the same file as a job on two
    private stacks (cpu + stt workers; the second also runs a diarize worker with
    diarization on), alternately, ``--rounds`` times each; the job's wall time (created →
-   finished) is compared, median against median. Both run on this machine at the same time
-   as whatever else runs on it, so the ratio from one run is what is quoted.
+   finished) is compared round by round (the two jobs of a round one after the other) and
+   median against median. Both share this machine with whatever else runs on it, so the
+   figures of one run are quoted together with the machine's load.
 2. **DER** (evaluation.der, 0.25-s collar) of the results' segments against the true turns,
    on the synthetic set: two voices, three voices (automatic count and ``num_speakers=3``),
    one voice, and the 10-minute recording.
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -111,14 +113,19 @@ def main() -> None:
                 diar_s.append(long_result["timings"]["diarize"])
                 stt_s.append(long_result["timings"]["stt"])
             off_m, on_m = statistics.median(walls["off"]), statistics.median(walls["on"])
-            print(f"{a.minutes:g}-minute two-voice recording, {a.rounds} job(s) per stack, alternating:")
+            print(f"{a.minutes:g}-minute two-voice recording, {a.rounds} job(s) per stack, alternating "
+                  f"(load average {os.getloadavg()[0]:.1f}):")
             print(f"  job wall time without diarization: {', '.join(f'{w:.1f}' for w in walls['off'])} s "
                   f"(median {off_m:.1f} s)")
             print(f"  job wall time with diarization:    {', '.join(f'{w:.1f}' for w in walls['on'])} s "
                   f"(median {on_m:.1f} s)")
-            print(f"  diarization adds {100 * (on_m - off_m) / off_m:+.1f} % to the job's time "
-                  f"(diarize task {statistics.median(diar_s):.1f} s, in parallel with stt "
-                  f"{statistics.median(stt_s):.1f} s)")
+            ratios = [on / off - 1 for on, off in zip(walls["on"], walls["off"], strict=True)]
+            print(f"  per round (the two jobs run one after the other): "
+                  f"{', '.join(f'{100 * r:+.1f} %' for r in ratios)}; median {100 * statistics.median(ratios):+.1f} %")
+            print(f"  medians: diarization adds {100 * (on_m - off_m) / off_m:+.1f} % to the job's time "
+                  f"(diarize task {statistics.median(diar_s):.1f} s = "
+                  f"{100 * statistics.median(diar_s) / on_m:.0f} % of the job's wall time, in parallel "
+                  f"with stt {statistics.median(stt_s):.1f} s)")
             assert long_result is not None
             extra = long_result["models"]["diarize"]
             print(f"  diarize model: {extra['model_id']}, step {extra['extra']['step_s']} s")

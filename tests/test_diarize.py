@@ -172,7 +172,7 @@ def test_a_segment_with_words_splits_where_the_speaker_changes() -> None:
     seg = _seg(1, 0.0, 2.8, text, words, [tag])
     out, speakers = assign_speakers([seg], _turns(("a", 0.0, 1.2), ("b", 1.4, 2.8)))
     assert [(s.id, s.speaker, s.start, s.end, s.text) for s in out] == [
-        (1, "SPEAKER_00", 0.0, 1.6, "Hello there."),
+        (1, "SPEAKER_00", 0.0, 1.0, "Hello there."),
         (2, "SPEAKER_01", 1.6, 2.8, "Yes [laughs] indeed.")]
     assert [w.start for w in out[1].words] == [1.6, 2.0]  # words keep their times
     moved = out[1].tags[0]

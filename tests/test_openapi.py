@@ -39,6 +39,9 @@ def test_the_main_shapes_are_documented() -> None:
     assert set(schemas["ErrorBody"]["properties"]) == {"error"}
     result = doc["paths"]["/v1/jobs/{job_id}/result"]["get"]["responses"]["200"]["content"]
     assert result["application/json"]["schema"] == {"$ref": "#/components/schemas/Result"}
-    assert {"segments", "face_emotion_timeline", "models"} <= set(schemas["Result"]["properties"])
+    assert {"segments", "face_emotion_timeline", "models", "speakers"} <= set(schemas["Result"]["properties"])
+    assert set(schemas["SpeakerInfo"]["properties"]) == {"id", "name", "total_speech_s"}
+    rename = doc["paths"]["/v1/jobs/{job_id}/speakers"]["patch"]
+    assert rename["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SpeakerNames"}
     for event in ("StatusEvent", "ProgressEvent", "SegmentEvent", "FaceEvent", "DoneEvent", "ErrorEvent"):
         assert event in schemas, event

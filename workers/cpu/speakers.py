@@ -95,8 +95,10 @@ def split_segment(seg: Segment, turns: Sequence[SpeakerTurn]) -> list[Segment]:
         for i, (spk, ws) in enumerate(runs):
             c0 = 0 if i == 0 else ws[0][0]
             c1 = len(seg.text) if i + 1 == len(runs) else runs[i + 1][1][0][0]
+            # A piece runs from its first word to its last (the pause between two speakers
+            # belongs to neither); the segment's own ends stay.
             t0 = seg.start if i == 0 else ws[0][2].start
-            t1 = seg.end if i + 1 == len(runs) else runs[i + 1][1][0][2].start
+            t1 = seg.end if i + 1 == len(runs) else max(ws[-1][2].end, t0)
             out.append(_piece(seg, c0, c1, t0, t1, spk, [w for _, _, w in ws]))
         return out
     pieces = _pieces_by_time(seg, turns)
