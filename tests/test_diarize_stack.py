@@ -139,3 +139,25 @@ def test_readiness_lists_the_diarize_worker(diarize_stack: Stack) -> None:
     r = httpx.get(diarize_stack.url + "/readyz", timeout=10)
     dep = r.json()["dependencies"]["workers.diarize"]
     assert dep["state"] == "ok" and dep["workers"][0]["model"] == "pretrained.pt"
+
+
+def test_evaluation_harness_scores_der(diarize_stack: Stack, voices, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import subprocess
+    import sys
+
+    from tests.dialogue import SENTENCES
+    from tests.procs import ROOT
+
+    path, truth = voices["AB"]
+    (tmp_path / "set.jsonl").write_text(json.dumps({
+        "id": "dialogue", "audio": str(path), "reference": " ".join(SENTENCES), "speakers": 2,
+        "turns": [{"speaker": v, "start": a, "end": b} for v, a, b in truth]}) + "\n")
+    done = subprocess.run([sys.executable, "-m", "evaluation.cli", str(tmp_path / "set.jsonl"), "--url",
+                           diarize_stack.url, "--out", str(tmp_path / "out"), "--warmup", "0"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["der_clips"] == 1 and 0 <= report["der"] <= 0.10
+    assert report["per_clip"][0]["der"] == report["der"] and report["speaker_count_accuracy"] == 1.0
+    assert "| DER, 0.25-s collar (1 clips with reference turns) |" in (tmp_path / "out" / "report.md").read_text()
