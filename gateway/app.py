@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from gateway import errors
 from gateway.context import Context
 from gateway.events import BLOCK_MS
-from gateway.routes import compat, health, jobs
+from gateway.routes import compat, corrections, health, jobs
 from shared.celery_app import make_celery
 from shared.jobs import AsyncJobEvents, JobStore, connect
 from shared.settings import Settings, get_settings
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Emotion-aware transcription: upload, poll or stream, read the result.")
     errors.install(app)
     app.include_router(jobs.router)
+    app.include_router(corrections.router)
     app.include_router(compat.router)
     app.include_router(health.router)
 

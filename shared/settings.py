@@ -91,6 +91,22 @@ class FerSettings(BaseModel):
     min_face_px: int = Field(40, ge=8)
 
 
+class PreviewSettings(BaseModel):
+    """The browser-playable rendition made when an upload's codecs are not (README, Studio)."""
+
+    enabled: bool = True
+    # Video is scaled down to at most this height (never up), H.264 at this CRF, its bit
+    # rate capped (so the size is bounded: about (max_video_kbps + audio_kbps) / 8 kB per s).
+    max_height: int = Field(720, ge=144, le=2160)
+    crf: int = Field(26, ge=16, le=40)
+    max_video_kbps: int = Field(2500, ge=100)
+    audio_kbps: int = Field(128, ge=32, le=512)
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
+    # Past this many seconds of encoding the preview is given up (the job goes on without one).
+    timeout_s: float = Field(1800.0, gt=0)
+    threads: int = Field(0, ge=0)
+
+
 class CelerySettings(BaseModel):
     soft_time_limit_s: int = Field(3 * 3600, ge=1)
     time_limit_s: int = Field(3 * 3600 + 300, ge=1)
@@ -140,6 +156,7 @@ class Settings(BaseSettings):
     vad: VadSettings = VadSettings()
     stt: SttSettings = SttSettings()
     fer: FerSettings = FerSettings()
+    preview: PreviewSettings = PreviewSettings()
     celery: CelerySettings = CelerySettings()
     gateway: GatewaySettings = GatewaySettings()
     webhooks: WebhookSettings = WebhookSettings()
