@@ -34,6 +34,7 @@ def _info(**kw: object) -> MediaInfo:
     (dict(has_video=False, has_audio=True, container="ogg", audio_codec="opus"), True),
     (dict(has_video=False, has_audio=True, container="asf", audio_codec="wmav2"), False),
     (dict(has_video=False, has_audio=True, container="amr", audio_codec="amr_nb"), False),
+    (dict(has_video=False, has_audio=True, container="mp4", audio_codec="alac"), False),
 ])
 def test_playable_rule(kw: dict[str, object], ok: bool) -> None:
     verdict, why = playable(_info(**kw))
@@ -115,3 +116,64 @@ def test_audio_only_preview_is_aac(pstack: Stack, jfk: Path, tmp_path: Path) -> 
     out.write_bytes(r.content)
     info = _streams(out)
     assert info["audio"] == "aac" and "video" not in info
+
+
+# --------------------------------------------------------------------------- encode, its bounds and failures
+
+
+@pytest.fixture(scope="module")
+def short_mpeg4(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, MediaInfo]:
+    from workers.cpu.media import probe
+
+    out = tmp_path_factory.mktemp("short") / "short.avi"
+    media.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=1920x1080:rate=25", "-f", "lavfi",
+               "-i", "sine=frequency=440", "-t", "3", "-c:v", "mpeg4", "-c:a", "mp3", str(out)])
+    return out, probe(out, out.name)
+
+
+def test_encode_bounds_the_height_and_reports_progress(short_mpeg4: tuple[Path, MediaInfo], tmp_path: Path) -> None:
+    from shared.settings import PreviewSettings
+    from workers.cpu.preview import encode
+
+    src, info = short_mpeg4
+    assert info.container == "avi" and playable(info)[0] is False
+    seen: list[float] = []
+    out = tmp_path / "p.mp4"
+    encode(src, out, info, PreviewSettings(max_height=360, preset="ultrafast"), seen.append)
+    got = json.loads(subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(out)],
+                                    check=True, capture_output=True, text=True).stdout)["streams"]
+    video = next(s for s in got if s["codec_type"] == "video")
+    assert (video["codec_name"], video["height"], video["width"], video["pix_fmt"]) == ("h264", 360, 640, "yuv420p")
+    assert seen and seen == sorted(seen) and seen[-1] > 0.9
+
+
+def test_encode_failures_leave_nothing(short_mpeg4: tuple[Path, MediaInfo], tmp_path: Path) -> None:
+    from shared.settings import PreviewSettings
+    from workers.cpu.preview import PreviewFailed, encode
+
+    src, info = short_mpeg4
+    out = tmp_path / "p.mp4"
+    with pytest.raises(PreviewFailed, match="longer than"):
+        encode(src, out, info, PreviewSettings(timeout_s=0.001))
+    assert not out.exists()
+    bad = tmp_path / "bad.avi"
+    bad.write_bytes(b"RIFF" + b"\0" * 400)
+    with pytest.raises(PreviewFailed, match="could not make"):
+        encode(bad, out, info, PreviewSettings())
+    assert not out.exists()
+
+
+def test_a_failed_preview_does_not_fail_the_job(tmp_path: Path, short_mpeg4: tuple[Path, MediaInfo]) -> None:
+    src, _ = short_mpeg4
+    with private_stack(tmp_path, ETHOS_PREVIEW__TIMEOUT_S="0.001", ETHOS_STT__ENGINE="fasterwhisper") as st:
+        st.worker("cpu", 1, name="cpu")
+        st.worker("stt", 1, name="stt")
+        st.worker("fer", 1, name="fer")
+        st.gateway()
+        job, result = st.run_job(src)
+        assert job["status"] == "succeeded" and result is not None, job
+        assert job["links"]["preview"] is None and job["media"]["browser_playable"] is False
+        with st.client() as c:
+            r = c.get(f"/v1/jobs/{job['id']}/media", params={"rendition": "preview"})
+            assert r.status_code == 404 and "longer than" in r.json()["error"]["message"]
+            assert c.get(job["links"]["media"]).status_code == 200

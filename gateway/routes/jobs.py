@@ -128,7 +128,8 @@ def get_media(job_id: str, rendition: str = "original", c: Context = Depends(ctx
         if not rec.preview_key:
             why = (f"making it failed: {rec.preview_error}" if rec.preview_error
                    else "the original plays in browsers" if rec.media.browser_playable
-                   else "it is not made (yet)")
+                   else "previews are turned off (ETHOS_PREVIEW__ENABLED)" if not c.settings.preview.enabled
+                   else "it is not made yet")
             raise ApiError(404, "no_preview", f"job {job_id} has no preview: {why}")
         ext = rec.preview_key.rsplit(".", 1)[-1]
         key = rec.preview_key
