@@ -102,8 +102,9 @@ class PreviewSettings(BaseModel):
     max_video_kbps: int = Field(2500, ge=100)
     audio_kbps: int = Field(128, ge=32, le=512)
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
-    # Past this many seconds of encoding the preview is given up (the job goes on without one).
-    timeout_s: float = Field(1800.0, gt=0)
+    # Past this many seconds of encoding the preview is given up (the job goes on without one);
+    # below the tasks' soft time limit, which would fail the job instead.
+    timeout_s: float = Field(7200.0, gt=0)
     threads: int = Field(0, ge=0)
 
 
@@ -177,6 +178,8 @@ class Settings(BaseSettings):
             raise ValueError("vad.neg_threshold must be below vad.threshold")
         if self.celery.time_limit_s <= self.celery.soft_time_limit_s:
             raise ValueError("celery.time_limit_s must exceed celery.soft_time_limit_s")
+        if self.preview.timeout_s >= self.celery.soft_time_limit_s:
+            raise ValueError("preview.timeout_s must be below celery.soft_time_limit_s")
         if self.celery.visibility_timeout_s <= self.celery.time_limit_s:
             raise ValueError("celery.visibility_timeout_s must exceed celery.time_limit_s")
         return self

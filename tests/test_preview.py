@@ -177,3 +177,19 @@ def test_a_failed_preview_does_not_fail_the_job(tmp_path: Path, short_mpeg4: tup
             r = c.get(f"/v1/jobs/{job['id']}/media", params={"rendition": "preview"})
             assert r.status_code == 404 and "longer than" in r.json()["error"]["message"]
             assert c.get(job["links"]["media"]).status_code == 200
+
+
+@pytest.mark.parametrize(("env", "value"), [
+    ("ETHOS_PREVIEW__PRESET", "placebo"),
+    ("ETHOS_PREVIEW__MAX_HEIGHT", "100"),
+    ("ETHOS_PREVIEW__CRF", "60"),
+    ("ETHOS_PREVIEW__TIMEOUT_S", "20000"),  # past the tasks' soft time limit (3 h)
+])
+def test_preview_settings_fail_fast(monkeypatch: pytest.MonkeyPatch, env: str, value: str) -> None:
+    from pydantic import ValidationError
+
+    from shared.settings import Settings
+
+    monkeypatch.setenv(env, value)
+    with pytest.raises(ValidationError):
+        Settings()
