@@ -12,7 +12,7 @@ import pytest
 
 from tests import media
 from tests.procs import Stack
-from tests.test_studio import ARTIFACTS, LOCAL, _open, browser, seek, upload  # noqa: F401 - browser: a fixture
+from tests.test_studio import ARTIFACTS, LOCAL, _open, browser, seek  # noqa: F401 - browser: a fixture
 
 
 @pytest.fixture
@@ -32,6 +32,12 @@ def _open_job(pg, stack: Stack, job_id: str) -> None:  # type: ignore[no-untyped
     pg.reload()  # the fixture's pg is on "/" already: a hash alone does not load it again
     pg.wait_for_selector("#view-editor:not([hidden])", timeout=30_000)
     pg.wait_for_function("() => { const p = window.studio.player; return p && p.readyState >= 1; }", timeout=30_000)
+
+
+def _wait_editor(pg) -> str:  # type: ignore[no-untyped-def]
+    pg.wait_for_selector("#view-editor:not([hidden])", timeout=180_000)
+    pg.wait_for_function("() => { const p = window.studio.player; return p && p.readyState >= 1; }", timeout=30_000)
+    return re.search(r"job=([\w-]+)", pg.url).group(1)  # type: ignore[union-attr]
 
 
 def _job(stack: Stack, path: Path) -> str:
@@ -55,7 +61,11 @@ def _edit_append(pg, seg_id: int, extra: str) -> None:  # type: ignore[no-untype
 
 @LOCAL
 def test_mpeg4_part2_upload_plays_from_its_preview(pg, stack: Stack, mpeg4_video: Path) -> None:  # type: ignore[no-untyped-def]
-    job_id = upload(pg, mpeg4_video, shot="mpeg4")
+    pg.set_input_files("#file", str(mpeg4_video))
+    # The preview's encoding shows as a stage of its own while the job runs.
+    pg.wait_for_function("() => document.getElementById('p-stage').textContent.includes('preview')", timeout=60_000)
+    pg.screenshot(path=str(ARTIFACTS / "studio-mpeg4-progress.png"))
+    job_id = _wait_editor(pg)
     job = httpx.get(f"{stack.url}/v1/jobs/{job_id}").json()
     assert job["media"]["video_codec"] == "mpeg4" and job["links"]["preview"]
     assert pg.get_attribute("#video", "src") == job["links"]["preview"]
