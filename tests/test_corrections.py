@@ -192,3 +192,30 @@ def test_apply_keeps_the_machine_fields() -> None:
     assert (new.version, new.corrected_at, new.text) == (2, "t2", "hello [gasps]")
     with pytest.raises(InvalidCorrection):
         apply(base, ResultCorrection.model_validate({"segments": [{"start": 1, "end": 1, "text": ""}]}), 2, "t")
+
+
+@pytest.mark.parametrize("stack", ["s3"], indirect=True)
+def test_preview_and_versions_on_s3(stack: Stack, yongen: Path, jfk: Path, tmp_path: Path) -> None:
+    """The same paths against S3 (moto): the preview stored and served in ranges, versions saved,
+    read back, and a losing save's object removed."""
+    from tests import media
+
+    video = media.mpeg4_part2(yongen, jfk, tmp_path / "camera.mp4")
+    job, result = stack.run_job(video)
+    assert job["status"] == "succeeded" and result, job
+    with stack.client() as c:
+        full = c.get(job["links"]["preview"])
+        assert full.status_code == 200 and full.content[4:8] == b"ftyp"
+        part = c.get(job["links"]["preview"], headers={"Range": "bytes=0-99"})
+        assert part.status_code == 206 and part.content == full.content[:100]
+        url = f"/v1/jobs/{job['id']}/result"
+        cur = c.get(url)
+        segs = _segments(cur.json())
+        segs[-1]["text"] += " [gasps]"
+        saved = c.put(url, json={"segments": segs}, headers={"If-Match": cur.headers["etag"]})
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["segments"][-1]["emotion"] == "Surprised"
+        assert saved.json()["segments"][-1]["face_emotion"] == result["segments"][-1]["face_emotion"]
+        assert c.put(url, json={"segments": segs}, headers={"If-Match": cur.headers["etag"]}).status_code == 412
+        assert c.get(url, params={"version": 1}).json()["segments"] == result["segments"]
+        assert c.get(url).json()["version"] == 2
