@@ -123,6 +123,8 @@ class GatewaySettings(BaseModel):
     # How long the original synchronous endpoints (/transcribe, /transcribe-diarize) wait for
     # the job before answering 504 with its id.
     sync_wait_s: float = Field(600.0, gt=0)
+    # JSON request bodies (a result correction) larger than this get 413 before they are read.
+    max_json_bytes: int = Field(32 * 1024 * 1024, ge=1024)
 
 
 class WebhookSettings(BaseModel):

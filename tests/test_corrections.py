@@ -219,3 +219,28 @@ def test_preview_and_versions_on_s3(stack: Stack, yongen: Path, jfk: Path, tmp_p
         assert c.put(url, json={"segments": segs}, headers={"If-Match": cur.headers["etag"]}).status_code == 412
         assert c.get(url, params={"version": 1}).json()["segments"] == result["segments"]
         assert c.get(url).json()["version"] == 2
+
+
+def test_json_body_over_the_limit_is_413(tmp_path: Path) -> None:
+    """Content-Length past the bound, and a chunked body that grows past it: 413, nothing read."""
+    with private_stack(tmp_path, ETHOS_GATEWAY__MAX_JSON_BYTES="4096") as st:
+        st.gateway()
+        with st.client() as c:
+            big = b'{"segments": [' + b",".join([b'{"start": 0, "end": 1, "text": "x"}'] * 200) + b"]}"
+            r = c.put("/v1/jobs/job_nope/result", content=big,
+                      headers={"Content-Type": "application/json", "If-Match": '"v1"'})
+            assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+            def chunks() -> Iterator[bytes]:
+                for i in range(0, len(big), 1000):
+                    yield big[i:i + 1000]
+
+            r = c.put("/v1/jobs/job_nope/result", content=chunks(),
+                      headers={"Content-Type": "application/json", "If-Match": '"v1"'})
+            assert r.status_code == 413
+            small = c.put("/v1/jobs/job_nope/result", content=b'{"segments": []}',
+                          headers={"Content-Type": "application/json", "If-Match": '"v1"'})
+            assert small.status_code == 404
+            chunked_small = c.put("/v1/jobs/job_nope/result", content=iter([b'{"segments"', b": []}"]),
+                                  headers={"Content-Type": "application/json", "If-Match": '"v1"'})
+            assert chunked_small.status_code == 404
