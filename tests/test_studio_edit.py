@@ -171,6 +171,12 @@ def test_undo_redo_across_three_edits(pg, stack: Stack, three_sentences: tuple[P
     assert len(states[-1]) == 3 and states[-1][1] == original[1] and states[-1][0] != original[0]
     assert pg.inner_text("#edit-status") == "3 unsaved edits"
     pg.screenshot(path=str(ARTIFACTS / "studio-undo-3-edits.png"))
+    # Leaving for another job with unsaved edits asks first; declining keeps them.
+    asked: list[str] = []
+    pg.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    pg.click(f'#recent li:not([data-id="{job_id}"]) >> nth=0')
+    pg.wait_for_timeout(300)
+    assert asked == ["Leave your unsaved edits?"] and job_id in pg.url and _texts(pg) == states[3]
     pg.click("#undo")
     assert _texts(pg) == states[2]
     pg.keyboard.press("Control+z")

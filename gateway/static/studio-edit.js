@@ -164,8 +164,11 @@ async function save() {
   finally { edit.busy = false; refreshEditBar(); }
 }
 
+// Whether the open job may be left: no unsaved edits, or the user agrees to drop them.
+function leaveOk() { return !(state.result && !readonly() && dirty()) || confirm("Leave your unsaved edits?"); }
+
 async function showVersion(v) {
-  if (dirty() && !readonly() && !confirm("Leave your unsaved edits?")) { $("version").value = edit.viewing; return; }
+  if (!leaveOk()) { $("version").value = edit.viewing; return; }
   edit.undo = []; edit.redo = [];
   await openEditor(state.job, v === edit.latest ? null : v);
 }

@@ -61,7 +61,7 @@ async function refreshRecent() {
     const li = el("li"); li.dataset.id = j.id;
     if (state.job && state.job.id === j.id) li.classList.add("current");
     li.append(el("span", "name", j.media.filename), el("span", `st ${j.status}`, j.status === "running" ? `${Math.round(j.progress * 100)}%` : j.status));
-    li.onclick = () => openJob(j.id);
+    li.onclick = () => leaveOk() && openJob(j.id);
     ul.append(li);
   }
 }
