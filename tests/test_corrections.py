@@ -244,3 +244,30 @@ def test_json_body_over_the_limit_is_413(tmp_path: Path) -> None:
             chunked_small = c.put("/v1/jobs/job_nope/result", content=iter([b'{"segments"', b": []}"]),
                                   headers={"Content-Type": "application/json", "If-Match": '"v1"'})
             assert chunked_small.status_code == 404
+
+
+def test_the_python_client_corrects(cstack: Stack, job: dict[str, Any]) -> None:
+    import asyncio
+
+    from ethos_client import AsyncEthosClient, EthosClient, EthosError
+
+    with EthosClient(cstack.url) as c:
+        cur = c.result(job["id"])
+        assert isinstance(cur, dict)
+        segs = _segments(cur)
+        segs[0]["text"] = "Corrected by the client. [chuckles]"
+        new = c.correct(job["id"], segs, cur["version"])
+        assert new["version"] == cur["version"] + 1 and new["segments"][0]["emotion"] == "Happy"
+        with pytest.raises(EthosError) as e:
+            c.correct(job["id"], segs, cur["version"])
+        assert e.value.status == 412
+        old = c.result(job["id"], "srt", version=cur["version"])
+        assert isinstance(old, str) and "Corrected by the client" not in old
+
+    async def run() -> dict[str, Any]:
+        async with AsyncEthosClient(cstack.url) as ac:
+            latest = await ac.result(job["id"])
+            assert isinstance(latest, dict)
+            return await ac.correct(job["id"], latest["segments"], latest["version"])
+
+    assert asyncio.run(run())["version"] == new["version"] + 1
