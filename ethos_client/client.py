@@ -61,6 +61,15 @@ def _ws_url(base: str, job_id: str) -> str:
     return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/v1/jobs/{job_id}/events"
 
 
+def _result_params(fmt: str, version: int | None) -> dict[str, Any]:
+    return {"format": fmt, **({"version": version} if version is not None else {})}
+
+
+def _correction(segments: list[dict[str, Any]], version: int) -> dict[str, Any]:
+    """The PUT body and headers that correct result ``version`` (412 if it is no longer the latest)."""
+    return {"json": {"segments": segments}, "headers": {"If-Match": f'"v{version}"'}}
+
+
 def _result(r: httpx.Response, fmt: str) -> dict[str, Any] | str:
     _raise_for(r)
     return r.json() if fmt == "json" else r.text  # type: ignore[no-any-return]
@@ -103,9 +112,17 @@ class EthosClient:
         _raise_for(r)
         return r.json()["jobs"]  # type: ignore[no-any-return]
 
-    def result(self, job_id: str, format: str = "json") -> dict[str, Any] | str:
-        """The result: a dict for ``json``, text for ``srt``, ``vtt``, ``csv``, ``faces.csv``."""
-        return _result(self.http.get(f"/v1/jobs/{job_id}/result", params={"format": format}), format)
+    def result(self, job_id: str, format: str = "json", version: int | None = None) -> dict[str, Any] | str:
+        """The result (the latest version, or ``version``): a dict for ``json``, text for
+        ``srt``, ``vtt``, ``csv``, ``faces.csv``."""
+        return _result(self.http.get(f"/v1/jobs/{job_id}/result", params=_result_params(format, version)), format)
+
+    def correct(self, job_id: str, segments: list[dict[str, Any]], version: int) -> dict[str, Any]:
+        """Save corrected ``segments`` over result ``version`` (the ``version`` of the result you
+        read) → the new version; EthosError 412 when someone saved since."""
+        r = self.http.put(f"/v1/jobs/{job_id}/result", **_correction(segments, version))
+        _raise_for(r)
+        return r.json()  # type: ignore[no-any-return]
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel (if unfinished) and delete the job's media and result."""
@@ -174,8 +191,14 @@ class AsyncEthosClient:
         _raise_for(r)
         return r.json()["jobs"]  # type: ignore[no-any-return]
 
-    async def result(self, job_id: str, format: str = "json") -> dict[str, Any] | str:
-        return _result(await self.http.get(f"/v1/jobs/{job_id}/result", params={"format": format}), format)
+    async def result(self, job_id: str, format: str = "json", version: int | None = None) -> dict[str, Any] | str:
+        return _result(await self.http.get(f"/v1/jobs/{job_id}/result", params=_result_params(format, version)),
+                       format)
+
+    async def correct(self, job_id: str, segments: list[dict[str, Any]], version: int) -> dict[str, Any]:
+        r = await self.http.put(f"/v1/jobs/{job_id}/result", **_correction(segments, version))
+        _raise_for(r)
+        return r.json()  # type: ignore[no-any-return]
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
         r = await self.http.delete(f"/v1/jobs/{job_id}")

@@ -11,10 +11,10 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway import errors
+from gateway import bodylimit, errors
 from gateway.context import Context
 from gateway.events import BLOCK_MS
-from gateway.routes import compat, health, jobs
+from gateway.routes import compat, corrections, health, jobs
 from shared.celery_app import make_celery
 from shared.jobs import AsyncJobEvents, JobStore, connect
 from shared.settings import Settings, get_settings
@@ -48,7 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Ethos", version="0.1.0", lifespan=lifespan,
                   description="Emotion-aware transcription: upload, poll or stream, read the result.")
     errors.install(app)
+    bodylimit.install(app, s.gateway.max_json_bytes)
     app.include_router(jobs.router)
+    app.include_router(corrections.router)
     app.include_router(compat.router)
     app.include_router(health.router)
 

@@ -121,8 +121,8 @@ def get_job(c: Context, job_id: str) -> JobRecord:
     return rec
 
 
-def load_result(c: Context, rec: JobRecord) -> dict[str, Any]:
-    """The stored result; 409 while the job has none."""
+def check_result(rec: JobRecord) -> None:
+    """410 for a deleted job, 409 while the job has no result."""
     if rec.deleted:
         raise ApiError(410, "gone", f"job {rec.id} was deleted")
     if rec.status != JobStatus.succeeded:
@@ -132,10 +132,28 @@ def load_result(c: Context, rec: JobRecord) -> dict[str, Any]:
         raise ApiError(409, "not_ready", msg)
     if not rec.result_key:
         raise ApiError(410, "gone", f"the result of job {rec.id} is no longer stored")
-    result: dict[str, Any] = json.loads(c.storage.get_bytes(rec.result_key))
+
+
+def load_result(c: Context, rec: JobRecord, version: int | None = None) -> dict[str, Any]:
+    """The stored result: the latest version, or ``version`` (404 when there is none);
+    409 while the job has none."""
+    return load_version(c, rec, version)[0]
+
+
+def load_version(c: Context, rec: JobRecord, version: int | None = None) -> tuple[dict[str, Any], int]:
+    """The result at ``version`` (None: the latest) and its version number."""
+    check_result(rec)
+    latest = c.jobs.result_version(rec.id)
+    n = latest if version is None else version
+    info = c.jobs.version_info(rec.id, n) if 1 <= n <= latest else None
+    if info is None:
+        raise ApiError(404, "no_such_version",
+                       f"job {rec.id} has result versions 1 to {latest}, not {version}")
+    result = json.loads(c.storage.get_bytes(info["key"]))
+    result.setdefault("version", n)
     for spk in result.get("speakers", []):  # names given after the job (rename_speakers)
         spk["name"] = rec.speaker_names.get(spk["id"], spk.get("name"))
-    return result
+    return result, n
 
 
 MAX_NAME_CHARS = 80

@@ -20,11 +20,13 @@ TASK_STT = "ethos.stt.transcribe"
 TASK_FER = "ethos.fer.chunk"
 TASK_DIARIZE = "ethos.diarize"
 TASK_MERGE = "ethos.merge"
+TASK_PREVIEW = "ethos.preview"
 TASK_WEBHOOK = "ethos.webhook.deliver"
 
 ROUTES = {
     TASK_PREPARE: {"queue": "cpu"},
     TASK_MERGE: {"queue": "cpu"},
+    TASK_PREVIEW: {"queue": "cpu"},
     TASK_WEBHOOK: {"queue": "cpu"},
     TASK_STT: {"queue": "stt"},
     TASK_FER: {"queue": "fer"},

@@ -86,6 +86,21 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return id
 """
 
+# Save a new result version if the latest is still ARGV[1] ('*': whatever it is now) on a
+# succeeded, undeleted job. Returns {1, new version}, {0, latest} (stale) or {-1, 0} (no result).
+_COMMIT_VERSION = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'succeeded' or redis.call('HGET', KEYS[1], 'deleted') == '1'
+   or not redis.call('HGET', KEYS[1], 'result_key') then
+  return {-1, 0}
+end
+local cur = tonumber(redis.call('HGET', KEYS[1], 'result_version') or '1')
+if ARGV[1] ~= '*' and tonumber(ARGV[1]) ~= cur then return {0, cur} end
+local new = cur + 1
+redis.call('HSET', KEYS[1], 'result_version', tostring(new),
+           'rv:' .. new, cjson.encode({key = ARGV[2], saved_at = ARGV[3], segments = tonumber(ARGV[4])}))
+return {1, new}
+"""
+
 # Event streams end with one of these.
 FINAL_EVENTS = ("done",)
 FINAL_STATUSES = ("failed", "canceled")
@@ -178,6 +193,7 @@ class JobStore:
         self._transition = client.register_script(_TRANSITION)
         self._progress = client.register_script(_PROGRESS)
         self._emit = client.register_script(_EMIT)
+        self._commit_version = client.register_script(_COMMIT_VERSION)
 
     def key(self, job_id: str) -> str:
         return self.keys.job(job_id)
@@ -343,6 +359,39 @@ class JobStore:
         if ok:
             self.emit(StatusEvent(job_id=job_id, status=JobStatus.canceled, stage="canceled"))
         return ok
+
+    # the browser-playable preview
+    def set_preview(self, job_id: str, key: str | None, error: str | None = None) -> None:
+        """Record the preview's storage key, or why there is none."""
+        if key:
+            self.r.hset(self.key(job_id), "preview_key", key)
+            self.r.hdel(self.key(job_id), "preview_error")
+        elif error:
+            self.r.hset(self.key(job_id), "preview_error", error)
+
+    # result versions: 1 is the machine output (``result_key``); corrections add 2, 3, …
+    def result_version(self, job_id: str) -> int:
+        """The latest version of the job's result."""
+        return int(self.r.hget(self.key(job_id), "result_version") or 1)
+
+    def commit_version(self, job_id: str, expected: int | None, key: str, saved_at: str,
+                       segments: int) -> tuple[int, int]:
+        """Make the object at ``key`` the next version if the latest is still ``expected``
+        (None: whatever it is). Returns ``(1, new)``, ``(0, latest)`` when stale, or
+        ``(-1, 0)`` when the job has no result to correct."""
+        ok, n = self._commit_version(
+            keys=[self.key(job_id)],
+            args=["*" if expected is None else str(expected), key, saved_at, str(segments)],
+        )
+        return int(ok), int(n)
+
+    def version_info(self, job_id: str, version: int) -> dict[str, Any] | None:
+        """``{key, saved_at, segments}`` of one version (None when there is no such version)."""
+        if version == 1:
+            f = self.r.hmget(self.key(job_id), "result_key", "finished_at")
+            return {"key": f[0], "saved_at": f[1], "segments": None} if f[0] else None
+        raw = self.r.hget(self.key(job_id), f"rv:{version}")
+        return json.loads(raw) if raw else None  # type: ignore[no-any-return]
 
     def mark_deleted(self, job_id: str) -> None:
         self.r.hset(self.key(job_id), mapping={"deleted": "1"})

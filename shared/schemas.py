@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class JobStatus(StrEnum):
@@ -39,6 +39,13 @@ class MediaInfo(BaseModel):
     video_width: int | None = None
     video_height: int | None = None
     video_fps: float | None = None
+    # Codecs as ffprobe names them, and whether a browser plays the file as it is
+    # (``workers/cpu/preview.py`` holds the rule).
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    pixel_format: str | None = None
+    container: str | None = None
+    browser_playable: bool | None = None
 
 
 class JobRecord(BaseModel):
@@ -69,6 +76,12 @@ class JobRecord(BaseModel):
     parts: list[str] = []
     fer_chunks: int = 0
     result_key: str | None = None
+    # The browser-playable rendition, when the upload is not (``preview_error`` when making it
+    # failed: the job still succeeds and the original stays downloadable).
+    preview_key: str | None = None
+    preview_error: str | None = None
+    # The latest version of the result (1: the machine output; each correction adds one).
+    result_version: int = 1
 
 
 class TagHit(BaseModel):
@@ -216,6 +229,56 @@ class Result(BaseModel):
     timings: dict[str, float]
     created_at: str
     finished_at: str
+    # 1 for the machine output; a correction (PUT /v1/jobs/{id}/result) saves version 2, 3, …
+    version: int = 1
+    corrected_at: str | None = None
+
+
+class SegmentCorrection(BaseModel):
+    """One segment of a correction: its times, text and speaker (the rest is recomputed).
+
+    The fields the server computes (``emotion``, ``valence``, ``arousal``, ``tags``,
+    ``emotion_track``, ``face_emotion``, ``truncated``) may be sent back as GET gave them and
+    are ignored; any other unknown field is refused.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int | None = None
+    start: float = Field(ge=0.0)
+    end: float = Field(ge=0.0)
+    text: str = Field(max_length=20_000)
+    speaker: str = Field("SPEAKER_00", min_length=1, max_length=100)
+    words: list[Word] = []
+    emotion: Any = None
+    valence: Any = None
+    arousal: Any = None
+    tags: Any = None
+    emotion_track: Any = None
+    face_emotion: Any = None
+    truncated: Any = None
+
+
+class ResultCorrection(BaseModel):
+    """The body of ``PUT /v1/jobs/{id}/result``: the corrected segments, in time order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segments: list[SegmentCorrection] = Field(max_length=50_000)
+
+
+class ResultVersion(BaseModel):
+    """One saved version of a job's result."""
+
+    version: int
+    saved_at: str
+    segments: int
+    etag: str
+
+
+class ResultVersions(BaseModel):
+    latest: int
+    versions: list[ResultVersion]
 
 
 # --------------------------------------------------------------------------- public shapes
@@ -232,6 +295,8 @@ class JobLinks(BaseModel):
     result: str
     events: str
     media: str
+    # The browser-playable rendition (``…/media?rendition=preview``), when the job has one.
+    preview: str | None = None
 
 
 class PublicMedia(BaseModel):
@@ -240,6 +305,9 @@ class PublicMedia(BaseModel):
     has_audio: bool | None = None
     has_video: bool | None = None
     size: int | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    browser_playable: bool | None = None
 
 
 class WebhookDelivery(BaseModel):
@@ -276,11 +344,16 @@ class JobView(BaseModel):
 
     @classmethod
     def of(cls, rec: JobRecord) -> JobView:
+        links = job_links(rec.id)
+        if rec.preview_key and not rec.deleted:
+            links.preview = f"{links.media}?rendition=preview"
+        media = PublicMedia.model_validate(
+            {k: v for k, v in rec.media.model_dump().items() if k in PublicMedia.model_fields})
         return cls(
             id=rec.id, status=rec.status, stage=rec.stage, progress=round(rec.progress, 4),
             created_at=rec.created_at, started_at=rec.started_at, finished_at=rec.finished_at,
-            language=rec.language, media=PublicMedia.model_validate(rec.media.model_dump()),
-            error=rec.error, deleted=rec.deleted, links=job_links(rec.id),
+            language=rec.language, media=media,
+            error=rec.error, deleted=rec.deleted, links=links,
         )
 
 

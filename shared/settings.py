@@ -107,6 +107,23 @@ class DiarizeSettings(BaseModel):
     threads: int = Field(1, ge=1)
 
 
+class PreviewSettings(BaseModel):
+    """The browser-playable rendition made when an upload's codecs are not (README, Studio)."""
+
+    enabled: bool = True
+    # Video is scaled down to at most this height (never up), H.264 at this CRF, its bit
+    # rate capped (so the size is bounded: about (max_video_kbps + audio_kbps) / 8 kB per s).
+    max_height: int = Field(720, ge=144, le=2160)
+    crf: int = Field(26, ge=16, le=40)
+    max_video_kbps: int = Field(2500, ge=100)
+    audio_kbps: int = Field(128, ge=32, le=512)
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
+    # Past this many seconds of encoding the preview is given up (the job goes on without one);
+    # below the tasks' soft time limit, which would fail the job instead.
+    timeout_s: float = Field(7200.0, gt=0)
+    threads: int = Field(0, ge=0)
+
+
 class CelerySettings(BaseModel):
     soft_time_limit_s: int = Field(3 * 3600, ge=1)
     time_limit_s: int = Field(3 * 3600 + 300, ge=1)
@@ -122,6 +139,8 @@ class GatewaySettings(BaseModel):
     # How long the original synchronous endpoints (/transcribe, /transcribe-diarize) wait for
     # the job before answering 504 with its id.
     sync_wait_s: float = Field(600.0, gt=0)
+    # JSON request bodies (a result correction) larger than this get 413 before they are read.
+    max_json_bytes: int = Field(32 * 1024 * 1024, ge=1024)
 
 
 class WebhookSettings(BaseModel):
@@ -156,6 +175,7 @@ class Settings(BaseSettings):
     vad: VadSettings = VadSettings()
     stt: SttSettings = SttSettings()
     fer: FerSettings = FerSettings()
+    preview: PreviewSettings = PreviewSettings()
     celery: CelerySettings = CelerySettings()
     gateway: GatewaySettings = GatewaySettings()
     webhooks: WebhookSettings = WebhookSettings()
@@ -177,6 +197,8 @@ class Settings(BaseSettings):
             raise ValueError("vad.neg_threshold must be below vad.threshold")
         if self.celery.time_limit_s <= self.celery.soft_time_limit_s:
             raise ValueError("celery.time_limit_s must exceed celery.soft_time_limit_s")
+        if self.preview.timeout_s >= self.celery.soft_time_limit_s:
+            raise ValueError("preview.timeout_s must be below celery.soft_time_limit_s")
         if self.celery.visibility_timeout_s <= self.celery.time_limit_s:
             raise ValueError("celery.visibility_timeout_s must exceed celery.time_limit_s")
         return self

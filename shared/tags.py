@@ -167,6 +167,25 @@ def emotion_track(tags: list[TagHit]) -> list[EmotionPoint]:
     return out
 
 
+@dataclass(frozen=True)
+class Annotation:
+    """What a segment's text says about emotion: its tags, the segment rule, the track."""
+
+    tags: list[TagHit]
+    emotion: str
+    valence: float
+    arousal: float
+    track: list[EmotionPoint]
+
+
+def annotate(text: str, start: float, end: float, words: Sequence[Word] = ()) -> Annotation:
+    """Tags found in the text (timed from ``words`` in absolute seconds), the segment's
+    emotion by the rule, and its emotion track: what the engine output and a correction get."""
+    tags = find_tags(text, start, end, words)
+    emotion, valence, arousal = segment_emotion(tags)
+    return Annotation(tags, emotion, valence, arousal, emotion_track(tags))
+
+
 def table_rows() -> TagTable:
     """The table and the colours as the API serves them."""
     return TagTable(

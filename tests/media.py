@@ -56,3 +56,10 @@ def sentences_with_pauses(folder: Path, texts: list[str], pause: float = 1.5, le
     run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
          "-c:a", "pcm_s16le", str(out)])
     return out, truth
+
+
+def mpeg4_part2(video: Path, audio: Path, dest: Path) -> Path:
+    """A camera-style file browsers cannot show: MPEG-4 Part 2 video (``mpeg4``) + AAC in MP4."""
+    run(["ffmpeg", "-v", "error", "-y", "-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0",
+         "-shortest", "-c:v", "mpeg4", "-q:v", "5", "-c:a", "aac", "-b:a", "96k", str(dest)])
+    return dest

@@ -67,28 +67,31 @@ _RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+_EXPORTS = {
+    "srt": (to_srt, "application/x-subrip; charset=utf-8", "srt"),
+    "vtt": (to_vtt, "text/vtt; charset=utf-8", "vtt"),
+    "csv": (to_csv, "text/csv; charset=utf-8", "csv"),
+    "faces.csv": (faces_to_csv, "text/csv; charset=utf-8", "faces.csv"),
+}
+
+
 @router.get("/jobs/{job_id}/result", response_model=None, responses=_RESULT_RESPONSES)
-def get_result(job_id: str, format: str = "json", c: Context = Depends(ctx)) -> dict[str, Any] | Response:
-    """The emotion-annotated transcript once the job succeeded (409 before);
-    ``?format=srt|vtt|csv|faces.csv``."""
-    result = service.load_result(c, service.get_job(c, job_id))
+def get_result(job_id: str, response: Response, format: str = "json", version: int | None = None,
+               c: Context = Depends(ctx)) -> dict[str, Any] | Response:
+    """The emotion-annotated transcript once the job succeeded (409 before): the latest
+    version, or ``?version=N``; ``?format=srt|vtt|csv|faces.csv``. ``ETag`` names the version."""
+    if format != "json" and format not in _EXPORTS:
+        raise ApiError(400, "invalid_request",
+                       f"format must be json, srt, vtt, csv or faces.csv, not {format!r}")
+    result, n = service.load_version(c, service.get_job(c, job_id), version)
+    tag = f'"v{n}"'
     if format == "json":
+        response.headers["ETag"] = tag
         return result
+    render, ctype, ext = _EXPORTS[format]
     stem = result.get("filename", job_id).rsplit(".", 1)[0] or job_id
-    if format == "srt":
-        return Response(to_srt(result), media_type="application/x-subrip; charset=utf-8",
-                        headers={"Content-Disposition": _disposition(f"{stem}.srt", "attachment")})
-    if format == "vtt":
-        return Response(to_vtt(result), media_type="text/vtt; charset=utf-8",
-                        headers={"Content-Disposition": _disposition(f"{stem}.vtt", "attachment")})
-    if format == "csv":
-        return Response(to_csv(result), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": _disposition(f"{stem}.csv", "attachment")})
-    if format == "faces.csv":
-        return Response(faces_to_csv(result), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": _disposition(f"{stem}.faces.csv", "attachment")})
-    raise ApiError(400, "invalid_request",
-                   f"format must be json, srt, vtt, csv or faces.csv, not {format!r}")
+    return Response(render(result), media_type=ctype, headers={
+        "Content-Disposition": _disposition(f"{stem}.{ext}", "attachment"), "ETag": f'"v{n}-{ext}"'})
 
 
 @router.patch("/jobs/{job_id}/speakers", response_model=Result)
@@ -128,18 +131,33 @@ _MEDIA_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/jobs/{job_id}/media", response_class=StreamingResponse, responses=_MEDIA_RESPONSES)
-def get_media(job_id: str, c: Context = Depends(ctx), range_: str | None = Header(None, alias="range")) -> Response:
-    """The original upload; honours single HTTP byte ranges so players can seek."""
+def get_media(job_id: str, rendition: str = "original", c: Context = Depends(ctx),
+              range_: str | None = Header(None, alias="range")) -> Response:
+    """The original upload, or ``?rendition=preview``: the browser-playable copy made when the
+    upload's codecs are not (404 when there is none); single HTTP byte ranges so players seek."""
     rec = service.get_job(c, job_id)
     if rec.deleted:
         raise ApiError(410, "gone", f"job {job_id} was deleted")
-    size = c.storage.size(rec.media_key)
+    if rendition not in ("original", "preview"):
+        raise ApiError(400, "invalid_request", f"rendition must be original or preview, not {rendition!r}")
+    key, name, ctype = rec.media_key, rec.media.filename, rec.content_type or "application/octet-stream"
+    if rendition == "preview":
+        if not rec.preview_key:
+            why = (f"making it failed: {rec.preview_error}" if rec.preview_error
+                   else "the original plays in browsers" if rec.media.browser_playable
+                   else "previews are turned off (ETHOS_PREVIEW__ENABLED)" if not c.settings.preview.enabled
+                   else "it is not made yet")
+            raise ApiError(404, "no_preview", f"job {job_id} has no preview: {why}")
+        ext = rec.preview_key.rsplit(".", 1)[-1]
+        key = rec.preview_key
+        name = f"{name.rsplit('.', 1)[0] or 'media'}.preview.{ext}"
+        ctype = "video/mp4" if ext == "mp4" else "audio/mp4"
+    size = c.storage.size(key)
     headers = {
         "Accept-Ranges": "bytes",
-        "Content-Disposition": _disposition(rec.media.filename),
+        "Content-Disposition": _disposition(name),
         "Cache-Control": "private, max-age=3600",
     }
-    ctype = rec.content_type or "application/octet-stream"
     start, end, status = 0, size - 1, 200
     if range_:
         try:
@@ -150,7 +168,7 @@ def get_media(job_id: str, c: Context = Depends(ctx), range_: str | None = Heade
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     headers["Content-Length"] = str(end - start + 1)
     return StreamingResponse(
-        c.storage.iter_range(rec.media_key, start, end), status_code=status, headers=headers, media_type=ctype
+        c.storage.iter_range(key, start, end), status_code=status, headers=headers, media_type=ctype
     )
 
 

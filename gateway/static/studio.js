@@ -13,7 +13,7 @@ window.studio = state;
 async function api(path, opts) {
   const r = await fetch(path, opts);
   const body = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
-  if (!r.ok) throw new Error(body?.error?.message || `HTTP ${r.status}`);
+  if (!r.ok) { const e = new Error(body?.error?.message || `HTTP ${r.status}`); e.status = r.status; throw e; }
   return body;
 }
 const fmt = (t) => { t = Math.max(0, t || 0); const m = Math.floor(t / 60); const s = t - m * 60; return `${m}:${s.toFixed(1).padStart(4, "0")}`; };
@@ -61,7 +61,7 @@ async function refreshRecent() {
     const li = el("li"); li.dataset.id = j.id;
     if (state.job && state.job.id === j.id) li.classList.add("current");
     li.append(el("span", "name", j.media.filename), el("span", `st ${j.status}`, j.status === "running" ? `${Math.round(j.progress * 100)}%` : j.status));
-    li.onclick = () => openJob(j.id);
+    li.onclick = () => leaveOk() && openJob(j.id);
     ul.append(li);
   }
 }
@@ -91,7 +91,8 @@ function upload(file) {
 }
 
 // ------------------------------------------------------------------ progress
-function setProgress(stage, p) { $("p-stage").textContent = stage; $("p-pct").textContent = `${Math.round(p * 100)}%`; $("p-bar").style.width = `${p * 100}%`; }
+const STAGES = { preview: "making a browser-playable preview", extracting_audio: "extracting audio" };
+function setProgress(stage, p) { $("p-stage").textContent = STAGES[stage] || stage; $("p-pct").textContent = `${Math.round(p * 100)}%`; $("p-bar").style.width = `${p * 100}%`; }
 
 async function openJob(id) {
   closeJob();
@@ -123,27 +124,49 @@ function follow(job) {
   ws.onclose = () => { if (!finished && state.ws === ws) state.pollTimer = setTimeout(() => openJob(job.id), 1500); };
 }
 
+// Everything drawn from the result, again (after a load, an edit, an undo or a save).
+function rerender() {
+  const result = state.result; const v = state.edit.viewing;
+  const base = `/v1/jobs/${state.job.id}/result`; const q = v && v !== state.edit.latest ? `&version=${v}` : "";
+  const blob = new Blob([JSON.stringify(result, jsonReplacer, 2)], { type: "application/json" });
+  $("x-json").href = URL.createObjectURL(blob); $("x-json").download = `${stem(result.filename)}.json`;
+  $("x-srt").href = `${base}?format=srt${q}`; $("x-vtt").href = `${base}?format=vtt${q}`;
+  state.sweep = {}; state.activeId = null;
+  renderSpeakers(); renderTranscript(); renderTimeline(); drawChartBase(); update();
+}
+const jsonReplacer = (k, v) => (k.startsWith("_") || k === "dirty" ? undefined : v);
+
 function closeJob() {
   if (state.ws) { const ws = state.ws; state.ws = null; ws.close(); }
   clearTimeout(state.pollTimer); cancelAnimationFrame(state.raf);
-  for (const p of [$("video"), $("audio")]) { p.pause(); p.removeAttribute("src"); p.load(); p.hidden = true; }
+  for (const p of [$("video"), $("audio")]) { p.pause(); if (p.hasAttribute("src")) { p.removeAttribute("src"); p.load(); } p.hidden = true; }
   state.result = null; state.activeId = null; state.sweep = {};
+  if (state.edit) { state.edit.undo = []; state.edit.redo = []; }
 }
 
 // ------------------------------------------------------------------ editor
-async function openEditor(job) {
-  let result;
-  try { result = await api(`/v1/jobs/${job.id}/result`); } catch (e) { show("progress"); return progressError(e.message); }
-  state.result = result; show("editor");
+// The result at a version (null: the latest) with its ETag, for corrections (studio-edit.js).
+async function fetchResult(id, version) {
+  const r = await fetch(`/v1/jobs/${id}/result${version ? `?version=${version}` : ""}`);
+  const body = await r.json();
+  if (!r.ok) throw new Error(body?.error?.message || `HTTP ${r.status}`);
+  return { result: body, etag: r.headers.get("ETag") };
+}
+
+async function openEditor(job, version) {
+  let got;
+  try { got = await fetchResult(job.id, version); } catch (e) { show("progress"); return progressError(e.message); }
+  const result = got.result;
+  state.result = result; show("editor"); editLoaded(got, !version);
   const player = result.has_video ? $("video") : $("audio");
-  state.player = player; player.hidden = false; player.src = `/v1/jobs/${job.id}/media`;
-  $("e-name").textContent = `${result.filename} · ${fmt(result.duration)} · ${result.segments.length} segments · ${result.models.stt ? result.models.stt.engine : "no speech"}`;
-  const base = `/v1/jobs/${job.id}/result`;
-  const blob = new Blob([JSON.stringify(result, null, 2)], { type: "application/json" });
-  $("x-json").href = URL.createObjectURL(blob); $("x-json").download = `${stem(result.filename)}.json`;
-  $("x-srt").href = `${base}?format=srt`; $("x-vtt").href = `${base}?format=vtt`;
+  // The preview when the server made one (the upload's codecs are not browser-playable).
+  const src = job.links.preview || job.links.media;
+  state.player = player; player.hidden = false;
+  if (player.getAttribute("src") !== src) player.src = src;
+  $("x-orig").href = job.links.media; $("x-orig").download = job.media.filename;
+  $("e-name").textContent = `${result.filename} · ${fmt(result.duration)} · ${result.segments.length} segments · ${result.models.stt ? result.models.stt.engine : "no speech"}${job.links.preview ? " · preview" : ""}`;
   $("face-row").hidden = !result.has_video;
-  state.pps = null; renderSpeakers(); renderTranscript(); renderTimeline(); drawChartBase();
+  state.pps = null; rerender();
   player.onplay = () => { document.body.classList.add("playing"); $("live-label").textContent = "live"; loop(); };
   player.onpause = player.onended = () => { document.body.classList.remove("playing"); $("live-label").textContent = "paused"; update(); };
   player.ontimeupdate = player.onseeked = () => update();
@@ -189,15 +212,20 @@ function renderTranscript() {
   if (!state.result.segments.length) root.append(el("p", "hint", state.result.has_video ? "No speech in this recording (faces only)." : "No speech found in this recording."));
   for (const seg of state.result.segments) {
     const row = el("div", "seg future"); row.dataset.id = seg.id; if (seg.truncated) row.classList.add("trunc");
+    row.tabIndex = 0; row.setAttribute("role", "listitem");
+    row.setAttribute("aria-label", `segment ${seg.id}, ${fmt(seg.start)} to ${fmt(seg.end)}${seg.speaker ? ", " + seg.speaker : ""}`);
     const time = el("div", "time", `${fmt(seg.start)}`); time.dataset.time = seg.start;
     row.classList.add(speakerClass(seg.speaker)); time.append(el("span", "who", speakerName(seg.speaker)));
     const text = el("div", "text"); text.append(renderSegText(seg, 0));
-    const emo = el("div", `emo e-${seg.emotion}`, seg.face_emotion ? `${seg.emotion} · face ${seg.face_emotion}` : seg.emotion);
-    row.append(time, text, emo); root.append(row);
+    const emo = seg.dirty ? el("div", "emo", "edited · unsaved")
+      : el("div", `emo e-${seg.emotion}`, seg.face_emotion ? `${seg.emotion} · face ${seg.face_emotion}` : seg.emotion);
+    if (seg.dirty) row.classList.add("dirty");
+    row.append(time, text, emo, segTools(seg)); root.append(row);
   }
 }
 
 function onTranscriptClick(e) {
+  if (e.target.closest(".tools, [contenteditable]")) return;
   const pill = e.target.closest(".pill");
   if (pill) return seek(parseFloat(pill.dataset.time) - 0.05);
   const row = e.target.closest(".seg"); if (!row) return;
@@ -263,7 +291,7 @@ function update() {
   const sp = speechAt(t);
   const activeId = sp.seg ? sp.seg.id : null;
   for (const row of $("transcript").children) {
-    if (!row.dataset.id) continue;
+    if (!row.dataset.id || row.classList.contains("editing")) continue;
     const seg = r.segments[Number(row.dataset.id) - 1];
     const cls = seg.id === activeId ? "active" : seg.end <= t ? "past" : "future";
     if (!row.classList.contains(cls)) { row.classList.remove("past", "active", "future"); row.classList.add(cls); }
@@ -316,9 +344,9 @@ async function renameSpeaker(id, name, err) {
   try {
     const r = await api(`/v1/jobs/${state.job.id}/speakers`, { method: "PATCH",
       headers: { "Content-Type": "application/json" }, body: JSON.stringify({ names: { [id]: name } }) });
-    state.result.speakers = r.speakers; state.sweep = {};
+    state.result.speakers = r.speakers;
   } catch (e) { err.textContent = e.message; return; }
-  renderSpeakers(); renderTranscript(); renderTimeline(); update();
+  rerender();
 }
 
 // ------------------------------------------------------------------ timeline
@@ -363,6 +391,32 @@ function drawChartBase() {
     const lab = (r.face_emotion_timeline || {})[String(s)]; const d = el("div"); d.dataset.second = s;
     d.style.background = lab ? COLORS[lab] || "#666" : "transparent"; d.title = `${fmtShort(s)} ${lab || "no face"}`; strip.append(d);
   }
+  faceLegend(r); chartNote(r);
+}
+
+// The face strip's colours: each label the timeline holds (most seconds first), and "no face".
+function faceLegend(r) {
+  const box = $("face-legend"); box.replaceChildren(); box.hidden = !r.has_video;
+  if (!r.has_video) return;
+  const counts = {};
+  for (const lab of Object.values(r.face_emotion_timeline || {})) counts[lab] = (counts[lab] || 0) + 1;
+  const secs = Math.ceil(r.duration); const none = secs - Object.values(counts).reduce((a, b) => a + b, 0);
+  box.append(el("span", "legend-title", "Face:"));
+  for (const [lab, n] of Object.entries(counts).sort((a, b) => b[1] - a[1])) {
+    const item = el("span", "legend-item"); item.dataset.label = lab;
+    const sw = el("i", "swatch"); sw.style.background = COLORS[lab] || "#666";
+    item.append(sw, document.createTextNode(`${lab} ${n} s`)); box.append(item);
+  }
+  if (none > 0) { const item = el("span", "legend-item"); item.dataset.label = "none"; item.append(el("i", "swatch none"), document.createTextNode(`no face ${none} s`)); box.append(item); }
+}
+
+// Why the valence/arousal chart is flat: no tags, and which engine wrote none.
+function chartNote(r) {
+  const note = $("chart-note"); const tags = r.segments.reduce((n, s) => n + (s.tags || []).length, 0);
+  const engine = r.models.stt ? r.models.stt.engine : null;
+  if (!r.segments.length) note.textContent = "No speech in this recording, so there is no speech emotion to chart.";
+  else if (!tags) note.textContent = `Flat: this transcript has no tags such as [laughs] or [sighs], and valence and arousal come only from tags. ${engine === "voxtral" ? "The model heard none." : `The ${engine || "speech"} engine writes no tags (Voxtral with the evoxtral adapter, on a GPU, does).`} You can add tags by editing a segment's text.`;
+  note.hidden = !(!r.segments.length || !tags);
 }
 
 function drawChart(t) {

@@ -41,10 +41,13 @@ def probe(path: Path, filename: str) -> MediaInfo:
         raise UnsupportedMedia(f"{filename!r} has no measurable duration (truncated or empty?)")
     fps = None
     width = height = None
+    vcodec = pix_fmt = None
     if video:
         v = video[0]
         width, height = v.get("width"), v.get("height")
         fps = _rate(v.get("avg_frame_rate")) or _rate(v.get("r_frame_rate"))
+        vcodec, pix_fmt = v.get("codec_name"), v.get("pix_fmt")
+    brand = (fmt.get("tags") or {}).get("major_brand")
     return MediaInfo(
         filename=filename,
         duration=round(duration, 3),
@@ -55,6 +58,12 @@ def probe(path: Path, filename: str) -> MediaInfo:
         video_width=width,
         video_height=height,
         video_fps=fps,
+        video_codec=vcodec,
+        audio_codec=audio[0].get("codec_name") if audio else None,
+        pixel_format=pix_fmt,
+        # The container as the browser sees it: ffprobe names MP4 and QuickTime alike, the
+        # brand tells them apart.
+        container=_container(fmt.get("format_name"), brand, filename),
     )
 
 
@@ -86,3 +95,15 @@ def _rate(v: str | None) -> float | None:
         return float(num) / float(den) if float(den) else None
     except ValueError:
         return None
+
+
+def _container(format_name: str | None, brand: str | None, filename: str) -> str | None:
+    """``mp4``, ``mov``, ``webm``, ``mkv``, or ffprobe's first format name."""
+    if not format_name:
+        return None
+    names = format_name.split(",")
+    if "mp4" in names:
+        return "mov" if (brand or "").strip() == "qt" else "mp4"
+    if "matroska" in names:
+        return "webm" if filename.lower().endswith(".webm") else "mkv"
+    return names[0]

@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 
+from shared.faces import majority, segment_face
 from shared.jobs import utcnow
-from shared.schemas import (
-    DiarizeOutput,
-    FerChunkOutput,
-    JobRecord,
-    ModelInfo,
-    Result,
-    Segment,
-    SttOutput,
-)
+from shared.schemas import DiarizeOutput, FerChunkOutput, JobRecord, ModelInfo, Result, SttOutput
 from workers.cpu.speakers import assign_speakers
-
-
-def _majority(labels: list[str]) -> str | None:
-    """Most frequent label; ties go to the label seen first."""
-    if not labels:
-        return None
-    counts = Counter(labels)
-    top = max(counts.values())
-    return next(lab for lab in labels if counts[lab] == top)
 
 
 def face_timeline(chunks: list[FerChunkOutput]) -> tuple[dict[int, str], dict[int, dict[str, float]]]:
@@ -43,19 +27,12 @@ def face_timeline(chunks: list[FerChunkOutput]) -> tuple[dict[int, str], dict[in
             labels[sec].append(f.label)
             if f.scores:
                 scores[sec].append(f.scores)
-    timeline = {sec: lab for sec, labs in sorted(labels.items()) if (lab := _majority(labs))}
+    timeline = {sec: lab for sec, labs in sorted(labels.items()) if (lab := majority(labs))}
     mean_scores = {
         sec: {k: round(sum(s[k] for s in rows) / len(rows), 4) for k in rows[0]}
         for sec, rows in sorted(scores.items())
     }
     return timeline, mean_scores
-
-
-def segment_face(seg: Segment, timeline: dict[int, str]) -> str | None:
-    """Majority face label over the seconds a segment covers."""
-    first, last = int(math.floor(seg.start)), int(math.ceil(seg.end))
-    labs = [timeline[s] for s in range(first, max(last, first + 1)) if s in timeline]
-    return _majority(labs)
 
 
 def build_result(

@@ -7,11 +7,18 @@ import time
 
 from celery import chord, shared_task, signature
 
-from shared.celery_app import TASK_DIARIZE, TASK_FER, TASK_MERGE, TASK_PREPARE, TASK_STT
+from shared.celery_app import (
+    TASK_DIARIZE,
+    TASK_FER,
+    TASK_MERGE,
+    TASK_PREPARE,
+    TASK_PREVIEW,
+    TASK_STT,
+)
 from shared.errors import TooLong
 from shared.schemas import DiarizeOutput, FerChunkOutput, JobStatus, MediaInfo, SttOutput
 from workers import runtime
-from workers.cpu import media
+from workers.cpu import media, preview
 from workers.cpu.merge import build_result
 from workers.runtime import (
     JobTask,
@@ -55,6 +62,7 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
         src = runtime.local_copy(rec.media_key, tmp, "input")
         info = media.probe(src, rec.media.filename)
         info.size = info.size or rec.media.size
+        info.browser_playable, why = preview.playable(info)
         store.set_media(job_id, info)
         if info.duration and info.duration > s.limits.max_duration_s:
             raise TooLong(
@@ -74,6 +82,10 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
             if s.diarize.enabled:  # in parallel with transcription, on its own queue
                 parts.append("diarize")
                 header.append(signature(TASK_DIARIZE, args=(job_id,), immutable=True))
+        if not info.browser_playable and s.preview.enabled:
+            log.info("job %s needs a preview: %s", job_id, why)
+            parts.append("preview")
+            header.append(signature(TASK_PREVIEW, args=(job_id,), immutable=True))
         spans = plan_fer_chunks(info, s.fer.chunk_s, s.fer.fps)
         if spans:
             parts.append("fer")
@@ -91,6 +103,35 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
     else:
         merge.apply_async()
     return {"parts": parts, "fer_chunks": len(spans)}
+
+
+@shared_task(name=TASK_PREVIEW, base=JobTask, bind=True)
+def make_preview(self: JobTask, job_id: str) -> str | None:
+    """Encode the browser-playable preview beside the original (a failure only loses it)."""
+    t0 = time.perf_counter()
+    store = jobs()
+    rec = active_record(job_id)
+    name, ctype = preview.preview_name(rec.media)
+    cfg = runtime.settings().preview
+    store.part_progress(job_id, "preview", 0.0, "preview")
+    with runtime.scratch(job_id) as tmp:
+        src = runtime.local_copy(rec.media_key, tmp, "input")
+        out = tmp / name
+        try:
+            preview.encode(src, out, rec.media, cfg,
+                           lambda f: store.part_progress(job_id, "preview", f, "preview"))
+        except preview.PreviewFailed as e:
+            log.warning("job %s: no preview: %s", job_id, e)
+            store.set_preview(job_id, None, str(e))
+            store.part_progress(job_id, "preview", 1.0, "preview")
+            return None
+        ensure_active(job_id)
+        key = media_key(job_id, name)
+        storage().upload_file(key, out, ctype)
+    store.set_preview(job_id, key)
+    store.record_timing(job_id, "preview", time.perf_counter() - t0)
+    store.part_progress(job_id, "preview", 1.0, "preview")
+    return key
 
 
 @shared_task(name=TASK_MERGE, base=JobTask, bind=True)

@@ -8,7 +8,7 @@ import numpy as np
 
 from shared.schemas import Segment, Word
 from shared.settings import VadSettings
-from shared.tags import emotion_track, find_tags, segment_emotion
+from shared.tags import annotate
 from workers.stt import vad
 from workers.stt.audio import cut
 from workers.stt.engines.base import SpeechEngine
@@ -31,11 +31,10 @@ def make_segment(seg_id: int, start: float, end: float, text: str, truncated: bo
                  words: list[Word] | None = None) -> Segment:
     """A result segment with its tags, speech emotion and words (``words`` clip-relative)."""
     timed = place_words(words or [], start, end)
-    tags = find_tags(text, start, end, timed)
-    emotion, valence, arousal = segment_emotion(tags)
+    a = annotate(text, start, end, timed)
     return Segment(
-        id=seg_id, start=start, end=end, text=text, emotion=emotion,
-        valence=valence, arousal=arousal, tags=tags, emotion_track=emotion_track(tags),
+        id=seg_id, start=start, end=end, text=text, emotion=a.emotion,
+        valence=a.valence, arousal=a.arousal, tags=a.tags, emotion_track=a.track,
         words=timed, truncated=truncated,
     )
 
