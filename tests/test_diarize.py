@@ -236,3 +236,18 @@ def test_pipeline_on_espeak_dialogues(dialogues) -> None:  # type: ignore[no-unt
     assert der(truth, [(t.speaker, t.start, t.end) for t in out.turns]).der <= 0.10
     one = diarize_audio(read_wav(dialogues["A"][0]), s.diarize, SpeakerCount())
     assert one.speakers == 1
+
+
+def test_a_correction_recomputes_the_speakers() -> None:
+    from shared.corrections import apply
+    from shared.schemas import Result, ResultCorrection, SpeakerInfo
+
+    base = Result(job_id="job_x", filename="a.wav", duration=6.0, language="en", text="a b", segments=[],
+                  speakers=[SpeakerInfo(id="SPEAKER_00", total_speech_s=2.0),
+                            SpeakerInfo(id="SPEAKER_01", total_speech_s=2.0)],
+                  has_video=False, models={}, timings={}, created_at="t0", finished_at="t1")
+    body = ResultCorrection.model_validate({"segments": [
+        {"start": 0.0, "end": 2.0, "text": "a", "speaker": "SPEAKER_01"},
+        {"start": 2.5, "end": 5.0, "text": "b", "speaker": "SPEAKER_01"}]})
+    new = apply(base, body, 2, "t2")
+    assert [(s.id, s.total_speech_s) for s in new.speakers] == [("SPEAKER_01", 4.5)]
