@@ -124,6 +124,12 @@ class EthosClient:
         _raise_for(r)
         return r.json()  # type: ignore[no-any-return]
 
+    def name_speakers(self, job_id: str, names: dict[str, str]) -> dict[str, Any]:
+        """Name a finished job's speakers (``{"SPEAKER_00": "Alice"}``) → the result with them."""
+        r = self.http.patch(f"/v1/jobs/{job_id}/speakers", json={"names": names})
+        _raise_for(r)
+        return r.json()  # type: ignore[no-any-return]
+
     def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel (if unfinished) and delete the job's media and result."""
         r = self.http.delete(f"/v1/jobs/{job_id}")
@@ -197,6 +203,11 @@ class AsyncEthosClient:
 
     async def correct(self, job_id: str, segments: list[dict[str, Any]], version: int) -> dict[str, Any]:
         r = await self.http.put(f"/v1/jobs/{job_id}/result", **_correction(segments, version))
+        _raise_for(r)
+        return r.json()  # type: ignore[no-any-return]
+
+    async def name_speakers(self, job_id: str, names: dict[str, str]) -> dict[str, Any]:
+        r = await self.http.patch(f"/v1/jobs/{job_id}/speakers", json={"names": names})
         _raise_for(r)
         return r.json()  # type: ignore[no-any-return]
 

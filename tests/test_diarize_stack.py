@@ -161,3 +161,23 @@ def test_evaluation_harness_scores_der(diarize_stack: Stack, voices, tmp_path: P
     assert report["der_clips"] == 1 and 0 <= report["der"] <= 0.10
     assert report["per_clip"][0]["der"] == report["der"] and report["speaker_count_accuracy"] == 1.0
     assert "| DER, 0.25-s collar (1 clips with reference turns) |" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_the_python_client_names_speakers(diarize_stack: Stack, two_voices) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from ethos_client import AsyncEthosClient, EthosClient, EthosError
+
+    job, _ = two_voices
+    with EthosClient(diarize_stack.url) as c:
+        out = c.name_speakers(job["id"], {"SPEAKER_01": "Bea"})
+        assert [s["name"] for s in out["speakers"]][1] == "Bea"
+        with pytest.raises(EthosError) as e:
+            c.name_speakers(job["id"], {"SPEAKER_05": "Nobody"})
+        assert e.value.status == 400 and e.value.code == "unknown_speaker"
+
+    async def rename() -> dict[str, Any]:
+        async with AsyncEthosClient(diarize_stack.url) as ac:
+            return await ac.name_speakers(job["id"], {"SPEAKER_01": "Beatrice"})
+
+    assert asyncio.run(rename())["speakers"][1]["name"] == "Beatrice"
