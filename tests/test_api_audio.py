@@ -38,6 +38,10 @@ def test_jfk_transcribed(stack: Stack, jfk: Path) -> None:
     assert result["models"]["vad"]["extra"]["merge_gap_s"] == 0.6  # the test stack's fine segments
     assert {"prepare", "stt", "merge"} <= result["timings"].keys()
     assert "fer" not in result["models"] and result["face_chunks"] is None  # audio: no FER tasks
+    # This stack runs with ETHOS_DIARIZE__ENABLED=false: no diarize task, one speaker.
+    assert "diarize" not in result["models"] and "diarize" not in result["timings"]
+    assert {s["speaker"] for s in segs} == {"SPEAKER_00"}
+    assert [(s["id"], s["name"]) for s in result["speakers"]] == [("SPEAKER_00", None)]
 
 
 def test_three_sentences_three_segments(stack: Stack, three_sentences: tuple[Path, list[tuple[float, float]]]) -> None:
