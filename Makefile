@@ -39,6 +39,7 @@ bench: setup
 	$(PY) bench/eval_offline.py
 	$(PY) bench/whisper_engine_speed.py
 	$(PY) bench/fer_throughput.py
+	$(PY) bench/diarize_cost.py
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache
