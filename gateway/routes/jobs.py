@@ -58,11 +58,20 @@ _RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/jobs/{job_id}/result", response_model=None, responses=_RESULT_RESPONSES)
-def get_result(job_id: str, format: str = "json", c: Context = Depends(ctx)) -> dict[str, Any] | Response:
+def get_result(job_id: str, format: str = "json", detail: str | None = None,
+               c: Context = Depends(ctx)) -> dict[str, Any] | Response:
     """The emotion-annotated transcript once the job succeeded (409 before);
-    ``?format=srt|vtt|csv|faces.csv``."""
-    result = service.load_result(c, service.get_job(c, job_id))
+    ``?format=srt|vtt|csv|faces.csv``; ``?detail=frames`` adds every sampled frame's face
+    result (``face_frames``) to the JSON."""
+    if detail not in (None, "frames"):
+        raise ApiError(400, "invalid_request", f"detail must be frames, not {detail!r}")
+    if detail and format != "json":
+        raise ApiError(400, "invalid_request", "detail=frames goes with the JSON result only")
+    rec = service.get_job(c, job_id)
+    result = service.load_result(c, rec)
     if format == "json":
+        if detail == "frames":
+            result["face_frames"] = service.load_face_frames(c, rec)
         return result
     stem = result.get("filename", job_id).rsplit(".", 1)[0] or job_id
     if format == "srt":
