@@ -87,8 +87,8 @@ def letterbox(rgb: np.ndarray, size: int) -> tuple[np.ndarray, float, int, int]:
     return out, scale, ox, oy
 
 
-def tiles(width: int, height: int, side: int, overlap: float = 0.25) -> list[tuple[int, int, int]]:
-    """Square tiles ``(x, y, side)`` covering the frame, neighbours overlapping by ``overlap``."""
+def tiles(width: int, height: int, side: int, overlap: float = 0.2) -> list[tuple[int, int, int]]:
+    """Square tiles ``(x, y, side)`` covering the frame, neighbours overlapping by at least ``overlap`` of a side."""
     side = min(side, width, height)
 
     def starts(extent: int) -> list[int]:
