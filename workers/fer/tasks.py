@@ -20,6 +20,10 @@ def describe() -> dict[str, object]:
     """The FER model this worker would run, for heartbeats and /readyz."""
     cfg = runtime.settings().fer
     try:
+        if cfg.detector == "blazeface":
+            from workers.fer.blazeface import model_path
+
+            model_path()  # the detector's model file is installed
         return {"model": resolve_model(cfg).name, "detector": cfg.detector, "fps": cfg.fps, "ready": True}
     except Exception as e:  # noqa: BLE001 - reported in /readyz
         return {"ready": False, "message": str(e)}
