@@ -190,6 +190,12 @@ def test_missing_model_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
         blazeface.model_path()
     with pytest.raises(ValueError, match="unknown face detector"):
         get_detector("nope")
+    from workers.fer.tasks import describe  # the fer worker's heartbeat (/readyz)
+
+    beat = describe()
+    assert beat["ready"] is False and "no_such_model" in str(beat["message"])
+    monkeypatch.undo()
+    assert describe()["ready"] is True
 
 
 def test_labels_hold_still_at_5_fps(yongen: Path) -> None:
