@@ -81,6 +81,13 @@ def test_nms_weighted_and_plain() -> None:
     assert np.allclose(weighted.boxes[1], det.boxes[2])
     assert len(ssd.nms(ssd.Detections.empty())) == 0
     assert ssd.iou(det.boxes[0], det.boxes[2:3])[0] == 0.0
+    # Two boxes of one small face at different anchor scales: IoU 0.29, but the smaller lies
+    # more than half inside the larger (seen on the 80-px video) → one face.
+    nested = ssd.Detections(
+        boxes=np.array([[434, 107, 472, 145], [424, 99, 457, 132]], np.float32),
+        keypoints=np.zeros((2, 6, 2), np.float32), scores=np.array([0.68, 0.6], np.float32))
+    assert ssd.iou(nested.boxes[0], nested.boxes[1:])[0] < 0.3
+    assert len(ssd.nms(nested, 0.3)) == 1 and len(ssd.nms(nested, 0.3, contained=1.0)) == 2
 
 
 def test_letterbox_and_tiles() -> None:

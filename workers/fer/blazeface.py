@@ -83,7 +83,9 @@ def letterbox(rgb: np.ndarray, size: int) -> tuple[np.ndarray, float, int, int]:
     nw, nh = max(int(round(w * scale)), 1), max(int(round(h * scale)), 1)
     ox, oy = (size - nw) // 2, (size - nh) // 2
     out = np.zeros((size, size, 3), np.uint8)
-    out[oy:oy + nh, ox:ox + nw] = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
+    # Bilinear: a tenth of INTER_AREA's cost here (0.1 vs 1 ms for 640×360), and the same
+    # recall on the small-face videos (bench/face_detect.py).
+    out[oy:oy + nh, ox:ox + nw] = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_LINEAR)
     return out, scale, ox, oy
 
 

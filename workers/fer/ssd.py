@@ -104,8 +104,9 @@ def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchor_xy: np.ndarray,
     return Detections(boxes.astype(np.float32), kp.astype(np.float32), scores[keep].astype(np.float32))
 
 
-def iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Intersection over union of one ``x0, y0, x1, y1`` box with each of ``others``."""
+def overlaps(box: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Intersection over union, and intersection over the smaller box's area, of one
+    ``x0, y0, x1, y1`` box with each of ``others``."""
     ix0 = np.maximum(box[0], others[:, 0])
     iy0 = np.maximum(box[1], others[:, 1])
     ix1 = np.minimum(box[2], others[:, 2])
@@ -114,16 +115,26 @@ def iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     area = (box[2] - box[0]) * (box[3] - box[1])
     areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
     union = area + areas - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    smaller = np.minimum(area, areas)
+    return (np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0),
+            np.where(smaller > 0, inter / np.maximum(smaller, 1e-12), 0.0))
 
 
-def nms(det: Detections, threshold: float = 0.3, weighted: bool = True) -> Detections:
+def iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Intersection over union of one ``x0, y0, x1, y1`` box with each of ``others``."""
+    return overlaps(box, others)[0]
+
+
+def nms(det: Detections, threshold: float = 0.3, weighted: bool = True, contained: float = 0.5) -> Detections:
     """Non-maximum suppression, best score first.
 
-    ``weighted`` (MediaPipe's default for faces): each kept face's box and keypoints are the
-    score-weighted mean of every candidate that overlaps it by more than ``threshold``, which
-    steadies the box from frame to frame; its score stays the best one. Plain: the best
-    candidate of each overlapping group is kept as it is.
+    A candidate joins the best remaining one's group when their IoU exceeds ``threshold`` or
+    when more than ``contained`` of the smaller box lies inside the other (two anchors of
+    different scale on one small face can overlap that way with an IoU under 0.3; two real
+    faces cannot). ``weighted`` (MediaPipe's default for faces): each kept face's box and
+    keypoints are the score-weighted mean of its group, which steadies the box from frame to
+    frame; its score stays the best one. Plain: the best candidate of each group is kept as
+    it is.
     """
     if len(det) == 0:
         return det
@@ -132,9 +143,10 @@ def nms(det: Detections, threshold: float = 0.3, weighted: bool = True) -> Detec
     boxes, kps, scores = [], [], []
     while remaining.size:
         best = remaining[0]
-        overlap = iou(det.boxes[best], det.boxes[remaining])
-        group = remaining[overlap > threshold]
-        group = group if group.size else remaining[:1]
+        by_iou, by_smaller = overlaps(det.boxes[best], det.boxes[remaining])
+        same = (by_iou > threshold) | (by_smaller > contained)
+        same[0] = True
+        group = remaining[same]
         if weighted:
             w = det.scores[group][:, None]
             boxes.append((det.boxes[group] * w).sum(0) / w.sum())
@@ -143,5 +155,5 @@ def nms(det: Detections, threshold: float = 0.3, weighted: bool = True) -> Detec
             boxes.append(det.boxes[best])
             kps.append(det.keypoints[best])
         scores.append(det.scores[best])
-        remaining = remaining[(overlap <= threshold) & (remaining != best)]
+        remaining = remaining[~same]
     return Detections(np.asarray(boxes, np.float32), np.asarray(kps, np.float32), np.asarray(scores, np.float32))
