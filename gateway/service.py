@@ -156,6 +156,13 @@ def load_version(c: Context, rec: JobRecord, version: int | None = None) -> tupl
     return result, n
 
 
+def load_face_frames(c: Context, rec: JobRecord) -> list[dict[str, Any]] | None:
+    """A video job's per-frame face results (``?detail=frames``); None for audio."""
+    if not rec.frames_key:
+        return None
+    return json.loads(c.storage.get_bytes(rec.frames_key))["frames"]  # type: ignore[no-any-return]
+
+
 MAX_NAME_CHARS = 80
 
 

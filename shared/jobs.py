@@ -329,10 +329,12 @@ class JobStore:
         keys = list(self.r.scan_iter(self.keys.heartbeat("*"), count=200))
         return [json.loads(raw) for raw in (self.r.mget(keys) if keys else []) if raw]
 
-    def succeed(self, job_id: str, result_key: str) -> bool:
+    def succeed(self, job_id: str, result_key: str, frames_key: str | None = None) -> bool:
+        """Finish a running job with its stored result (and, for video, its per-frame faces)."""
+        extra = {"frames_key": frames_key} if frames_key else {}
         ok = self._move(
             job_id, JobStatus.succeeded, "running", finished_at=utcnow(), stage="done",
-            progress="1.0", result_key=result_key,
+            progress="1.0", result_key=result_key, **extra,
         )
         if ok:
             self.emit(StatusEvent(job_id=job_id, status=JobStatus.succeeded, stage="done"))
@@ -395,7 +397,7 @@ class JobStore:
 
     def mark_deleted(self, job_id: str) -> None:
         self.r.hset(self.key(job_id), mapping={"deleted": "1"})
-        self.r.hdel(self.key(job_id), "result_key")
+        self.r.hdel(self.key(job_id), "result_key", "frames_key")
         self.expire(job_id)
 
     def expire(self, job_id: str) -> None:

@@ -82,6 +82,8 @@ class JobRecord(BaseModel):
     preview_error: str | None = None
     # The latest version of the result (1: the machine output; each correction adds one).
     result_version: int = 1
+    # The per-frame face results of a video job (``?detail=frames``).
+    frames_key: str | None = None
 
 
 class TagHit(BaseModel):
@@ -183,9 +185,12 @@ class SpeakerNames(BaseModel):
 
 
 class FaceFrame(BaseModel):
+    """One sampled frame: its time, the largest face's label and scores, and how many faces."""
+
     t: float
     label: str | None
     scores: dict[str, float] | None = None
+    faces: int = 0
 
 
 class FerChunkOutput(BaseModel):
@@ -198,6 +203,12 @@ class FerChunkOutput(BaseModel):
     model: ModelInfo
     seconds: float
     worker: str | None = None
+
+
+class FaceFrames(BaseModel):
+    """Every sampled frame of a video job, in time order (stored beside the result)."""
+
+    frames: list[FaceFrame]
 
 
 class FaceChunkInfo(BaseModel):
@@ -221,7 +232,11 @@ class Result(BaseModel):
     has_video: bool
     face_emotion_timeline: dict[str, str] | None = None
     face_scores: dict[str, dict[str, float]] | None = None
+    # Per second with a face: the most faces seen in one of its frames (the largest is labelled).
+    face_counts: dict[str, int] | None = None
     frames_without_face: int | None = None
+    # Every sampled frame, only with ``?detail=frames`` (stored apart from the result).
+    face_frames: list[FaceFrame] | None = None
     face_chunks: list[FaceChunkInfo] | None = None
     # Every speaker of the segments, in order of first appearance, with their speech time.
     speakers: list[SpeakerInfo] = []

@@ -82,13 +82,22 @@ class SttSettings(BaseModel):
 
 
 class FerSettings(BaseModel):
-    fps: float = Field(1.0, gt=0, le=30)
+    # Frames sampled per second; a second's label is the argmax of its frames' mean scores.
+    fps: float = Field(5.0, gt=0, le=30)
     chunk_s: float = Field(60.0, ge=1)
     model_path: Path | None = None
     model_spec: Literal["auto", "fer2013", "mobilevit"] = "auto"
-    detector: Literal["haar"] = "haar"
+    # blazeface: MediaPipe's full-range BlazeFace (LiteRT); haar: OpenCV's cascade.
+    detector: Literal["blazeface", "haar"] = "blazeface"
+    # Threads of the detector and the classifier in each fer process.
     threads: int = Field(1, ge=1)
+    # Haar only: the smallest face searched for, in pixels of the decoded frame (≤ 640 wide).
     min_face_px: int = Field(40, ge=8)
+    # BlazeFace: the lowest face score kept (MediaPipe's full-range graph uses 0.6).
+    min_score: float = Field(0.6, gt=0, lt=1)
+    # BlazeFace: side of the square tiles of the second pass, run on a frame where the
+    # whole-frame pass found nothing (small faces), in pixels of the decoded frame; 0: off.
+    tile_px: int = Field(360, ge=0)
 
 
 class DiarizeSettings(BaseModel):

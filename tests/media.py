@@ -63,3 +63,20 @@ def mpeg4_part2(video: Path, audio: Path, dest: Path) -> Path:
     run(["ffmpeg", "-v", "error", "-y", "-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0",
          "-shortest", "-c:v", "mpeg4", "-q:v", "5", "-c:a", "aac", "-b:a", "96k", str(dest)])
     return dest
+
+
+# yongen.mp4's face is about 270 px wide (BlazeFace's box) in its 704×1216 frames.
+YONGEN_FACE_PX = 270
+
+
+def small_face_video(yongen: Path, face_px: int, dest: Path, seconds: float = 8.0,
+                     width: int = 1280, height: int = 720) -> tuple[Path, tuple[int, int, int]]:
+    """``yongen.mp4``'s face scaled to about ``face_px`` wide in a ``width``×``height`` frame
+    (its top square, placed right of centre on black). Returns the video and where the scaled
+    square sits: ``(x, y, side)`` in the video's pixels."""
+    side = int(704 * face_px / YONGEN_FACE_PX) // 2 * 2
+    x, y = (width - side) * 3 // 4, (height - side) // 3
+    run(["ffmpeg", "-v", "error", "-y", "-i", str(yongen), "-t", str(seconds), "-an",
+         "-vf", f"crop=704:704:0:100,scale={side}:{side},pad={width}:{height}:{x}:{y},format=yuv420p",
+         "-c:v", "libx264", "-preset", "ultrafast", str(dest)])
+    return dest, (x, y, side)

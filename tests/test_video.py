@@ -24,8 +24,9 @@ def assert_each_sample_once(result: dict, duration: float) -> None:  # type: ign
     assert chunks[0]["start"] == 0.0 and abs(chunks[-1]["end"] - duration) < 1e-3
     for a, b in zip(chunks, chunks[1:], strict=False):
         assert a["end"] == b["start"]  # contiguous, no overlap
-    expected = sum(len(sample_times(c["start"], c["end"], 1.0)) for c in chunks)
-    assert expected == len(sample_times(0, duration, 1.0))
+    fps = result["models"]["fer"]["extra"]["fps"]
+    expected = sum(len(sample_times(c["start"], c["end"], fps)) for c in chunks)
+    assert expected == len(sample_times(0, duration, fps))
     # The decoder may end a frame early at the very end of the file, never elsewhere.
     assert expected - 1 <= sum(c["frames"] for c in chunks) <= expected
 

@@ -77,16 +77,24 @@ _EXPORTS = {
 
 @router.get("/jobs/{job_id}/result", response_model=None, responses=_RESULT_RESPONSES)
 def get_result(job_id: str, response: Response, format: str = "json", version: int | None = None,
-               c: Context = Depends(ctx)) -> dict[str, Any] | Response:
+               detail: str | None = None, c: Context = Depends(ctx)) -> dict[str, Any] | Response:
     """The emotion-annotated transcript once the job succeeded (409 before): the latest
-    version, or ``?version=N``; ``?format=srt|vtt|csv|faces.csv``. ``ETag`` names the version."""
+    version, or ``?version=N``; ``?format=srt|vtt|csv|faces.csv``; ``?detail=frames`` adds every
+    sampled frame's face result (``face_frames``) to the JSON. ``ETag`` names the version."""
     if format != "json" and format not in _EXPORTS:
         raise ApiError(400, "invalid_request",
                        f"format must be json, srt, vtt, csv or faces.csv, not {format!r}")
-    result, n = service.load_version(c, service.get_job(c, job_id), version)
+    if detail not in (None, "frames"):
+        raise ApiError(400, "invalid_request", f"detail must be frames, not {detail!r}")
+    if detail and format != "json":
+        raise ApiError(400, "invalid_request", "detail=frames goes with the JSON result only")
+    rec = service.get_job(c, job_id)
+    result, n = service.load_version(c, rec, version)
     tag = f'"v{n}"'
     if format == "json":
         response.headers["ETag"] = tag
+        if detail == "frames":
+            result["face_frames"] = service.load_face_frames(c, rec)
         return result
     render, ctype, ext = _EXPORTS[format]
     stem = result.get("filename", job_id).rsplit(".", 1)[0] or job_id

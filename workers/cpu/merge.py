@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
-
-from shared.faces import majority, segment_face
+from shared.faces import segment_face
 from shared.jobs import utcnow
-from shared.schemas import DiarizeOutput, FerChunkOutput, JobRecord, ModelInfo, Result, SttOutput
+from shared.schemas import (
+    DiarizeOutput,
+    FaceFrame,
+    FaceFrames,
+    FerChunkOutput,
+    JobRecord,
+    ModelInfo,
+    Result,
+    SttOutput,
+)
 from workers.cpu.speakers import assign_speakers
+from workers.fer.timeline import Timeline, per_second, unique_frames
 
 
 def face_timeline(chunks: list[FerChunkOutput]) -> tuple[dict[int, str], dict[int, dict[str, float]]]:
-    """Per-second majority face label and mean class scores, from frames that had a face."""
-    labels: dict[int, list[str]] = defaultdict(list)
-    scores: dict[int, list[dict[str, float]]] = defaultdict(list)
-    seen: set[float] = set()
-    for chunk in sorted(chunks, key=lambda c: c.start):
-        for f in chunk.frames:
-            if f.t in seen:  # a frame at a chunk border counts once
-                continue
-            seen.add(f.t)
-            if f.label is None:
-                continue
-            sec = int(math.floor(f.t + 1e-6))
-            labels[sec].append(f.label)
-            if f.scores:
-                scores[sec].append(f.scores)
-    timeline = {sec: lab for sec, labs in sorted(labels.items()) if (lab := majority(labs))}
-    mean_scores = {
-        sec: {k: round(sum(s[k] for s in rows) / len(rows), 4) for k in rows[0]}
-        for sec, rows in sorted(scores.items())
-    }
-    return timeline, mean_scores
+    """Per-second face label (argmax of the mean scores) and mean class scores."""
+    faces = per_second(f for c in sorted(chunks, key=lambda c: c.start) for f in c.frames)
+    return faces.labels, faces.scores
 
 
 def build_result(
@@ -47,12 +36,11 @@ def build_result(
     segments, speakers = assign_speakers(
         [s.model_copy(deep=True) for s in (stt.segments if stt else [])],
         diarized.turns if diarized else None)
-    timeline: dict[int, str] = {}
-    scores: dict[int, dict[str, float]] = {}
+    faces = Timeline()
     if has_video:
-        timeline, scores = face_timeline(fer)
+        faces = per_second(f for c in sorted(fer, key=lambda c: c.start) for f in c.frames)
         for seg in segments:
-            seg.face_emotion = segment_face(seg, timeline)
+            seg.face_emotion = segment_face(seg, faces.labels)
     models: dict[str, ModelInfo] = {}
     if stt:
         models["stt"] = stt.model
@@ -70,8 +58,9 @@ def build_result(
         segments=segments,
         speakers=speakers,
         has_video=has_video,
-        face_emotion_timeline={str(k): v for k, v in timeline.items()} if has_video else None,
-        face_scores={str(k): v for k, v in scores.items()} if has_video else None,
+        face_emotion_timeline={str(k): v for k, v in faces.labels.items()} if has_video else None,
+        face_scores={str(k): v for k, v in faces.scores.items()} if has_video else None,
+        face_counts={str(k): v for k, v in faces.counts.items()} if has_video else None,
         frames_without_face=sum(c.frames_without_face for c in fer) if has_video else None,
         face_chunks=[
             {"start": c.start, "end": c.end, "frames": len(c.frames),
@@ -83,3 +72,9 @@ def build_result(
         created_at=rec.created_at,
         finished_at=utcnow(),
     )
+
+
+def frame_log(fer: list[FerChunkOutput]) -> FaceFrames:
+    """Every sampled frame of the job once, in time order (``?detail=frames``)."""
+    frames: list[FaceFrame] = unique_frames(f for c in sorted(fer, key=lambda c: c.start) for f in c.frames)
+    return FaceFrames(frames=frames)

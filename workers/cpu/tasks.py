@@ -19,7 +19,7 @@ from shared.errors import TooLong
 from shared.schemas import DiarizeOutput, FerChunkOutput, JobStatus, MediaInfo, SttOutput
 from workers import runtime
 from workers.cpu import media, preview
-from workers.cpu.merge import build_result
+from workers.cpu.merge import build_result, frame_log
 from workers.runtime import (
     JobTask,
     active_record,
@@ -156,8 +156,12 @@ def merge(self: JobTask, job_id: str) -> str | None:
     timings["merge"] = round(time.perf_counter() - t0, 4)
     result = build_result(rec, stt, fer, timings, diarized)
     result_key = media_key(job_id, "result.json")
-    st.put_bytes(result_key, result.model_dump_json().encode())
-    if not store.succeed(job_id, result_key):
+    st.put_bytes(result_key, result.model_dump_json(exclude={"face_frames"}).encode())
+    frames_key = None
+    if result.has_video:
+        frames_key = media_key(job_id, "face_frames.json")
+        st.put_bytes(frames_key, frame_log(fer).model_dump_json().encode())
+    if not store.succeed(job_id, result_key, frames_key):
         # Canceled or deleted while merging: leave nothing behind.
         if store.status(job_id) != JobStatus.succeeded:
             st.delete_prefix(media_key(job_id))

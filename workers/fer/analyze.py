@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from shared.schemas import FaceFrame, FerChunkOutput
 from shared.settings import FerSettings
-from workers.fer.detect import Box, crop, get_detector, largest
+from workers.fer.align import aligned_crop
+from workers.fer.detect import Face, FaceDetector, get_detector, largest_face
 from workers.fer.models import load_classifier, resolve_model
 from workers.fer.video import frames, sample_times
 
@@ -20,28 +21,35 @@ class StageTimes:
     frames: int = 0
 
 
+def detector_for(cfg: FerSettings) -> FaceDetector:
+    """The configured detector of this process."""
+    return get_detector(cfg.detector, cfg.min_face_px, cfg.threads, cfg.min_score, cfg.tile_px)
+
+
 def analyze_range(src: str, start: float, end: float, width: int, height: int, cfg: FerSettings,
                   times: StageTimes | None = None) -> FerChunkOutput:
-    """Sample [start, end) at ``cfg.fps``; classify the largest face of each frame.
+    """Sample [start, end) at ``cfg.fps``; classify the largest face of each frame (cropped
+    upright on its eyes when the detector finds them) and count the faces.
 
     A frame without a face gets no label (never a guess from a centre crop).
     """
     t_all = time.perf_counter()
     st = times or StageTimes()
-    detector = get_detector(cfg.detector, cfg.min_face_px, cfg.threads)
+    detector = detector_for(cfg)
     model = resolve_model(cfg)
     clf = load_classifier(str(model), cfg.model_spec, cfg.threads)
     instants = sample_times(start, end, cfg.fps)
-    got: list[tuple[float, Box | None]] = []
+    got: list[tuple[float, Face | None, int]] = []
     crops = []
     t0 = time.perf_counter()
     for t, rgb in frames(src, instants, width, height, cfg.fps):
         t1 = time.perf_counter()
         st.decode += t1 - t0
-        box = largest(detector.detect(rgb))
-        if box is not None:
-            crops.append(crop(rgb, box))
-        got.append((t, box))
+        found = detector.faces(rgb)
+        face = largest_face(found)
+        if face is not None:
+            crops.append(aligned_crop(rgb, face))
+        got.append((t, face, len(found)))
         t0 = time.perf_counter()
         st.detect += t0 - t1
         st.frames += 1
@@ -50,12 +58,14 @@ def analyze_range(src: str, start: float, end: float, width: int, height: int, c
     st.classify += time.perf_counter() - t1
     out: list[FaceFrame] = []
     missing = 0
-    for t, box in got:
-        if box is None:
+    for t, face, n in got:
+        if face is None:
             missing += 1
             out.append(FaceFrame(t=t, label=None))
         else:
             s = next(scores)
-            out.append(FaceFrame(t=t, label=max(s, key=lambda k: s[k]), scores=s))
+            out.append(FaceFrame(t=t, label=max(s, key=lambda k: s[k]), scores=s, faces=n))
+    info = clf.info()
+    info.extra = {**info.extra, "detector": detector.name, "fps": cfg.fps}
     return FerChunkOutput(start=start, end=end, frames=out, frames_without_face=missing,
-                          model=clf.info(), seconds=round(time.perf_counter() - t_all, 4))
+                          model=info, seconds=round(time.perf_counter() - t_all, 4))

@@ -1,22 +1,39 @@
-"""Face detection behind a small interface; OpenCV's Haar cascade by default."""
+"""Face detection behind a small interface: BlazeFace (``blazeface.py``) by default, or
+OpenCV's Haar cascade (``ETHOS_FER__DETECTOR=haar``)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 Box = tuple[int, int, int, int]  # x, y, w, h
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in frame pixels; ``eyes`` (the subject's right, then left) when the detector
+    finds keypoints."""
+
+    box: Box
+    score: float = 1.0
+    eyes: tuple[Point, Point] | None = None
 
 
 class FaceDetector(ABC):
     name: str
 
-    @abstractmethod
     def detect(self, rgb: np.ndarray) -> list[Box]:
         """Face boxes in an RGB frame."""
+        return [f.box for f in self.faces(rgb)]
+
+    @abstractmethod
+    def faces(self, rgb: np.ndarray) -> list[Face]:
+        """Faces in an RGB frame."""
 
 
 def _cascade_path() -> Path:
@@ -49,7 +66,10 @@ class HaarDetector(FaceDetector):
             raise RuntimeError("could not load the Haar cascade")
         self.min_face_px = min_face_px
 
-    def detect(self, rgb: np.ndarray) -> list[Box]:
+    def faces(self, rgb: np.ndarray) -> list[Face]:
+        return [Face(box=b) for b in self.boxes(rgb)]
+
+    def boxes(self, rgb: np.ndarray) -> list[Box]:
         import cv2
 
         gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
@@ -60,14 +80,24 @@ class HaarDetector(FaceDetector):
 
 
 @lru_cache
-def get_detector(name: str, min_face_px: int, threads: int = 1) -> FaceDetector:
+def get_detector(name: str, min_face_px: int = 40, threads: int = 1, min_score: float = 0.6,
+                 tile_px: int = 0) -> FaceDetector:
+    """The detector for this process (loaded on first use)."""
     if name == "haar":
         return HaarDetector(min_face_px, threads)
+    if name == "blazeface":
+        from workers.fer.blazeface import BlazeFaceDetector
+
+        return BlazeFaceDetector(threads, min_score=min_score, tile_px=tile_px)
     raise ValueError(f"unknown face detector {name!r}")
 
 
 def largest(boxes: list[Box]) -> Box | None:
     return max(boxes, key=lambda b: b[2] * b[3]) if boxes else None
+
+
+def largest_face(faces: list[Face]) -> Face | None:
+    return max(faces, key=lambda f: f.box[2] * f.box[3]) if faces else None
 
 
 def crop(rgb: np.ndarray, box: Box, margin: float = 0.1) -> np.ndarray:

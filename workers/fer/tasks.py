@@ -12,6 +12,7 @@ from shared.schemas import FaceEvent
 from workers import runtime
 from workers.fer.analyze import analyze_range
 from workers.fer.models import resolve_model
+from workers.fer.timeline import per_second
 from workers.runtime import JobTask, active_record, jobs, media_key
 
 
@@ -19,7 +20,11 @@ def describe() -> dict[str, object]:
     """The FER model this worker would run, for heartbeats and /readyz."""
     cfg = runtime.settings().fer
     try:
-        return {"model": resolve_model(cfg).name, "fps": cfg.fps, "ready": True}
+        if cfg.detector == "blazeface":
+            from workers.fer.blazeface import model_path
+
+            model_path()  # the detector's model file is installed
+        return {"model": resolve_model(cfg).name, "detector": cfg.detector, "fps": cfg.fps, "ready": True}
     except Exception as e:  # noqa: BLE001 - reported in /readyz
         return {"ready": False, "message": str(e)}
 
@@ -38,7 +43,7 @@ def chunk(self: JobTask, job_id: str, index: int, start: float, end: float) -> s
     out.worker = f"{self.request.hostname or socket.gethostname()}"
     key = media_key(job_id, f"fer/{index:05d}.json")
     st.put_bytes(key, out.model_dump_json().encode())
-    timeline = {str(int(f.t)): f.label for f in out.frames if f.label}
+    timeline = {str(sec): lab for sec, lab in per_second(out.frames).labels.items()}
     store.emit(FaceEvent(job_id=job_id, index=index, start=start, end=end, timeline=timeline,
                          frames_without_face=out.frames_without_face), dedupe=f"face:{index}")
     done = store.chunk_done(job_id, "fer", index)
