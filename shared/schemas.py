@@ -61,6 +61,8 @@ class JobRecord(BaseModel):
     parts: list[str] = []
     fer_chunks: int = 0
     result_key: str | None = None
+    # The id of the API key that created the job (None when the gateway ran open).
+    owner: str | None = None
 
 
 class TagHit(BaseModel):
@@ -285,6 +287,8 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
+    # "required": every job endpoint needs an API key; "open": anyone who reaches it may call.
+    auth: Literal["required", "open"] = "open"
     dependencies: dict[str, dict[str, Any]]
 
 

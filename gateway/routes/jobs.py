@@ -6,8 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response, WebSocket
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from gateway import service
+from gateway.auth import Caller, caller, ws_caller, ws_key
 from gateway.context import Context, ctx
 from gateway.errors import ERROR_RESPONSES, ApiError
 from gateway.events import stream_events
@@ -20,26 +22,27 @@ router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)
 
 
 @router.post("/jobs", status_code=202, response_model=JobAccepted)
-async def create_job(request: Request, response: Response, c: Context = Depends(ctx)) -> JobAccepted:
+async def create_job(request: Request, response: Response, c: Context = Depends(ctx),
+                     who: Caller = Depends(caller)) -> JobAccepted:
     """Upload a recording (multipart field ``file``; optional ``language``, ``num_speakers``,
     ``callback_url``)."""
-    rec = await service.accept_job(request, c, "file")
+    rec = await service.accept_job(request, c, who, "file")
     links = job_links(rec.id)
     response.headers["Location"] = links.self
     return JobAccepted(id=rec.id, status=rec.status, links=links)
 
 
 @router.get("/jobs", response_model=JobList)
-def list_jobs(limit: int = 50, c: Context = Depends(ctx)) -> JobList:
-    """Recent jobs, newest first."""
+def list_jobs(limit: int = 50, c: Context = Depends(ctx), who: Caller = Depends(caller)) -> JobList:
+    """The caller's recent jobs, newest first."""
     limit = min(max(limit, 1), 200)
-    return JobList(jobs=[JobView.of(r) for r in c.jobs.recent(limit)])
+    return JobList(jobs=[JobView.of(r) for r in c.jobs.recent(limit, owner=who.key_id)])
 
 
 @router.get("/jobs/{job_id}", response_model=JobView)
-def get_job(job_id: str, c: Context = Depends(ctx)) -> JobView:
+def get_job(job_id: str, c: Context = Depends(ctx), who: Caller = Depends(caller)) -> JobView:
     """A job's status, stage, progress, timestamps, media facts, error and callback deliveries."""
-    rec = service.get_job(c, job_id)
+    rec = service.get_job(c, job_id, who)
     return JobView.of(rec).model_copy(update={"deliveries": c.jobs.deliveries(rec.id)})
 
 
@@ -58,10 +61,11 @@ _RESULT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/jobs/{job_id}/result", response_model=None, responses=_RESULT_RESPONSES)
-def get_result(job_id: str, format: str = "json", c: Context = Depends(ctx)) -> dict[str, Any] | Response:
+def get_result(job_id: str, format: str = "json", c: Context = Depends(ctx),
+               who: Caller = Depends(caller)) -> dict[str, Any] | Response:
     """The emotion-annotated transcript once the job succeeded (409 before);
     ``?format=srt|vtt|csv|faces.csv``."""
-    result = service.load_result(c, service.get_job(c, job_id))
+    result = service.load_result(c, service.get_job(c, job_id, who))
     if format == "json":
         return result
     stem = result.get("filename", job_id).rsplit(".", 1)[0] or job_id
@@ -82,9 +86,9 @@ def get_result(job_id: str, format: str = "json", c: Context = Depends(ctx)) -> 
 
 
 @router.get("/jobs/{job_id}/events", response_model=EventLog)
-def list_events(job_id: str, after: str = "0", c: Context = Depends(ctx)) -> EventLog:
+def list_events(job_id: str, after: str = "0", c: Context = Depends(ctx), who: Caller = Depends(caller)) -> EventLog:
     """The job's events after stream id ``after`` (``0``: from the first); see the websocket."""
-    rec = service.get_job(c, job_id)
+    rec = service.get_job(c, job_id, who)
     rows = c.jobs.events(rec.id, after=after)
     return EventLog(events=[e for _, e in rows], last=rows[-1][0] if rows else None)  # type: ignore[misc]
 
@@ -93,14 +97,18 @@ def list_events(job_id: str, after: str = "0", c: Context = Depends(ctx)) -> Eve
 async def job_events(websocket: WebSocket, job_id: str) -> None:
     """Replay the job's events from the start, then stream new ones until the job ends."""
     c: Context = websocket.app.state.ctx
-    await websocket.accept()
-    await stream_events(websocket, c, job_id)
+    who = await run_in_threadpool(ws_caller, websocket, c)
+    if who is None:  # refused before the handshake completes: the client sees HTTP 403
+        await websocket.close(code=4401, reason="an API key is needed (subprotocol ethos.key.<key>)")
+        return
+    await websocket.accept(subprotocol=ws_key(websocket)[1])
+    await stream_events(websocket, c, job_id, who.key_id)
 
 
 @router.delete("/jobs/{job_id}", response_model=JobView)
-def delete_job(job_id: str, c: Context = Depends(ctx)) -> JobView:
+def delete_job(job_id: str, c: Context = Depends(ctx), who: Caller = Depends(caller)) -> JobView:
     """Cancel the job if unfinished and delete its media and result."""
-    return JobView.of(service.delete_job(c, service.get_job(c, job_id)))
+    return JobView.of(service.delete_job(c, service.get_job(c, job_id, who)))
 
 
 _MEDIA_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -111,9 +119,9 @@ _MEDIA_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/jobs/{job_id}/media", response_class=StreamingResponse, responses=_MEDIA_RESPONSES)
-def get_media(job_id: str, c: Context = Depends(ctx), range_: str | None = Header(None, alias="range")) -> Response:
+def get_media(job_id: str, c: Context = Depends(ctx), who: Caller = Depends(caller), range_: str | None = Header(None, alias="range")) -> Response:
     """The original upload; honours single HTTP byte ranges so players can seek."""
-    rec = service.get_job(c, job_id)
+    rec = service.get_job(c, job_id, who)
     if rec.deleted:
         raise ApiError(410, "gone", f"job {job_id} was deleted")
     size = c.storage.size(rec.media_key)
@@ -152,13 +160,13 @@ def _disposition(name: str, kind: str = "inline") -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
-@router.get("/tags", response_model=TagTable)
+@router.get("/tags", response_model=TagTable, dependencies=[Depends(caller)])
 def tags() -> TagTable:
     """The tag → emotion, valence, arousal table (the one the API uses) and the emotion colours."""
     return table_rows()
 
 
-@router.get("/limits", response_model=Limits)
+@router.get("/limits", response_model=Limits, dependencies=[Depends(caller)])
 def limits(c: Context = Depends(ctx)) -> Limits:
     """Upload limits, so clients can check a file before sending it."""
     return Limits(max_upload_bytes=c.settings.limits.max_upload_bytes,
