@@ -20,11 +20,13 @@ TASK_STT = "ethos.stt.transcribe"
 TASK_FER = "ethos.fer.chunk"
 TASK_MERGE = "ethos.merge"
 TASK_WEBHOOK = "ethos.webhook.deliver"
+TASK_UPKEEP = "ethos.upkeep"
 
 ROUTES = {
     TASK_PREPARE: {"queue": "cpu"},
     TASK_MERGE: {"queue": "cpu"},
     TASK_WEBHOOK: {"queue": "cpu"},
+    TASK_UPKEEP: {"queue": "cpu"},
     TASK_STT: {"queue": "stt"},
     TASK_FER: {"queue": "fer"},
 }
@@ -37,7 +39,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
         "ethos",
         broker=s.redis.url,
         backend=s.redis.url,
-        include=["workers.cpu.tasks", "workers.stt.tasks", "workers.fer.tasks", "workers.webhooks"],
+        include=["workers.cpu.tasks", "workers.stt.tasks", "workers.fer.tasks", "workers.webhooks",
+                 "workers.upkeep"],
     )
     app.conf.update(
         task_serializer="json",
@@ -64,6 +67,10 @@ def make_celery(settings: Settings | None = None) -> Celery:
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         enable_utc=True,
+        # Run by `python -m workers beat` (make run and compose start one): retention and the
+        # reaper of lost jobs (workers/upkeep.py).
+        beat_schedule={"upkeep": {"task": TASK_UPKEEP, "schedule": s.retention.sweep_every_s,
+                                  "options": {"queue": "cpu", "expires": s.retention.sweep_every_s}}},
     )
     return app
 

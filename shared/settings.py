@@ -97,6 +97,9 @@ class CelerySettings(BaseModel):
     # Must exceed the longest task, else Redis redelivers a task still running.
     visibility_timeout_s: int = Field(4 * 3600, ge=1)
     max_tasks_per_child: int = Field(50, ge=1)
+    # A task delivered this many times without finishing (its worker died each time: a poison
+    # job) fails its job instead of being redelivered again.
+    max_deliveries: int = Field(3, ge=1)
 
 
 class GatewaySettings(BaseModel):
@@ -149,9 +152,6 @@ class RetentionSettings(BaseModel):
     # failed as lost: its queued work vanished. Default: above the broker's visibility timeout
     # plus the task time limit, after which Redis would have redelivered any unacked task.
     lost_after_s: float = Field(8 * 3600.0 + 600, gt=0)
-    # A task delivered this many times without finishing (its worker died each time) fails
-    # its job instead of being redelivered again.
-    max_deliveries: int = Field(3, ge=1)
 
 
 class Settings(BaseSettings):
