@@ -145,7 +145,7 @@ class AuthSettings(BaseModel):
 
 class RetentionSettings(BaseModel):
     # Media, results and records of a job are removed this long after it was created.
-    period_s: int = Field(7 * 24 * 3600, ge=60)
+    period_s: int = Field(7 * 24 * 3600, ge=1)
     # How often the Celery beat runs the retention sweep and the lost-job reaper.
     sweep_every_s: float = Field(3600.0, gt=0)
     # An unfinished job nobody has worked on for this long (no task started, no event) is
