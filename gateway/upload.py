@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -135,7 +135,7 @@ class UploadReceiver:
                         await self._end()
                 rx.events.clear()
             parser.finalize()
-            if self.part is not None or self.in_file:
+            if self.part is not None or parser.state not in (MultipartState.START, MultipartState.END):
                 raise ApiError(400, "invalid_multipart",
                                "the multipart body ends inside a part (truncated upload?)")
             if not self.done_file:
