@@ -22,6 +22,7 @@ from shared.schemas import JobRecord
 
 WS_SUBPROTOCOL = "ethos"
 WS_KEY_PREFIX = "ethos.key."
+MEDIA_COOKIE = "ethos_key"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ethos"'}
 
 
@@ -61,7 +62,12 @@ def _identify(c: Context, key: str | None) -> Caller:
 
 def caller(request: Request, c: Context = Depends(ctx)) -> Caller:
     """FastAPI dependency: the calling key, checked and counted against its request rate."""
-    who = _identify(c, _bearer(request.headers.get("authorization")))
+    key = _bearer(request.headers.get("authorization"))
+    if key is None and request.method == "GET":
+        # The Studio's <audio>/<video> cannot send headers: its SameSite=Strict cookie counts
+        # for reads only, so no cross-site form can act with it.
+        key = request.cookies.get(MEDIA_COOKIE) or None
+    who = _identify(c, key)
     limit = c.settings.auth.requests_per_minute
     if who.key_id and limit:
         wait = KeyStore(c.jobs.r, c.settings.redis.key_prefix).hit(who.key_id, limit)
