@@ -193,3 +193,22 @@ def test_limits_per_key_and_cors(secure: Stack, silent_wav: Path) -> None:
     # the default: no cross-origin access at all
     r = httpx.get(secure.url + "/healthz", headers={"Origin": ALLOWED_ORIGIN})
     assert "access-control-allow-origin" not in r.headers
+
+
+def test_the_clients_send_the_key(secure: Stack, silent_wav: Path) -> None:
+    """``ethos_client`` (HTTP and its websocket's Authorization header) and the evaluation
+    harness's client, with ``api_key`` or ETHOS_API_KEY."""
+    from ethos_client.client import EthosClient, EthosError
+    from evaluation.client import EthosClient as EvalClient
+
+    key = new_key(secure, "clients")
+    with EthosClient(secure.url, api_key=key) as c:
+        job_id = c.submit(silent_wav)["id"]
+        events = list(c.events(job_id))
+        assert events[-1]["type"] == "done"
+        assert [j["id"] for j in c.jobs()] == [job_id]
+    with EthosClient(secure.url, api_key="") as anonymous, pytest.raises(EthosError) as e:
+        anonymous.jobs()
+    assert e.value.status == 401
+    result, view = EvalClient(secure.url, timeout_s=120, api_key=key).transcribe(silent_wav, "en")
+    assert view.status == "succeeded" and result.segments == []
