@@ -48,12 +48,10 @@ def test_zero_second_file_ends_cleanly(full: Stack, tmp_path: Path) -> None:
     empty = tmp_path / "zero.wav"
     ff("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0", str(empty))
     assert empty.stat().st_size > 0  # a header, no samples
-    job, result = full.run_job(empty)
-    assert job["status"] in ("succeeded", "failed"), job
-    if job["status"] == "failed":
-        assert job["error"]["code"] != "internal_error" and job["error"]["message"], job
-    else:
-        assert result is not None and result["segments"] == []
+    job, _ = full.run_job(empty)
+    assert job["status"] == "failed", job
+    assert job["error"]["code"] == "unsupported_media"
+    assert "no measurable duration" in job["error"]["message"]
 
 
 def test_variable_frame_rate_and_rotated_video(full: Stack, yongen: Path, tmp_path: Path) -> None:
@@ -80,8 +78,6 @@ def test_video_with_corrupt_audio_stream(full: Stack, yongen: Path, tmp_path: Pa
     # the bitstream noise filter damages the audio packets only
     ff("-i", str(src), "-c", "copy", "-bsf:a", "noise=amount=-1", str(broken))
     job, result = full.run_job(broken)
-    assert job["status"] in ("succeeded", "failed"), job
-    if job["status"] == "failed":
-        assert job["error"]["code"] != "internal_error" and job["error"]["message"], job
-    else:
-        assert result is not None and result["has_video"] and result["face_emotion_timeline"]
+    # what decodes of the audio is noise (no speech); the faces are read as usual
+    assert job["status"] == "succeeded", job
+    assert result is not None and result["has_video"] and len(result["face_emotion_timeline"]) >= 9
