@@ -74,8 +74,19 @@ def main() -> int:
     for name, args in workers:
         cmd = [py, "-m", "workers", "worker", "--loglevel", "INFO", *args]
         procs.append((name, subprocess.Popen(cmd, cwd=ROOT, env=env)))
+    # Celery beat: retention and the lost-job reaper (workers/upkeep.py).
+    (ROOT / "data").mkdir(exist_ok=True)
+    procs.append(("beat", subprocess.Popen(
+        [py, "-m", "workers", "beat", "--loglevel", "INFO", "-s", str(ROOT / "data" / "celerybeat-schedule")],
+        cwd=ROOT, env=env)))
     procs.append(("gateway", subprocess.Popen([py, "-m", "gateway"], cwd=ROOT, env=env)))
-    log.info("Ethos on http://%s:%d (storage: %s)", s.gateway.host, s.gateway.port, s.storage.backend)
+    log.info("Ethos on http://%s:%d (storage: %s, auth: %s)", s.gateway.host, s.gateway.port,
+             s.storage.backend, "required" if s.auth.required else "open")
+    if not s.auth.required:
+        log.warning("*** AUTH IS OFF (ETHOS_AUTH__REQUIRED=false): anyone who can reach port %d "
+                    "can use this server and read every job. Fine on loopback; before exposing it, "
+                    "set ETHOS_AUTH__REQUIRED=true and create a key: "
+                    ".venv/bin/python -m gateway.admin keys create --name me ***", s.gateway.port)
 
     stopping = False
 

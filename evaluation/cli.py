@@ -30,6 +30,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="ethos-eval", description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("manifest", type=Path, help="JSONL manifest (see evaluation/manifest.py)")
     p.add_argument("--url", default="http://127.0.0.1:8000", help="the Ethos gateway (default %(default)s)")
+    p.add_argument("--api-key", default=None,
+                   help="API key for a server that needs one (env ETHOS_API_KEY)")
     p.add_argument("--out", type=Path, default=Path("data/eval"), help="report folder (default %(default)s)")
     p.add_argument("--media", type=Path, default=None,
                    help="folder for `media:` clips (default $ETHOS_MEDIA, else ../shared/media)")
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="ethos-eval-") as tmp:
         work = args.work or Path(tmp)
         audio = {c.id: manifest.resolve(c, args.manifest, args.media, work) for c in clips}
-        with EthosClient(args.url, timeout_s=args.timeout) as client:
+        with EthosClient(args.url, timeout_s=args.timeout, api_key=args.api_key) as client:
             client.check()
             for _ in range(args.warmup):
                 try:

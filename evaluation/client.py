@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -30,8 +31,11 @@ def _seconds_between(a: str | None, b: str | None) -> float | None:
 class EthosClient:
     """A running Ethos, reached over its public HTTP API."""
 
-    def __init__(self, url: str, timeout_s: float = 600.0, poll_s: float = 0.2) -> None:
-        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=60.0)
+    def __init__(self, url: str, timeout_s: float = 600.0, poll_s: float = 0.2,
+                 api_key: str | None = None) -> None:
+        key = api_key if api_key is not None else os.environ.get("ETHOS_API_KEY")
+        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=60.0,
+                                 headers={"Authorization": f"Bearer {key}"} if key else {})
         self.url = url
         self.timeout_s = timeout_s
         self.poll_s = poll_s

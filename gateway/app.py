@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -40,7 +41,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             storage=make_storage(s.storage),
             celery=make_celery(s),
         )
-        log.info("gateway ready: storage=%s redis=%s", s.storage.backend, s.redis.url)
+        log.info("gateway ready: storage=%s redis=%s auth=%s", s.storage.backend, s.redis.url,
+                 "required" if s.auth.required else "open")
+        if not s.auth.required:
+            log.warning("*** AUTH IS OFF: anyone who can reach %s:%d can upload, list and read "
+                        "every job. Set ETHOS_AUTH__REQUIRED=true and create keys with "
+                        "`ethos-admin keys create` before exposing this server. ***",
+                        s.gateway.host, s.gateway.port)
         yield
         client.close()
         await events.close()
@@ -49,6 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Emotion-aware transcription: upload, poll or stream, read the result.")
     errors.install(app)
     bodylimit.install(app, s.gateway.max_json_bytes)
+    if s.auth.cors_origins:  # none: browsers allow same-origin calls only
+        app.add_middleware(CORSMiddleware, allow_origins=s.auth.cors_origins,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Range", "If-Match"],
+                           expose_headers=["Retry-After", "Location", "Content-Range", "ETag"])
     app.include_router(jobs.router)
     app.include_router(corrections.router)
     app.include_router(compat.router)

@@ -21,16 +21,19 @@ log = logging.getLogger("ethos.gateway")
 class ApiError(Exception):
     """An error the client should see as it is."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers
 
 
 # The error responses every route may give, for the OpenAPI document.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": what}
-    for status, what in [(400, "Bad request"), (404, "No such job"), (409, "Not ready"),
-                         (410, "Deleted"), (413, "Too large"), (415, "Not media"),
+    for status, what in [(400, "Bad request"), (401, "No valid API key"), (404, "No such job"),
+                         (409, "Not ready"), (410, "Deleted"), (413, "Too large"),
+                         (415, "Not media"), (429, "Too many requests or unfinished jobs"),
                          (503, "Redis or storage unavailable")]
 }
 
@@ -44,7 +47,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, e: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(e.code, e.message), status_code=e.status)
+        return JSONResponse(error_body(e.code, e.message), status_code=e.status, headers=e.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from gateway.auth import Caller, check_active_jobs
 from gateway.context import Context
 from gateway.errors import ApiError
 from gateway.sniff import media_type, safe_extension
@@ -55,13 +56,17 @@ def speaker_options(fields: dict[str, str], num_speakers: int | None = None
     return num, lo, hi
 
 
-async def accept_job(request: Request, c: Context, file_field: str | tuple[str, ...],
+async def accept_job(request: Request, c: Context, who: Caller, file_field: str | tuple[str, ...],
                      num_speakers: int | None = None) -> JobRecord:
-    """Stream the upload into storage, record the job and enqueue its workflow.
+    """Stream the upload into storage, record the job (owned by the caller's key) and enqueue
+    its workflow.
 
     ``num_speakers`` (from the original /transcribe-diarize query) or the form's
-    ``num_speakers``/``min_speakers``/``max_speakers`` are kept on the job for diarization."""
+    ``num_speakers``/``min_speakers``/``max_speakers`` are kept on the job for diarization.
+    The caller's unfinished jobs are counted before the body is read and again before the job
+    is recorded (429 at the limit)."""
     await run_in_threadpool(c.jobs.ping)  # fail fast (503) before taking the body
+    await run_in_threadpool(check_active_jobs, c, who)
     job_id = new_job_id()
     up = await receive_upload(
         request,
@@ -72,6 +77,7 @@ async def accept_job(request: Request, c: Context, file_field: str | tuple[str, 
         chunk_bytes=c.settings.gateway.upload_chunk_bytes,
     )
     try:
+        await run_in_threadpool(check_active_jobs, c, who)
         language = await run_in_threadpool(job_language, c, up.fields.get("language") or "en")
         num, lo, hi = speaker_options(up.fields, num_speakers)
         callback = up.fields.get("callback_url") or None
@@ -93,6 +99,7 @@ async def accept_job(request: Request, c: Context, file_field: str | tuple[str, 
             callback_url=callback,
             media_key=up.key,
             content_type=media_type(up.filename, up.sniffed),
+            owner=who.key_id,
         )
         await run_in_threadpool(c.jobs.create, rec)
         await run_in_threadpool(
@@ -114,9 +121,10 @@ def _forget(c: Context, job_id: str) -> None:
             log.warning("cleanup of job %s incomplete", job_id, exc_info=True)
 
 
-def get_job(c: Context, job_id: str) -> JobRecord:
+def get_job(c: Context, job_id: str, who: Caller) -> JobRecord:
+    """The job's record; 404 when there is none or another key owns it (the two look alike)."""
     rec = c.jobs.get(job_id) if job_id.startswith("job_") else None
-    if rec is None:
+    if rec is None or not who.owns(rec):
         raise ApiError(404, "not_found", f"no job {job_id!r}")
     return rec
 
@@ -188,7 +196,8 @@ def rename_speakers(c: Context, rec: JobRecord, names: dict[str, str]) -> dict[s
 
 
 def delete_job(c: Context, rec: JobRecord) -> JobRecord:
-    """Cancel if unfinished, then delete the media and result; the record stays as a tombstone."""
+    """Cancel if unfinished, then delete every stored object of the job (media, audio, partial
+    results, result); the record stays as a tombstone until retention removes it."""
     c.jobs.cancel(rec.id)
     c.storage.delete_prefix(object_key(rec.id))
     c.jobs.mark_deleted(rec.id)

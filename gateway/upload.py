@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -21,6 +22,9 @@ from shared.storage import Storage, Writer
 SNIFF_BYTES = 8192
 MAX_FIELD_BYTES = 4096
 FORM_OVERHEAD = 64 * 1024
+# One part header line at most: room for a 10,000-character file name (percent-escaped
+# non-ASCII names take three bytes a character); longer headers get 400.
+MAX_PART_HEADER_BYTES = 32 * 1024
 
 
 @dataclass
@@ -112,12 +116,16 @@ class UploadReceiver:
     async def receive(self, request: Request) -> Upload:
         """Read the whole body; the stored object is committed, or removed on any error."""
         rx = _Receiver()
-        parser = MultipartParser(self.check_headers(request), rx.callbacks())  # type: ignore[arg-type]
+        parser = MultipartParser(self.check_headers(request), rx.callbacks(),  # type: ignore[arg-type]
+                                 max_header_size=MAX_PART_HEADER_BYTES)
         try:
             async for chunk in request.stream():
                 if not chunk:
                     continue
-                parser.write(chunk)
+                try:
+                    parser.write(chunk)
+                except MultipartParseError as e:
+                    raise ApiError(400, "invalid_multipart", f"malformed multipart body: {e}") from e
                 for kind, payload in rx.events:
                     if kind == "begin":
                         self._begin(payload)  # type: ignore[arg-type]
@@ -127,6 +135,9 @@ class UploadReceiver:
                         await self._end()
                 rx.events.clear()
             parser.finalize()
+            if self.part is not None or parser.state not in (MultipartState.START, MultipartState.END):
+                raise ApiError(400, "invalid_multipart",
+                               "the multipart body ends inside a part (truncated upload?)")
             if not self.done_file:
                 raise ApiError(400, "missing_file", f"no file in form field {self.file_field!r}")
             assert self.writer is not None

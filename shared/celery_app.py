@@ -22,12 +22,14 @@ TASK_DIARIZE = "ethos.diarize"
 TASK_MERGE = "ethos.merge"
 TASK_PREVIEW = "ethos.preview"
 TASK_WEBHOOK = "ethos.webhook.deliver"
+TASK_UPKEEP = "ethos.upkeep"
 
 ROUTES = {
     TASK_PREPARE: {"queue": "cpu"},
     TASK_MERGE: {"queue": "cpu"},
     TASK_PREVIEW: {"queue": "cpu"},
     TASK_WEBHOOK: {"queue": "cpu"},
+    TASK_UPKEEP: {"queue": "cpu"},
     TASK_STT: {"queue": "stt"},
     TASK_FER: {"queue": "fer"},
     TASK_DIARIZE: {"queue": "diarize"},
@@ -42,7 +44,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         broker=s.redis.url,
         backend=s.redis.url,
         include=["workers.cpu.tasks", "workers.stt.tasks", "workers.fer.tasks",
-                 "workers.diarize.tasks", "workers.webhooks"],
+                 "workers.diarize.tasks", "workers.webhooks", "workers.upkeep"],
     )
     app.conf.update(
         task_serializer="json",
@@ -69,6 +71,10 @@ def make_celery(settings: Settings | None = None) -> Celery:
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         enable_utc=True,
+        # Run by `python -m workers beat` (make run and compose start one): retention and the
+        # reaper of lost jobs (workers/upkeep.py).
+        beat_schedule={"upkeep": {"task": TASK_UPKEEP, "schedule": s.retention.sweep_every_s,
+                                  "options": {"queue": "cpu", "expires": s.retention.sweep_every_s}}},
     )
     return app
 

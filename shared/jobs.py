@@ -170,8 +170,35 @@ class JobKeys:
         """The job's webhook delivery attempts, oldest first."""
         return f"{self.prefix}:job:{job_id}:deliveries"
 
+    def attempts(self, job_id: str) -> str:
+        """How many times each task of the job was delivered (task id → count)."""
+        return f"{self.prefix}:job:{job_id}:attempts"
+
     def index(self) -> str:
         return f"{self.prefix}:jobs"
+
+    def active(self) -> str:
+        """Ids of jobs that may be unfinished (pruned lazily by whoever reads it)."""
+        return f"{self.prefix}:jobs:active"
+
+    def owner_index(self, owner: str) -> str:
+        """One API key's jobs, by creation time."""
+        return f"{self.prefix}:owner:{owner}:jobs"
+
+    def owner_active(self, owner: str) -> str:
+        """One API key's possibly unfinished jobs (pruned lazily)."""
+        return f"{self.prefix}:owner:{owner}:active"
+
+    # API keys (shared.keys.KeyStore)
+    def api_key(self, key_id: str) -> str:
+        return f"{self.prefix}:apikey:{key_id}"
+
+    def api_keys(self) -> str:
+        return f"{self.prefix}:apikeys"
+
+    def rate_window(self, key_id: str, window: int) -> str:
+        """Requests of one key in one minute-long window."""
+        return f"{self.prefix}:apikey:{key_id}:rpm:{window}"
 
     def heartbeat(self, hostname: str) -> str:
         return f"{self.prefix}:worker:{hostname}"
@@ -211,7 +238,12 @@ class JobStore:
         fields = _to_fields(rec)
         pipe = self.r.pipeline()
         pipe.hset(self.key(rec.id), mapping=fields)
-        pipe.zadd(self.keys.index(), {rec.id: datetime.now(UTC).timestamp()})
+        now = datetime.now(UTC).timestamp()
+        pipe.zadd(self.keys.index(), {rec.id: now})
+        pipe.sadd(self.keys.active(), rec.id)
+        if rec.owner:
+            pipe.zadd(self.keys.owner_index(rec.owner), {rec.id: now})
+            pipe.sadd(self.keys.owner_active(rec.owner), rec.id)
         pipe.execute()
         self.emit(StatusEvent(job_id=rec.id, status=rec.status, stage=rec.stage))
 
@@ -219,16 +251,58 @@ class JobStore:
         data = self.r.hgetall(self.key(job_id))
         return _from_fields(data) if data else None
 
-    def recent(self, limit: int = 50) -> list[JobRecord]:
-        ids = self.r.zrevrange(self.keys.index(), 0, limit - 1)
-        out = []
-        for job_id in ids:
-            rec = self.get(job_id)
-            if rec is None:
-                self.r.zrem(self.keys.index(), job_id)
-            elif not rec.deleted:
-                out.append(rec)
-        return out
+    def recent(self, limit: int = 50, owner: str | None = None) -> list[JobRecord]:
+        """The newest jobs (of one API key with ``owner``), deleted ones left out.
+
+        Index entries of expired records stay until the retention sweep removes the job's
+        objects too."""
+        index = self.keys.owner_index(owner) if owner else self.keys.index()
+        out: list[JobRecord] = []
+        start = 0
+        while len(out) < limit:
+            ids = self.r.zrevrange(index, start, start + limit - 1)
+            if not ids:
+                break
+            start += len(ids)
+            out += [rec for rec in map(self.get, ids) if rec is not None and not rec.deleted]
+        return out[:limit]
+
+    def unfinished(self, owner: str | None = None) -> list[str]:
+        """Ids of the unfinished jobs (of one API key with ``owner``); finished ones are pruned
+        from the set on the way."""
+        key = self.keys.owner_active(owner) if owner else self.keys.active()
+        ids = sorted(self.r.smembers(key))
+        pipe = self.r.pipeline()
+        for i in ids:
+            pipe.hget(self.key(i), "status")
+        statuses = [JobStatus(v) if v else None for v in pipe.execute()]
+        done = [i for i, s in zip(ids, statuses, strict=True) if s is None or s.terminal]
+        if done:
+            self.r.srem(key, *done)
+        return [i for i, s in zip(ids, statuses, strict=True) if s is not None and not s.terminal]
+
+    def created_before(self, ts: float, limit: int = 500) -> list[str]:
+        """Ids of jobs created before the UNIX time ``ts``, oldest first."""
+        return list(self.r.zrangebyscore(self.keys.index(), "-inf", f"({ts}", start=0, num=limit))
+
+    def last_activity(self, job_id: str) -> float | None:
+        """UNIX time of the job's last sign of work: its newest event or task start."""
+        touched = self.r.hget(self.key(job_id), "touched")
+        last = self.r.xrevrange(self.keys.events(job_id), count=1)
+        times = [float(touched)] if touched else []
+        if last:
+            times.append(int(last[0][0].split("-")[0]) / 1000)
+        return max(times) if times else None
+
+    def delivered(self, job_id: str, task_id: str) -> int:
+        """Count one delivery of a task of the job (and note the job as worked on); returns
+        how many times this task has been delivered."""
+        pipe = self.r.pipeline()
+        pipe.hincrby(self.keys.attempts(job_id), task_id, 1)
+        pipe.expire(self.keys.attempts(job_id), self.ttl_s)
+        pipe.hset(self.key(job_id), "touched", f"{datetime.now(UTC).timestamp():.3f}")
+        n, _, _ = pipe.execute()
+        return int(n)
 
     def set_media(self, job_id: str, media: MediaInfo) -> None:
         self.r.hset(self.key(job_id), "media", media.model_dump_json())
@@ -297,14 +371,21 @@ class JobStore:
         return {k[2:]: float(v) for k, v in raw.items() if k.startswith("t:")}
 
     def purge(self, job_id: str) -> None:
-        """Forget a job entirely (record, events, index entry)."""
-        self.r.delete(*self._job_keys(job_id))
-        self.r.zrem(self.keys.index(), job_id)
+        """Forget a job entirely (record, events, index entries)."""
+        owner = self.r.hget(self.key(job_id), "owner")
+        pipe = self.r.pipeline()
+        pipe.delete(*self._job_keys(job_id))
+        pipe.zrem(self.keys.index(), job_id)
+        pipe.srem(self.keys.active(), job_id)
+        if owner:
+            pipe.zrem(self.keys.owner_index(owner), job_id)
+            pipe.srem(self.keys.owner_active(owner), job_id)
+        pipe.execute()
 
     def _job_keys(self, job_id: str) -> list[str]:
         parts = self.r.hget(self.key(job_id), "parts")
         return [self.key(job_id), self.keys.events(job_id), self.keys.seen(job_id),
-                self.keys.deliveries(job_id),
+                self.keys.deliveries(job_id), self.keys.attempts(job_id),
                 *(self.keys.chunks_done(job_id, p) for p in json.loads(parts or "[]"))]
 
     def record_delivery(self, job_id: str, attempt: WebhookDelivery) -> None:
@@ -436,6 +517,10 @@ class AsyncJobEvents:
         """The job's status, or None when there is no such job (or it expired)."""
         s = await self.r.hget(self.keys.job(job_id), "status")
         return JobStatus(s) if s else None
+
+    async def owner(self, job_id: str) -> str | None:
+        """The id of the API key that created the job (None: created on an open gateway)."""
+        return await self.r.hget(self.keys.job(job_id), "owner")  # type: ignore[no-any-return]
 
     async def read(self, job_id: str, after: str, block_ms: int, count: int = 500) -> list[tuple[str, dict[str, Any]]]:
         """Events after stream id ``after``, waiting up to ``block_ms`` for the first."""

@@ -84,6 +84,8 @@ class JobRecord(BaseModel):
     result_version: int = 1
     # The per-frame face results of a video job (``?detail=frames``).
     frames_key: str | None = None
+    # The id of the API key that created the job (None when the gateway ran open).
+    owner: str | None = None
 
 
 class TagHit(BaseModel):
@@ -415,6 +417,8 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
+    # "required": every job endpoint needs an API key; "open": anyone who reaches it may call.
+    auth: Literal["required", "open"] = "open"
     dependencies: dict[str, dict[str, Any]]
 
 

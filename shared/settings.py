@@ -139,6 +139,9 @@ class CelerySettings(BaseModel):
     # Must exceed the longest task, else Redis redelivers a task still running.
     visibility_timeout_s: int = Field(4 * 3600, ge=1)
     max_tasks_per_child: int = Field(50, ge=1)
+    # A task delivered this many times without finishing (its worker died each time: a poison
+    # job) fails its job instead of being redelivered again.
+    max_deliveries: int = Field(3, ge=1)
 
 
 class GatewaySettings(BaseModel):
@@ -173,6 +176,28 @@ class WebhookSettings(BaseModel):
         return self
 
 
+class AuthSettings(BaseModel):
+    # True: every /v1 and compatibility endpoint needs an API key (compose sets it); False: the
+    # gateway is open to anyone who can reach it (``make run`` on loopback), said loudly at start.
+    required: bool = False
+    # Per key: unfinished jobs at once, and requests per minute (sliding window); 0 = unlimited.
+    max_active_jobs: int = Field(4, ge=0)
+    requests_per_minute: int = Field(600, ge=0)
+    # Browser origins allowed to call the API from another site; [] = same origin only.
+    cors_origins: list[str] = []
+
+
+class RetentionSettings(BaseModel):
+    # Media, results and records of a job are removed this long after it was created.
+    period_s: int = Field(7 * 24 * 3600, ge=1)
+    # How often the Celery beat runs the retention sweep and the lost-job reaper.
+    sweep_every_s: float = Field(3600.0, gt=0)
+    # An unfinished job nobody has worked on for this long (no task started, no event) is
+    # failed as lost: its queued work vanished. Default: above the broker's visibility timeout
+    # plus the task time limit, after which Redis would have redelivered any unacked task.
+    lost_after_s: float = Field(8 * 3600.0 + 600, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ETHOS_", env_nested_delimiter="__", extra="ignore"
@@ -189,6 +214,8 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     webhooks: WebhookSettings = WebhookSettings()
     diarize: DiarizeSettings = DiarizeSettings()
+    auth: AuthSettings = AuthSettings()
+    retention: RetentionSettings = RetentionSettings()
     work_dir: Path = Path("data/work")
     log_level: str = "INFO"
 

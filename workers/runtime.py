@@ -93,11 +93,28 @@ class JobTask(Task):
     typing = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        job_id = args[0] if args else kwargs.get("job_id")
+        if job_id and self.request.id and not self._may_run(job_id):
+            return None
         try:
             return super().__call__(*args, **kwargs)
         except JobGone:
             log.info("job %s is no longer active; %s stops", args[0] if args else "?", self.name)
             return None
+
+    def _may_run(self, job_id: str) -> bool:
+        """Count this delivery; past ``celery.max_deliveries`` the task killed its worker
+        every time (acks are late, so each death redelivers it): fail the job instead."""
+        n = jobs().delivered(job_id, f"{self.request.id}/{self.request.retries or 0}")
+        limit = settings().celery.max_deliveries
+        if n <= limit:
+            return True
+        log.error("task %s of job %s delivered %d times without finishing; failing the job",
+                  self.name, job_id, n)
+        if jobs().fail(job_id, "worker_lost", f"{self.name} was started {n - 1} times and its "
+                       "worker process died each time (out of memory or a crash?); giving up"):
+            notify_callback(job_id)
+        return False
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         job_id = args[0] if args else kwargs.get("job_id")

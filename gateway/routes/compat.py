@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from gateway import service
+from gateway.auth import Caller, caller
 from gateway.context import Context, ctx
 from gateway.errors import ERROR_RESPONSES, ApiError
 from gateway.waiting import WaitTimedOut, follow
@@ -29,7 +30,7 @@ from shared.schemas import (
     Result,
 )
 
-router = APIRouter(tags=["compat"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["compat"], responses=ERROR_RESPONSES, dependencies=[Depends(caller)])
 
 _DETAIL = {"content": {"application/json": {"schema": {
     "type": "object", "properties": {"detail": {"type": "string"}, "job_id": {"type": "string"}}}}}}
@@ -41,16 +42,17 @@ _SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/api/transcribe-diarize", status_code=202, response_model=CompatAccepted)
-async def transcribe_diarize(request: Request, c: Context = Depends(ctx)) -> CompatAccepted:
+async def transcribe_diarize(request: Request, c: Context = Depends(ctx),
+                             who: Caller = Depends(caller)) -> CompatAccepted:
     """Original upload endpoint (multipart field ``audio``) → ``{"job_id"}``."""
-    rec = await service.accept_job(request, c, "audio")
+    rec = await service.accept_job(request, c, who, "audio")
     return CompatAccepted(job_id=rec.id)
 
 
 @router.get("/api/job/{job_id}", response_model=CompatJob, response_model_exclude_none=True)
-def job(job_id: str, c: Context = Depends(ctx)) -> dict[str, Any]:
+def job(job_id: str, c: Context = Depends(ctx), who: Caller = Depends(caller)) -> dict[str, Any]:
     """Original polling endpoint: pending, done with data, or error."""
-    rec = service.get_job(c, job_id)
+    rec = service.get_job(c, job_id, who)
     if rec.status == JobStatus.succeeded and not rec.deleted:
         try:
             return {"status": "done", "data": service.load_result(c, rec)}
@@ -82,7 +84,9 @@ async def _finished_result(c: Context, rec: JobRecord) -> dict[str, Any] | JSONR
 
 
 def _result_or_detail(c: Context, job_id: str) -> dict[str, Any] | JSONResponse:
-    done = service.get_job(c, job_id)
+    done = c.jobs.get(job_id)  # the caller's own job, just accepted
+    if done is None:
+        return _detail(410, f"job {job_id} is no longer stored", job_id)
     if done.status != JobStatus.succeeded:
         msg = done.error.message if done.error else f"job {done.status.value}"
         return _detail(500 if done.status == JobStatus.failed else 409, msg, job_id)
@@ -109,21 +113,22 @@ async def transcribe_diarize_sync(
     request: Request,
     num_speakers: str | None = Query(None, description=f"Expected number of speakers (1-{MAX_SPEAKERS})"),
     c: Context = Depends(ctx),
+    who: Caller = Depends(caller),
 ) -> Any:
     """Original model-layer endpoint (field ``audio``): waits, then the result JSON (200)."""
     try:
         speakers = service.parse_speaker_count(num_speakers) if num_speakers else None
-        rec = await service.accept_job(request, c, "audio", num_speakers=speakers)
+        rec = await service.accept_job(request, c, who, "audio", num_speakers=speakers)
         return await _finished_result(c, rec)
     except ApiError as e:
         return _detail(e.status, e.message)
 
 
 @router.post("/transcribe", response_model=CompatTranscript, responses=_SYNC_RESPONSES)
-async def transcribe(request: Request, c: Context = Depends(ctx)) -> Any:
+async def transcribe(request: Request, c: Context = Depends(ctx), who: Caller = Depends(caller)) -> Any:
     """Original transcription endpoint (field ``file`` or ``audio``; form ``language``)."""
     try:
-        rec = await service.accept_job(request, c, ("file", "audio"))
+        rec = await service.accept_job(request, c, who, ("file", "audio"))
         result = await _finished_result(c, rec)
     except ApiError as e:
         return _detail(e.status, e.message)
@@ -137,10 +142,11 @@ def _sse(obj: dict[str, Any]) -> bytes:
 @router.post("/transcribe/stream", response_class=StreamingResponse, responses={
     200: {"description": "Server-sent events: ``{token}`` per segment, then ``{done: true, …}``",
           "content": {"text/event-stream": {"schema": {"type": "string"}}}}, **_SYNC_RESPONSES})
-async def transcribe_stream(request: Request, c: Context = Depends(ctx)) -> Any:
+async def transcribe_stream(request: Request, c: Context = Depends(ctx),
+                            who: Caller = Depends(caller)) -> Any:
     """Original streaming endpoint: ``data: {"token"}`` events, then ``data: {"done": true}``."""
     try:
-        rec = await service.accept_job(request, c, ("file", "audio"))
+        rec = await service.accept_job(request, c, who, ("file", "audio"))
     except ApiError as e:
         return _detail(e.status, e.message)
 

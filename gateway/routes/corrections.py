@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, Response
 
 from gateway import corrections, service
+from gateway.auth import Caller, caller
 from gateway.context import Context, ctx
 from gateway.errors import ERROR_RESPONSES
 from shared.schemas import ErrorBody, Result, ResultCorrection, ResultVersions
@@ -22,18 +23,18 @@ router = APIRouter(prefix="/v1", tags=["corrections"], responses={
 @router.put("/jobs/{job_id}/result", response_model=Result)
 def put_result(job_id: str, body: ResultCorrection, response: Response,
                if_match: str | None = Header(None, alias="if-match"),
-               c: Context = Depends(ctx)) -> dict[str, Any]:
+               c: Context = Depends(ctx), who: Caller = Depends(caller)) -> dict[str, Any]:
     """Save corrected segments as a new version of the result (``If-Match``: the ETag read).
 
     Tags, emotions and face labels are recomputed from the text and times; 412 when the
     result changed since, 428 without ``If-Match``."""
-    result, version = corrections.save(c, service.get_job(c, job_id), if_match, body)
+    result, version = corrections.save(c, service.get_job(c, job_id, who), if_match, body)
     response.headers["ETag"] = corrections.etag(version)
     response.headers["Location"] = f"/v1/jobs/{job_id}/result?version={version}"
     return result
 
 
 @router.get("/jobs/{job_id}/versions", response_model=ResultVersions)
-def list_versions(job_id: str, c: Context = Depends(ctx)) -> ResultVersions:
+def list_versions(job_id: str, c: Context = Depends(ctx), who: Caller = Depends(caller)) -> ResultVersions:
     """The saved versions of the result: 1 is the machine output, each correction adds one."""
-    return corrections.versions(c, service.get_job(c, job_id))
+    return corrections.versions(c, service.get_job(c, job_id, who))

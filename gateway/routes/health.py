@@ -63,5 +63,6 @@ def readiness(c: Context) -> tuple[bool, dict[str, Any]]:
 def readyz(c: Context = Depends(ctx)) -> JSONResponse:
     """Ready when Redis and storage answer and every queue has a live, ready worker."""
     ok, deps = readiness(c)
-    body = Readiness(status="ready" if ok else "not_ready", dependencies=deps)
+    body = Readiness(status="ready" if ok else "not_ready", dependencies=deps,
+                     auth="required" if c.settings.auth.required else "open")
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if ok else 503)

@@ -6,8 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response, WebSocket
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from gateway import service
+from gateway.auth import Caller, caller, ws_caller, ws_key
 from gateway.context import Context, ctx
 from gateway.errors import ERROR_RESPONSES, ApiError
 from gateway.events import stream_events
@@ -30,26 +32,27 @@ router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)
 
 
 @router.post("/jobs", status_code=202, response_model=JobAccepted)
-async def create_job(request: Request, response: Response, c: Context = Depends(ctx)) -> JobAccepted:
+async def create_job(request: Request, response: Response, c: Context = Depends(ctx),
+                     who: Caller = Depends(caller)) -> JobAccepted:
     """Upload a recording (multipart field ``file``; optional ``language``, ``num_speakers`` or
     ``min_speakers``/``max_speakers`` (1-8), ``callback_url``)."""
-    rec = await service.accept_job(request, c, "file")
+    rec = await service.accept_job(request, c, who, "file")
     links = job_links(rec.id)
     response.headers["Location"] = links.self
     return JobAccepted(id=rec.id, status=rec.status, links=links)
 
 
 @router.get("/jobs", response_model=JobList)
-def list_jobs(limit: int = 50, c: Context = Depends(ctx)) -> JobList:
-    """Recent jobs, newest first."""
+def list_jobs(limit: int = 50, c: Context = Depends(ctx), who: Caller = Depends(caller)) -> JobList:
+    """The caller's recent jobs, newest first."""
     limit = min(max(limit, 1), 200)
-    return JobList(jobs=[JobView.of(r) for r in c.jobs.recent(limit)])
+    return JobList(jobs=[JobView.of(r) for r in c.jobs.recent(limit, owner=who.key_id)])
 
 
 @router.get("/jobs/{job_id}", response_model=JobView)
-def get_job(job_id: str, c: Context = Depends(ctx)) -> JobView:
+def get_job(job_id: str, c: Context = Depends(ctx), who: Caller = Depends(caller)) -> JobView:
     """A job's status, stage, progress, timestamps, media facts, error and callback deliveries."""
-    rec = service.get_job(c, job_id)
+    rec = service.get_job(c, job_id, who)
     return JobView.of(rec).model_copy(update={"deliveries": c.jobs.deliveries(rec.id)})
 
 
@@ -77,7 +80,8 @@ _EXPORTS = {
 
 @router.get("/jobs/{job_id}/result", response_model=None, responses=_RESULT_RESPONSES)
 def get_result(job_id: str, response: Response, format: str = "json", version: int | None = None,
-               detail: str | None = None, c: Context = Depends(ctx)) -> dict[str, Any] | Response:
+               detail: str | None = None, c: Context = Depends(ctx),
+               who: Caller = Depends(caller)) -> dict[str, Any] | Response:
     """The emotion-annotated transcript once the job succeeded (409 before): the latest
     version, or ``?version=N``; ``?format=srt|vtt|csv|faces.csv``; ``?detail=frames`` adds every
     sampled frame's face result (``face_frames``) to the JSON. ``ETag`` names the version."""
@@ -88,7 +92,7 @@ def get_result(job_id: str, response: Response, format: str = "json", version: i
         raise ApiError(400, "invalid_request", f"detail must be frames, not {detail!r}")
     if detail and format != "json":
         raise ApiError(400, "invalid_request", "detail=frames goes with the JSON result only")
-    rec = service.get_job(c, job_id)
+    rec = service.get_job(c, job_id, who)
     result, n = service.load_version(c, rec, version)
     tag = f'"v{n}"'
     if format == "json":
@@ -103,16 +107,17 @@ def get_result(job_id: str, response: Response, format: str = "json", version: i
 
 
 @router.patch("/jobs/{job_id}/speakers", response_model=Result)
-def rename_speakers(job_id: str, body: SpeakerNames, c: Context = Depends(ctx)) -> dict[str, Any]:
+def rename_speakers(job_id: str, body: SpeakerNames, c: Context = Depends(ctx),
+                    who: Caller = Depends(caller)) -> dict[str, Any]:
     """Name a finished job's speakers (``{"names": {"SPEAKER_00": "Alice"}}``); the result
     with the names, which exports then use."""
-    return service.rename_speakers(c, service.get_job(c, job_id), body.names)
+    return service.rename_speakers(c, service.get_job(c, job_id, who), body.names)
 
 
 @router.get("/jobs/{job_id}/events", response_model=EventLog)
-def list_events(job_id: str, after: str = "0", c: Context = Depends(ctx)) -> EventLog:
+def list_events(job_id: str, after: str = "0", c: Context = Depends(ctx), who: Caller = Depends(caller)) -> EventLog:
     """The job's events after stream id ``after`` (``0``: from the first); see the websocket."""
-    rec = service.get_job(c, job_id)
+    rec = service.get_job(c, job_id, who)
     rows = c.jobs.events(rec.id, after=after)
     return EventLog(events=[e for _, e in rows], last=rows[-1][0] if rows else None)  # type: ignore[misc]
 
@@ -121,14 +126,18 @@ def list_events(job_id: str, after: str = "0", c: Context = Depends(ctx)) -> Eve
 async def job_events(websocket: WebSocket, job_id: str) -> None:
     """Replay the job's events from the start, then stream new ones until the job ends."""
     c: Context = websocket.app.state.ctx
-    await websocket.accept()
-    await stream_events(websocket, c, job_id)
+    who = await run_in_threadpool(ws_caller, websocket, c)
+    if who is None:  # refused before the handshake completes: the client sees HTTP 403
+        await websocket.close(code=4401, reason="an API key is needed (subprotocol ethos.key.<key>)")
+        return
+    await websocket.accept(subprotocol=ws_key(websocket)[1])
+    await stream_events(websocket, c, job_id, who.key_id)
 
 
 @router.delete("/jobs/{job_id}", response_model=JobView)
-def delete_job(job_id: str, c: Context = Depends(ctx)) -> JobView:
+def delete_job(job_id: str, c: Context = Depends(ctx), who: Caller = Depends(caller)) -> JobView:
     """Cancel the job if unfinished and delete its media and result."""
-    return JobView.of(service.delete_job(c, service.get_job(c, job_id)))
+    return JobView.of(service.delete_job(c, service.get_job(c, job_id, who)))
 
 
 _MEDIA_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -140,10 +149,11 @@ _MEDIA_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.get("/jobs/{job_id}/media", response_class=StreamingResponse, responses=_MEDIA_RESPONSES)
 def get_media(job_id: str, rendition: str = "original", c: Context = Depends(ctx),
+              who: Caller = Depends(caller),
               range_: str | None = Header(None, alias="range")) -> Response:
     """The original upload, or ``?rendition=preview``: the browser-playable copy made when the
     upload's codecs are not (404 when there is none); single HTTP byte ranges so players seek."""
-    rec = service.get_job(c, job_id)
+    rec = service.get_job(c, job_id, who)
     if rec.deleted:
         raise ApiError(410, "gone", f"job {job_id} was deleted")
     if rendition not in ("original", "preview"):
@@ -195,13 +205,13 @@ def _disposition(name: str, kind: str = "inline") -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
-@router.get("/tags", response_model=TagTable)
+@router.get("/tags", response_model=TagTable, dependencies=[Depends(caller)])
 def tags() -> TagTable:
     """The tag → emotion, valence, arousal table (the one the API uses) and the emotion colours."""
     return table_rows()
 
 
-@router.get("/limits", response_model=Limits)
+@router.get("/limits", response_model=Limits, dependencies=[Depends(caller)])
 def limits(c: Context = Depends(ctx)) -> Limits:
     """Upload limits, so clients can check a file before sending it."""
     return Limits(max_upload_bytes=c.settings.limits.max_upload_bytes,

@@ -153,7 +153,7 @@ async function save() {
   const body = { segments: state.result.segments.map((s) => ({ start: s.start, end: s.end, text: s.text, speaker: s.speaker, words: s.words || [] })) };
   try {
     const r = await fetch(`/v1/jobs/${state.job.id}/result`, { method: "PUT", body: JSON.stringify(body),
-      headers: { "Content-Type": "application/json", "If-Match": edit.etag || "" } });
+      headers: { ...authHeaders(), "Content-Type": "application/json", "If-Match": edit.etag || "" } });
     const b = await r.json();
     if (r.status === 412) return editError(`Not saved: ${b.error.message}. Your edits are still here; open the latest version to see the other changes.`);
     if (!r.ok) return editError(`Not saved: ${b.error ? b.error.message : `HTTP ${r.status}`}`);

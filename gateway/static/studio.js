@@ -10,9 +10,28 @@ const state = { job: null, result: null, limits: null, pps: null, ws: null, play
   activeId: null, sweep: {}, raf: 0, chartBase: null, pollTimer: 0 };
 window.studio = state;
 
-async function api(path, opts) {
-  const r = await fetch(path, opts);
+// The API key, when the server needs one (it answers 401): asked for once, kept in
+// localStorage, sent as "Authorization: Bearer"; the websocket gets it as a subprotocol and the
+// <audio>/<video> element (which cannot send headers) through a SameSite=Strict cookie that the
+// gateway accepts on GET requests only.
+const KEY_ITEM = "ethos.apiKey";
+function apiKey() { return localStorage.getItem(KEY_ITEM) || ""; }
+function setKey(key) {
+  if (key) localStorage.setItem(KEY_ITEM, key); else localStorage.removeItem(KEY_ITEM);
+  document.cookie = `ethos_key=${encodeURIComponent(key)}; path=/v1/; SameSite=Strict${key ? "" : "; max-age=0"}`;
+}
+function authHeaders() { const k = apiKey(); return k ? { Authorization: `Bearer ${k}` } : {}; }
+function askKey(why) {
+  const key = (window.prompt(`${why}\nThis Ethos server needs an API key (ask its operator for one):`, "") || "").trim();
+  setKey(key); return !!key;
+}
+
+async function api(path, opts, retried) {
+  const sent = apiKey();
+  const o = { ...(opts || {}) }; o.headers = { ...(o.headers || {}), ...authHeaders() };
+  const r = await fetch(path, o);
   const body = r.headers.get("content-type")?.includes("json") ? await r.json() : await r.text();
+  if (r.status === 401 && !retried && (apiKey() !== sent || askKey(body?.error?.message || ""))) return api(path, opts, true);
   if (!r.ok) { const e = new Error(body?.error?.message || `HTTP ${r.status}`); e.status = r.status; throw e; }
   return body;
 }
@@ -23,6 +42,7 @@ function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.
 
 // ------------------------------------------------------------------ start-up
 async function init() {
+  if (apiKey()) setKey(apiKey());  // refresh the media cookie
   const [tags, limits] = await Promise.all([api("/v1/tags"), api("/v1/limits")]);
   COLORS = tags.colours;
   const sheet = document.createElement("style");
@@ -84,10 +104,13 @@ function upload(file) {
   xhr.onload = () => {
     let body = {}; try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
     if (xhr.status === 202) { refreshRecent(); openJob(body.id); }
+    else if (xhr.status === 401 && askKey(body?.error?.message || "")) upload(file);
     else { show("empty"); uploadError(body?.error?.message || `upload failed (HTTP ${xhr.status})`); }
   };
   xhr.onerror = () => { show("empty"); uploadError("upload failed: the gateway did not answer"); };
-  xhr.open("POST", "/v1/jobs"); xhr.send(fd);
+  xhr.open("POST", "/v1/jobs");
+  for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
+  xhr.send(fd);
 }
 
 // ------------------------------------------------------------------ progress
@@ -111,7 +134,8 @@ async function openJob(id) {
 function progressError(msg) { $("p-error").textContent = msg; $("p-error").hidden = false; }
 
 function follow(job) {
-  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/jobs/${job.id}/events`);
+  const protocols = apiKey() ? ["ethos", `ethos.key.${apiKey()}`] : undefined;
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/jobs/${job.id}/events`, protocols);
   state.ws = ws; let finished = false;
   ws.onmessage = (m) => {
     const e = JSON.parse(m.data);
@@ -147,7 +171,7 @@ function closeJob() {
 // ------------------------------------------------------------------ editor
 // The result at a version (null: the latest) with its ETag, for corrections (studio-edit.js).
 async function fetchResult(id, version) {
-  const r = await fetch(`/v1/jobs/${id}/result${version ? `?version=${version}` : ""}`);
+  const r = await fetch(`/v1/jobs/${id}/result${version ? `?version=${version}` : ""}`, { headers: authHeaders() });
   const body = await r.json();
   if (!r.ok) throw new Error(body?.error?.message || `HTTP ${r.status}`);
   return { result: body, etag: r.headers.get("ETag") };

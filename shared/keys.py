@@ -1,0 +1,116 @@
+"""API keys: creation, hashed storage, verification, revocation, and per-key rate limits.
+
+A key reads ``ek_<id>_<secret>``: ``id`` (8 hex characters) names the key in listings, job
+ownership and logs; ``secret`` is 32 random bytes (URL-safe base64). Only the SHA-256 of the
+whole key is stored. A slow password hash (bcrypt, argon2) buys nothing here: it slows the
+guessing of low-entropy human passwords, while a 256-bit random secret cannot be guessed at
+any hashing speed, and a fast hash keeps the per-request check cheap. The comparison is
+constant-time. Redis key names come from :class:`shared.jobs.JobKeys`, like every other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from shared.jobs import JobKeys, utcnow
+
+KEY_RE = re.compile(r"^ek_([0-9a-f]{8})_([A-Za-z0-9_-]{20,100})$")
+WINDOW_S = 60
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What is stored about a key (never the key itself)."""
+
+    id: str
+    name: str
+    created_at: str
+    revoked: bool
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class KeyStore:
+    """API keys in Redis: ``<prefix>:apikey:<id>`` hashes and the ``<prefix>:apikeys`` set."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "ethos") -> None:
+        self.r: Any = client
+        self.keys = JobKeys(prefix)
+
+    def create(self, name: str) -> tuple[KeyInfo, str]:
+        """A new key: its stored facts, and the key itself (shown once, never stored)."""
+        while True:
+            key_id = secrets.token_hex(4)
+            if not self.r.exists(self.keys.api_key(key_id)):
+                break
+        key = f"ek_{key_id}_{secrets.token_urlsafe(32)}"
+        info = KeyInfo(id=key_id, name=name, created_at=utcnow(), revoked=False)
+        pipe = self.r.pipeline()
+        pipe.hset(self.keys.api_key(key_id), mapping={
+            "name": name, "created_at": info.created_at, "revoked": "0", "sha256": _digest(key)})
+        pipe.sadd(self.keys.api_keys(), key_id)
+        pipe.execute()
+        return info, key
+
+    def get(self, key_id: str) -> KeyInfo | None:
+        raw = self.r.hgetall(self.keys.api_key(key_id))
+        if not raw:
+            return None
+        return KeyInfo(id=key_id, name=raw.get("name", ""), created_at=raw.get("created_at", ""),
+                       revoked=raw.get("revoked") == "1")
+
+    def list(self) -> list[KeyInfo]:
+        """Every key, oldest first."""
+        found = [self.get(k) for k in self.r.smembers(self.keys.api_keys())]
+        return sorted((k for k in found if k is not None), key=lambda k: k.created_at)
+
+    def revoke(self, key_id: str) -> bool:
+        """Stop a key from working at once (its jobs stay, owned by nobody who can read them)."""
+        if not self.r.exists(self.keys.api_key(key_id)):
+            return False
+        self.r.hset(self.keys.api_key(key_id), "revoked", "1")
+        return True
+
+    def verify(self, key: str) -> str | None:
+        """The key's id when ``key`` is a live key, else None."""
+        m = KEY_RE.match(key.strip())
+        if not m:
+            return None
+        stored = self.r.hmget(self.keys.api_key(m.group(1)), "sha256", "revoked")
+        if not stored[0] or stored[1] == "1":
+            return None
+        return m.group(1) if hmac.compare_digest(stored[0], _digest(key.strip())) else None
+
+    def hit(self, key_id: str, per_minute: int, now: float | None = None) -> float:
+        """Count one request of a key; 0 when allowed, else the seconds to wait.
+
+        A sliding window over two fixed minute windows: the previous minute's count weighs
+        by the part of it still inside the last 60 s. Refused requests are not counted."""
+        now = time.time() if now is None else now
+        window = int(now // WINDOW_S)
+        elapsed = now - window * WINDOW_S
+        cur_key, prev_key = self.keys.rate_window(key_id, window), self.keys.rate_window(key_id, window - 1)
+        cur, prev = (int(v or 0) for v in self.r.mget(cur_key, prev_key))
+        estimate = cur + prev * (1 - elapsed / WINDOW_S)
+        if estimate + 1 > per_minute:
+            if cur + 1 > per_minute:  # the current window alone is full: wait for the next
+                return max(1.0, math.ceil(WINDOW_S - elapsed))
+            # the previous window's weight must fall by the excess
+            excess = estimate + 1 - per_minute
+            return max(1.0, math.ceil(excess / max(prev, 1) * WINDOW_S))
+        pipe = self.r.pipeline()
+        pipe.incr(cur_key)
+        pipe.expire(cur_key, 2 * WINDOW_S + 5)
+        pipe.execute()
+        return 0.0
