@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/install-system.sh 2>/dev/null | sha1sum | cut -c1-12)
-EXTRAS := gateway,cpu,stt,fer,convert,eval,train,client,dev
+EXTRAS := gateway,cpu,stt,stt-cpu,fer,convert,eval,train,client,dev
 
 .PHONY: run test setup system lint bench clean
 
