@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway import errors
+from gateway import errors, metrics
 from gateway.context import Context
 from gateway.events import BLOCK_MS
 from gateway.routes import compat, health, jobs
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Ethos", version="0.1.0", lifespan=lifespan,
                   description="Emotion-aware transcription: upload, poll or stream, read the result.")
     errors.install(app)
+    metrics.install(app)
     app.include_router(jobs.router)
     app.include_router(compat.router)
     app.include_router(health.router)
