@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/install-system.sh 2>/dev/null | sha1sum | cut -c1-12)
 EXTRAS := gateway,cpu,stt,stt-cpu,fer,convert,eval,train,client,dev
 
-.PHONY: run test setup system lint bench clean
+.PHONY: run test setup system lint bench clean compose-check
 
 $(STAMP):
 	bash scripts/install-system.sh
@@ -37,6 +37,10 @@ bench: setup
 	$(PY) bench/eval_offline.py
 	$(PY) bench/whisper_engine_speed.py
 	$(PY) bench/fer_throughput.py
+
+# Build the images and run the whole CPU stack under Docker Compose (scripts/compose_check.py).
+compose-check: setup
+	$(PY) scripts/compose_check.py
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache
