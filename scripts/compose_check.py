@@ -24,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -155,7 +156,7 @@ class Stack:
                 return False
         return True
 
-    def logs(self, tail: int = 60) -> str:
+    def logs(self, tail: int = 40) -> str:
         return self.compose("logs", "--no-color", f"--tail={tail}", check=False).stdout
 
 
@@ -204,7 +205,7 @@ def worker_metrics(container: str) -> str:
 # --------------------------------------------------------------------------- the check
 
 
-def check(stack: Stack, media: Path, timings: dict[str, float]) -> None:
+def check(stack: Stack, media: Path, talking: Path, timings: dict[str, float]) -> None:
     t = time.monotonic()
     stack.compose("up", "-d", "--no-build", timeout=300)
     wait(lambda: stack.healthy(SERVICES), 240, "every container healthy", every=2)
@@ -222,10 +223,18 @@ def check(stack: Stack, media: Path, timings: dict[str, float]) -> None:
 
     t = time.monotonic()
     video = finish(stack.url, submit(stack.url, media / "yongen.mp4"), 300)
-    if not video["has_video"] or not video["face_emotion_timeline"] or not video["segments"]:
-        raise CheckFailed(f"yongen.mp4: no face timeline or no segments: {json.dumps(video)[:600]}")
-    timings["yongen.mp4 (10.7 s video)"] = time.monotonic() - t
-    say(f"yongen.mp4: {len(video['segments'])} segments, {len(video['face_emotion_timeline'])} face seconds")
+    if not video["has_video"] or len(video["face_emotion_timeline"] or {}) < 8:
+        raise CheckFailed(f"yongen.mp4: no face timeline: {json.dumps(video)[:600]}")
+    timings["yongen.mp4 (10.7 s video, no audio)"] = time.monotonic() - t
+    say(f"yongen.mp4: {len(video['face_emotion_timeline'])} face seconds")
+
+    # The same face with jfk.flac as its sound track: speech segments and faces in one job.
+    t = time.monotonic()
+    both = finish(stack.url, submit(stack.url, talking), 300)
+    if not both["segments"] or "country" not in both["text"].lower() or len(both["face_emotion_timeline"] or {}) < 8:
+        raise CheckFailed(f"video with speech: segments or faces missing: {json.dumps(both)[:600]}")
+    timings["yongen.mp4 + jfk.flac sound (segments and faces)"] = time.monotonic() - t
+    say(f"video with speech: {len(both['segments'])} segments, {len(both['face_emotion_timeline'])} face seconds")
 
     t = time.monotonic()
     stack.compose("up", "-d", "--no-build", "--no-recreate", "--scale", "fer-worker=2", "fer-worker", timeout=180)
@@ -234,8 +243,10 @@ def check(stack: Stack, media: Path, timings: dict[str, float]) -> None:
         wait(lambda: len(c.get("/readyz").json()["dependencies"]["workers.fer"]["workers"]) == 2, 60,
              "two fer workers in /readyz")
     seen: set[str] = set()
+    succeeded = 3  # jfk, yongen, the talking video
     for _ in range(3):  # which worker takes a chunk is the broker's choice; a few videos suffice
         res = finish(stack.url, submit(stack.url, media / "yongen.mp4"), 300)
+        succeeded += 1
         seen |= {ch["worker"] for ch in res["face_chunks"] or [] if ch.get("worker")}
         if len(seen) >= 2:
             break
@@ -259,6 +270,7 @@ def check(stack: Stack, media: Path, timings: dict[str, float]) -> None:
     else:
         say(f"stt container restarted by its policy (restarts: {state[1]})")
     killed = finish(stack.url, job_id, 240)
+    succeeded += 1
     if not killed["segments"]:
         raise CheckFailed("the job of the killed stt container has no segments")
     timings["stt killed mid-job, job succeeded after restart"] = time.monotonic() - t
@@ -267,8 +279,8 @@ def check(stack: Stack, media: Path, timings: dict[str, float]) -> None:
     with client(stack.url) as c:
         page = c.get("/metrics").text
     done = metric(page, "ethos_jobs_finished_total", status="succeeded")
-    if done < 5:
-        raise CheckFailed(f"gateway /metrics: ethos_jobs_finished_total{{status=succeeded}} = {done}, want ≥ 5")
+    if done != succeeded:
+        raise CheckFailed(f"gateway /metrics: ethos_jobs_finished_total{{status=succeeded}} = {done}, want {succeeded}")
     fer_names = [r["name"] for r in stack.containers("fer-worker")]
     chunks = [metric(worker_metrics(n), "ethos_worker_tasks_total", task="ethos.fer.chunk", state="success") for n in fer_names]
     if not all(n > 0 for n in chunks):
@@ -296,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     from tests.procs import media_dir
 
     media = media_dir()
+    talking = Path(tempfile.mkdtemp(prefix="ethos-check-")) / "talking.mp4"
+    run(["ffmpeg", "-v", "error", "-y", "-i", str(media / "yongen.mp4"), "-i", str(media / "jfk.flac"),
+         "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-shortest", str(talking)])
     timings: dict[str, float] = {}
     if not a.no_build:
         t = time.monotonic()
@@ -306,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(f"ethoscheck{os.getpid()}")
     ok = False
     try:
-        check(stack, media, timings)
+        check(stack, media, talking, timings)
         ok = True
     except (CheckFailed, subprocess.TimeoutExpired) as e:
         say(f"FAILED: {e}")
