@@ -32,7 +32,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = ["deploy/docker-compose.yml", "deploy/docker-compose.cpu.yml", "deploy/docker-compose.check.yml"]
-SERVICES = ("redis", "minio", "gateway", "cpu-worker", "stt-worker-cpu", "fer-worker")
+SERVICES = ("redis", "minio", "gateway", "cpu-worker", "stt-worker-cpu", "fer-worker", "flower")
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 # Tight task limits so a task lost with its container comes back within a minute.
 CELERY_ENV = {"ETHOS_CELERY__SOFT_TIME_LIMIT_S": "30", "ETHOS_CELERY__TIME_LIMIT_S": "40",
@@ -261,7 +261,10 @@ def check(stack: Stack, media: Path, talking: Path, timings: dict[str, float]) -
     with client(stack.url) as c:
         wait(lambda: c.get(f"/v1/jobs/{job_id}").json()["stage"] == "analyzing", 60, "the stt stage", every=0.05)
     run(["docker", "kill", stt["id"]])
-    say("stt container killed while the job was being analysed")
+    redis_id = stack.containers("redis")[0]["id"]
+    # Celery's Redis transport keeps delivered, unacknowledged messages in the hash "unacked".
+    unacked = run(["docker", "exec", redis_id, "redis-cli", "HLEN", "unacked"]).stdout.strip()
+    say(f"stt container killed while the job was being analysed ({unacked} task(s) left unacknowledged)")
     time.sleep(3)
     state = run(["docker", "inspect", "-f", "{{.State.Running}} {{.RestartCount}}", stt["id"]]).stdout.split()
     if state[0] != "true":

@@ -40,8 +40,9 @@ def config(*files: Path, **env: str) -> dict:  # type: ignore[type-arg]
 def test_gpu_file_services_and_healthchecks() -> None:
     services = config(BASE)["services"]
     assert {"redis", "minio", "gateway", "stt-worker", "cpu-worker", "fer-worker", "flower"} <= services.keys()
-    for name in ("redis", "minio", "gateway", "stt-worker", "cpu-worker", "fer-worker"):
+    for name in ("redis", "minio", "gateway", "stt-worker", "cpu-worker", "fer-worker", "flower"):
         assert "healthcheck" in services[name], name
+    assert "5555/healthcheck" in " ".join(services["flower"]["healthcheck"]["test"])
     for name in ("gateway", "stt-worker", "cpu-worker", "fer-worker"):
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy", name
         assert services[name]["depends_on"]["minio"]["condition"] == "service_healthy", name
