@@ -3,9 +3,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/install-system.sh 2>/dev/null | sha1sum | cut -c1-12)
-EXTRAS := gateway,cpu,stt,fer,diarize,convert,eval,train,client,dev
+EXTRAS := gateway,cpu,stt,stt-cpu,fer,diarize,convert,eval,train,client,dev
 
-.PHONY: run test setup system lint bench clean
+.PHONY: run test setup system lint bench clean compose-check
 
 $(STAMP):
 	bash scripts/install-system.sh
@@ -41,6 +41,10 @@ bench: setup
 	$(PY) bench/whisper_engine_speed.py
 	$(PY) bench/fer_throughput.py
 	$(PY) bench/diarize_cost.py
+
+# Build the images and run the whole CPU stack under Docker Compose (scripts/compose_check.py).
+compose-check: setup
+	$(PY) scripts/compose_check.py
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-
 import uvicorn
 
 from gateway.app import create_app
+from shared import logs
 from shared.settings import get_settings
 
 
 def main() -> None:
     s = get_settings()
-    logging.basicConfig(level=s.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(s), host=s.gateway.host, port=s.gateway.port, log_level=s.log_level.lower())
+    logs.configure("gateway", s.log_level, s.log_format)
+    # log_config=None: uvicorn's loggers go through the handler configured above.
+    uvicorn.run(create_app(s), host=s.gateway.host, port=s.gateway.port, log_level=s.log_level.lower(),
+                log_config=None)
 
 
 if __name__ == "__main__":

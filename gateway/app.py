@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway import bodylimit, errors
+from gateway import bodylimit, errors, metrics
 from gateway.context import Context
 from gateway.events import BLOCK_MS
 from gateway.routes import compat, corrections, health, jobs
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                            allow_headers=["Authorization", "Content-Type", "Range", "If-Match"],
                            expose_headers=["Retry-After", "Location", "Content-Range", "ETag"])
+    metrics.install(app)
     app.include_router(jobs.router)
     app.include_router(corrections.router)
     app.include_router(compat.router)

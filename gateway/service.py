@@ -12,11 +12,13 @@ from starlette.concurrency import run_in_threadpool
 from gateway.auth import Caller, check_active_jobs
 from gateway.context import Context
 from gateway.errors import ApiError
+from gateway.metrics import count_upload
 from gateway.sniff import media_type, safe_extension
 from gateway.upload import receive_upload
 from shared import languages
 from shared.celery_app import TASK_PREPARE
 from shared.jobs import new_job_id, object_key, utcnow
+from shared.logs import job_id_var
 from shared.schemas import MAX_SPEAKERS, JobRecord, JobStatus, MediaInfo
 from shared.webhooks import CallbackRefused, check_callback_url
 
@@ -68,6 +70,7 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
     await run_in_threadpool(c.jobs.ping)  # fail fast (503) before taking the body
     await run_in_threadpool(check_active_jobs, c, who)
     job_id = new_job_id()
+    job_id_var.set(job_id)  # this request's log lines carry the new job's id
     up = await receive_upload(
         request,
         file_field=file_field,
@@ -102,6 +105,7 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
             owner=who.key_id,
         )
         await run_in_threadpool(c.jobs.create, rec)
+        count_upload(request, up.size)
         await run_in_threadpool(
             c.celery.send_task, TASK_PREPARE, args=[job_id], queue="cpu",
             retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},

@@ -200,6 +200,10 @@ class JobKeys:
         """Requests of one key in one minute-long window."""
         return f"{self.prefix}:apikey:{key_id}:rpm:{window}"
 
+    def stats(self) -> str:
+        """Counters since the store began: ``submitted`` and one per final status."""
+        return f"{self.prefix}:stats:jobs"
+
     def heartbeat(self, hostname: str) -> str:
         return f"{self.prefix}:worker:{hostname}"
 
@@ -244,6 +248,7 @@ class JobStore:
         if rec.owner:
             pipe.zadd(self.keys.owner_index(rec.owner), {rec.id: now})
             pipe.sadd(self.keys.owner_active(rec.owner), rec.id)
+        pipe.hincrby(self.keys.stats(), "submitted", 1)
         pipe.execute()
         self.emit(StatusEvent(job_id=rec.id, status=rec.status, stage=rec.stage))
 
@@ -405,6 +410,19 @@ class JobStore:
         """Announce a worker for ``ttl_s`` seconds."""
         self.r.set(self.keys.heartbeat(hostname), json.dumps(info), ex=ttl_s)
 
+    def job_counts(self) -> dict[str, int]:
+        """Jobs submitted and finished per final status, counted since the store began."""
+        raw = self.r.hgetall(self.keys.stats())
+        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+
+    def queue_depths(self, queues: tuple[str, ...]) -> dict[str, int]:
+        """Messages waiting in each Celery queue (Celery's Redis transport keeps a queue in a
+        list named after it)."""
+        pipe = self.r.pipeline()
+        for q in queues:
+            pipe.llen(q)
+        return dict(zip(queues, (int(n) for n in pipe.execute()), strict=True))
+
     def live_workers(self) -> list[dict[str, Any]]:
         """What each worker last announced (entries expire when a worker stops beating)."""
         keys = list(self.r.scan_iter(self.keys.heartbeat("*"), count=200))
@@ -418,6 +436,7 @@ class JobStore:
             progress="1.0", result_key=result_key, **extra,
         )
         if ok:
+            self.r.hincrby(self.keys.stats(), JobStatus.succeeded.value, 1)
             self.emit(StatusEvent(job_id=job_id, status=JobStatus.succeeded, stage="done"))
             self.emit(DoneEvent(job_id=job_id, result=job_links(job_id).result), dedupe="done")
             self.expire(job_id)
@@ -430,6 +449,7 @@ class JobStore:
             error=err.model_dump_json(),
         )
         if ok:
+            self.r.hincrby(self.keys.stats(), JobStatus.failed.value, 1)
             self.emit(ErrorEvent(job_id=job_id, code=code, message=message))
             self.emit(StatusEvent(job_id=job_id, status=JobStatus.failed, stage="failed"))
             self.expire(job_id)
@@ -440,6 +460,7 @@ class JobStore:
             job_id, JobStatus.canceled, "queued,running", finished_at=utcnow(), stage="canceled"
         )
         if ok:
+            self.r.hincrby(self.keys.stats(), JobStatus.canceled.value, 1)
             self.emit(StatusEvent(job_id=job_id, status=JobStatus.canceled, stage="canceled"))
         return ok
 

@@ -198,6 +198,13 @@ class RetentionSettings(BaseModel):
     lost_after_s: float = Field(8 * 3600.0 + 600, gt=0)
 
 
+class MetricsSettings(BaseModel):
+    # Each worker serves Prometheus metrics on this port (0: none). The images set 9100; on one
+    # machine several worker groups would clash, so `make run` leaves it off.
+    worker_port: int = Field(0, ge=0, le=65535)
+    worker_host: str = "0.0.0.0"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ETHOS_", env_nested_delimiter="__", extra="ignore"
@@ -216,8 +223,12 @@ class Settings(BaseSettings):
     diarize: DiarizeSettings = DiarizeSettings()
     auth: AuthSettings = AuthSettings()
     retention: RetentionSettings = RetentionSettings()
+    metrics: MetricsSettings = MetricsSettings()
     work_dir: Path = Path("data/work")
     log_level: str = "INFO"
+    # "json": one JSON object a line with the job id where there is one (shared/logs.py);
+    # "text": the plain format, for reading locally.
+    log_format: Literal["json", "text"] = "json"
 
     # The original project's variable names.
     model_id_env: str | None = Field(None, validation_alias=AliasChoices("MODEL_ID"))

@@ -26,9 +26,14 @@ DEFAULT_MERGE_GAP_S = 0.6  # audio is cut into rows of this length and run as on
 
 
 def model_path() -> str:
-    import silero_vad
+    """The ONNX file inside the silero-vad wheel, found without importing the package (its
+    ``__init__`` imports torch, which the CPU stt image does not have)."""
+    from importlib.util import find_spec
 
-    return os.path.join(os.path.dirname(silero_vad.__file__), "data", "silero_vad.onnx")
+    spec = find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("silero-vad is not installed (the stt extra installs it)")
+    return os.path.join(next(iter(spec.submodule_search_locations)), "data", "silero_vad.onnx")
 
 
 @lru_cache
