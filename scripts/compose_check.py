@@ -37,7 +37,9 @@ SERVICES = ("redis", "minio", "gateway", "cpu-worker", "stt-worker-cpu", "fer-wo
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 # Tight task limits so a task lost with its container comes back within a minute.
 CELERY_ENV = {"ETHOS_CELERY__SOFT_TIME_LIMIT_S": "30", "ETHOS_CELERY__TIME_LIMIT_S": "40",
-              "ETHOS_CELERY__VISIBILITY_TIMEOUT_S": "45"}
+              "ETHOS_CELERY__VISIBILITY_TIMEOUT_S": "45",
+              # the preview encode must give up before the task's soft limit (checked at start)
+              "ETHOS_PREVIEW__TIMEOUT_S": "25"}
 
 
 class CheckFailed(Exception):
