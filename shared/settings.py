@@ -98,6 +98,10 @@ class FerSettings(BaseModel):
     # BlazeFace: side of the square tiles of the second pass, run on a frame where the
     # whole-frame pass found nothing (small faces), in pixels of the decoded frame; 0: off.
     tile_px: int = Field(360, ge=0)
+    # A detection's faces are reused for the sampled frames up to this many seconds after it
+    # (a talking face moves little in a fifth of a second; at 5 fps every other frame is
+    # detected). After a frame with no face the detector runs on every frame. 0: every frame.
+    reuse_s: float = Field(0.25, ge=0, le=1)
 
 
 class DiarizeSettings(BaseModel):

@@ -14,7 +14,7 @@ from shared.settings import FerSettings
 from tests import media
 from workers.fer import blazeface, ssd
 from workers.fer.align import aligned_crop, eye_angle
-from workers.fer.analyze import analyze_range
+from workers.fer.analyze import StageTimes, analyze_range
 from workers.fer.blazeface import BlazeFaceDetector, letterbox, tiles
 from workers.fer.detect import Face, get_detector
 from workers.fer.timeline import label_changes, per_second
@@ -207,16 +207,37 @@ def test_missing_model_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_labels_hold_still_at_5_fps(yongen: Path) -> None:
     """On the real clip, the 5-fps averaged label changes less often than a single frame per
-    second does (taken at each of the five instants of the same run), and every second's label
-    is the argmax of its mean scores."""
-    out = analyze_range(str(yongen), 0, 10.72, 704, 1216, FerSettings(fps=5))
-    tl = per_second(out.frames)
-    assert set(tl.labels) == set(range(11))
-    for sec, lab in tl.labels.items():
-        assert lab == max(tl.scores[sec], key=lambda k: tl.scores[sec][k])
+    second does (taken at each of the five instants of a run that detects every frame), with and
+    without reusing a detection for the next frame (the default), and every second's label is
+    the argmax of its mean scores."""
+    every = analyze_range(str(yongen), 0, 10.72, 704, 1216, FerSettings(fps=5, reuse_s=0))
     single = []
     for phase in range(5):
-        labels = {int(f.t): f.label for f in out.frames if round((f.t % 1) * 10) == 2 * phase + 1 and f.label}
+        labels = {int(f.t): f.label for f in every.frames if round((f.t % 1) * 10) == 2 * phase + 1 and f.label}
         single.append(label_changes(labels))
-    averaged = label_changes(tl.labels)
-    assert averaged < sum(single) / len(single), (averaged, single)
+    for out in (every, analyze_range(str(yongen), 0, 10.72, 704, 1216, FerSettings(fps=5))):
+        tl = per_second(out.frames)
+        assert set(tl.labels) == set(range(11))
+        for sec, lab in tl.labels.items():
+            assert lab == max(tl.scores[sec], key=lambda k: tl.scores[sec][k])
+        averaged = label_changes(tl.labels)
+        assert averaged < sum(single) / len(single), (out.model.extra, averaged, single)
+
+
+def test_a_detection_is_reused_for_the_next_frame_only_while_faces_are_found(yongen: Path, tmp_path: Path) -> None:
+    """At 5 fps a detection serves the frame after it (0.25 s), so the detector runs on every
+    other frame of a face video and every frame keeps its face; with ``reuse_s=0``, or on a
+    video with no face, it runs on every frame."""
+    st = StageTimes()
+    out = analyze_range(str(yongen), 0, 4, 704, 1216, FerSettings(fps=5), st)
+    assert st.frames == 20 and st.detections == 10
+    assert all(f.label for f in out.frames) and out.model.extra["reuse_s"] == 0.25
+    st = StageTimes()
+    analyze_range(str(yongen), 0, 4, 704, 1216, FerSettings(fps=5, reuse_s=0), st)
+    assert st.frames == st.detections == 20
+    blank = tmp_path / "blank.mp4"
+    media.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=640x360:d=3",
+               "-c:v", "libx264", "-pix_fmt", "yuv420p", str(blank)])
+    st = StageTimes()
+    out = analyze_range(str(blank), 0, 3, 640, 360, FerSettings(fps=5), st)
+    assert st.frames == st.detections == 15 and not any(f.label for f in out.frames)
