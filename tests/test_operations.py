@@ -45,10 +45,12 @@ def json_lines(path: Path) -> list[dict[str, Any]]:
 def ops_stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
     with private_stack(tmp_path_factory.mktemp("ops"), ETHOS_STT__ENGINE="fasterwhisper",
                        ETHOS_LOG_FORMAT="json") as st:
-        ports = {"cpu": free_port(), "stt": free_port()}
+        ports = {"cpu": free_port(), "stt": free_port(), "fer": free_port()}
         st.worker("cpu", 2, name="cpu", extra_env={"ETHOS_METRICS__WORKER_PORT": str(ports["cpu"]),
                                                      "ETHOS_METRICS__WORKER_HOST": "127.0.0.1"})
         st.worker("stt", 1, name="stt", extra_env={"ETHOS_METRICS__WORKER_PORT": str(ports["stt"]),
+                                                     "ETHOS_METRICS__WORKER_HOST": "127.0.0.1"})
+        st.worker("fer", 1, name="fer", extra_env={"ETHOS_METRICS__WORKER_PORT": str(ports["fer"]),
                                                      "ETHOS_METRICS__WORKER_HOST": "127.0.0.1"})
         st.gateway()
         st.metric_ports = ports  # type: ignore[attr-defined]
@@ -92,9 +94,9 @@ def test_metrics_move_when_a_job_runs(ops_stack: Stack, jfk: Path) -> None:
     assert 0 < secs < 120
     assert value(stt, "ethos_worker_tasks_active", task="ethos.stt.transcribe", queue="stt") == 0
 
-    # Every service wrote JSON lines, and the job's lines carry its id.
+    # Every service the job went through wrote JSON lines, and the job's lines carry its id.
     jid = job["id"]
-    for p in st.procs:
+    for p in (p for p in st.procs if p.name in ("gateway", "cpu", "stt")):
         lines = json_lines(p.log)
         assert lines, f"{p.name}: no JSON log lines\n{p.tail()}"
         mine = [ln for ln in lines if ln.get("job_id") == jid]
@@ -103,6 +105,19 @@ def test_metrics_move_when_a_job_runs(ops_stack: Stack, jfk: Path) -> None:
     gateway_lines = json_lines(next(p for p in st.procs if p.name == "gateway").log)
     assert any(ln["logger"] == "uvicorn.access" and ln.get("job_id") == jid for ln in gateway_lines)
     assert {ln["service"] for p in st.procs for ln in json_lines(p.log)} == {"gateway", "worker"}
+
+
+def test_fer_worker_metrics_and_json_lines_for_a_video(ops_stack: Stack, yongen: Path) -> None:
+    """A video job: the fer worker counts its chunk tasks and its log lines carry the job id."""
+    st = ops_stack
+    job, result = st.run_job(yongen)
+    assert job["status"] == "succeeded" and result and result["face_emotion_timeline"], job
+    fer = scrape(f"http://127.0.0.1:{st.metric_ports['fer']}/metrics")  # type: ignore[attr-defined]
+    assert value(fer, "ethos_worker_tasks_total", task="ethos.fer.chunk", queue="fer", state="success") >= 1
+    assert value(fer, "ethos_worker_task_seconds_count", task="ethos.fer.chunk", queue="fer") >= 1
+    lines = json_lines(next(p for p in st.procs if p.name == "fer").log)
+    mine = [ln for ln in lines if ln.get("job_id") == job["id"]]
+    assert mine and all(ln["service"] == "worker" for ln in mine), lines[-5:]
 
 
 def test_metrics_answer_while_redis_is_down(tmp_path: Path) -> None:
