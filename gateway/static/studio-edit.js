@@ -186,7 +186,7 @@ function onKey(e) {
   if (mod || e.altKey) return;
   const media = /^(VIDEO|AUDIO)$/.test(e.target.tagName); const button = /^(BUTTON|A)$/.test(e.target.tagName);
   const p = state.player; const seekBy = (d) => seek((p.currentTime || 0) + d);
-  if ((k === " " && !media && !button) || k === "k") { e.preventDefault(); p.paused ? p.play() : p.pause(); }
+  if ((k === " " && !media && !button) || k === "k") { e.preventDefault(); if (p.paused) p.play().catch((err) => { if (err.name !== "AbortError") throw err; }); else p.pause(); }
   else if (k === "arrowleft" && !media) { e.preventDefault(); seekBy(-5); }
   else if (k === "arrowright" && !media) { e.preventDefault(); seekBy(5); }
   else if (k === "j") seekBy(-10);
