@@ -30,15 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx  # noqa: E402
 
+from bench.upload_memory import vm  # noqa: E402
 from tests.procs import ROOT, private_stack  # noqa: E402
-
-
-def vm(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
 
 POLLERS = 40  # concurrent polling clients sharing the poll rate
 
