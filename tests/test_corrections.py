@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.corrections import InvalidCorrection, apply
+from shared.revisions import InvalidCorrection, apply
 from shared.schemas import Result, ResultCorrection
 from tests.procs import Stack, private_stack
 
