@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.procs import Stack, private_stack
+from ethos_testing.procs import Stack, private_stack
 
 
 def test_transcribe_diarize_waits_for_result(stack: Stack, jfk: Path) -> None:

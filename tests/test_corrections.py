@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from ethos_testing.procs import Stack, private_stack
 from shared.corrections import InvalidCorrection, apply
 from shared.schemas import Result, ResultCorrection
-from tests.procs import Stack, private_stack
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +198,7 @@ def test_apply_keeps_the_machine_fields() -> None:
 def test_preview_and_versions_on_s3(stack: Stack, yongen: Path, jfk: Path, tmp_path: Path) -> None:
     """The same paths against S3 (moto): the preview stored and served in ranges, versions saved,
     read back, and a losing save's object removed."""
-    from tests import media
+    from ethos_testing import media
 
     video = media.mpeg4_part2(yongen, jfk, tmp_path / "camera.mp4")
     job, result = stack.run_job(video)

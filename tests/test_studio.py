@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ethos_testing.procs import ROOT, Stack
 from shared.schemas import TagHit
 from shared.tags import emotion_track
-from tests.procs import ROOT, Stack
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import media
-from tests.procs import Stack
+from ethos_testing import media
+from ethos_testing.procs import Stack
 from tests.test_studio import ARTIFACTS, LOCAL, _open, browser, seek  # noqa: F401 - browser: a fixture
 
 
