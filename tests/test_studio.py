@@ -41,6 +41,8 @@ def _open(browser, url: str):  # type: ignore[no-untyped-def]
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(url + "/")
+    # The Studio's start-up has its tags and limits, and with them its upload handlers.
+    pg.wait_for_function("() => window.studio.limits !== null", timeout=30_000)
     yield pg
     ctx.close()
     assert not errors, errors

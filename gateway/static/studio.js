@@ -3,7 +3,7 @@
 // This file: shared state and helpers, start-up, upload, progress, opening a job. The rest, in
 // index.html's order: studio-transcript.js (transcript, playhead, speakers), studio-timeline.js
 // (timeline and chart), studio-edit.js (corrections and shortcuts). Classic scripts sharing one
-// global scope; start-up waits until all of them have run.
+// global scope; start-up (init) waits until all of them have run.
 "use strict";
 const $ = (id) => document.getElementById(id);
 const EXTS = ["flac", "wav", "mp3", "m4a", "aac", "ogg", "opus", "webm", "mp4", "mov", "mkv", "avi", "mpeg", "mpg", "wma", "aiff", "amr"];
@@ -45,9 +45,12 @@ function show(view) { for (const v of ["empty", "progress", "editor"]) $(`view-$
 function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; }
 
 // ------------------------------------------------------------------ start-up
+// The first requests go out as soon as this file runs; what follows them waits until every
+// Studio script has run too (index.html loads them in order at the end of <body>).
+const scriptsLoaded = new Promise((ok) => document.addEventListener("DOMContentLoaded", ok, { once: true }));
 async function init() {
   if (apiKey()) setKey(apiKey());  // refresh the media cookie
-  const [tags, limits] = await Promise.all([api("/v1/tags"), api("/v1/limits")]);
+  const [tags, limits] = await Promise.all([api("/v1/tags"), api("/v1/limits"), scriptsLoaded]);
   COLORS = tags.colours;
   const sheet = document.createElement("style");
   sheet.textContent = Object.entries(COLORS).map(([e, c]) => `.e-${e} { color: ${c}; }`).join("\n");
@@ -204,5 +207,4 @@ const stem = (n) => n.replace(/\.[^.]+$/, "") || "transcript";
 function loop() { update(); if (!state.player.paused) state.raf = requestAnimationFrame(loop); }
 function seek(t) { const p = state.player; if (!p) return; p.currentTime = Math.max(0, Math.min(t, state.result.duration)); update(); }
 
-// After every Studio script has run (index.html loads them in order, at the end of <body>).
-document.addEventListener("DOMContentLoaded", init);
+init();
