@@ -5,9 +5,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.procs import ROOT
+from ethos_testing.procs import ROOT
 
-PACKAGES = ("shared", "gateway", "workers", "ethos_client", "evaluation", "training", "deploy", "models")
+PACKAGES = ("shared", "gateway", "workers", "ethos_client", "evaluation", "training", "deploy", "models", "bench",
+            "scripts", "ethos_testing")
 
 
 def modules() -> dict[str, Path]:
