@@ -61,6 +61,8 @@ class JobRecord(BaseModel):
     media: MediaInfo
     error: ErrorInfo | None = None
     language: str = "en"
+    # "transcribe", or "translate" (English text of speech in any language).
+    task: Literal["transcribe", "translate"] = "transcribe"
     # The caller's speaker count (exact, or bounds) for diarization, if given.
     num_speakers: int | None = None
     min_speakers: int | None = None
@@ -133,6 +135,9 @@ class Segment(BaseModel):
     words: list[Word] = []
     # True when generation hit its token cap: the text may be cut short.
     truncated: bool = False
+    # The language spoken in the segment and, when it was detected, the detection's probability.
+    language: str | None = None
+    language_probability: float | None = None
 
 
 class ModelInfo(BaseModel):
@@ -152,6 +157,8 @@ class SttOutput(BaseModel):
     vad: ModelInfo
     seconds: float
     language: str
+    language_probability: float | None = None
+    task: Literal["transcribe", "translate"] = "transcribe"
 
 
 class SpeakerTurn(BaseModel):
@@ -229,6 +236,10 @@ class Result(BaseModel):
     filename: str
     duration: float
     language: str
+    # Set when the language was detected (the job gave none or "auto").
+    language_probability: float | None = None
+    # "translate": ``text`` and segments are English, ``language`` is the one spoken.
+    task: Literal["transcribe", "translate"] = "transcribe"
     text: str
     segments: list[Segment]
     has_video: bool
@@ -352,6 +363,7 @@ class JobView(BaseModel):
     started_at: str | None
     finished_at: str | None
     language: str
+    task: Literal["transcribe", "translate"] = "transcribe"
     media: PublicMedia
     error: ErrorInfo | None
     deleted: bool
@@ -369,7 +381,7 @@ class JobView(BaseModel):
         return cls(
             id=rec.id, status=rec.status, stage=rec.stage, progress=round(rec.progress, 4),
             created_at=rec.created_at, started_at=rec.started_at, finished_at=rec.finished_at,
-            language=rec.language, media=media,
+            language=rec.language, task=rec.task, media=media,
             error=rec.error, deleted=rec.deleted, links=links,
         )
 
@@ -409,6 +421,8 @@ class TagTable(BaseModel):
 class Limits(BaseModel):
     max_upload_bytes: int
     max_duration_s: float
+    # Each live STT engine: {"languages": [...] or null (any), "detects": bool, "tasks": [...]}.
+    engines: dict[str, dict[str, Any]] = {}
 
 
 class Health(BaseModel):

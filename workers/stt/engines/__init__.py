@@ -31,15 +31,26 @@ def engine_languages(cfg: SttSettings) -> tuple[str, ...] | None:
     return _make_engine(cfg).languages
 
 
+def engine_abilities(cfg: SttSettings) -> dict[str, object]:
+    """What the gateway checks jobs against: languages, ``auto`` detection, tasks."""
+    engine = _make_engine(cfg)
+    return {"languages": list(engine.languages) if engine.languages is not None else None,
+            "detects": engine.detects, "tasks": list(engine.tasks)}
+
+
 def _make_engine(cfg: SttSettings) -> SpeechEngine:
     name = resolve_engine_name(cfg)
     if name == "voxtral":
         from workers.stt.engines.voxtral import VoxtralEngine
 
         return VoxtralEngine(cfg)
+    if cfg.whisper_model is None:  # the packaged pair: tiny.en for English, base for the rest
+        from workers.stt.engines.whisper_pair import WhisperPair
+
+        return WhisperPair(cfg)
     from workers.stt.engines.fasterwhisper import FasterWhisperEngine
 
     return FasterWhisperEngine(cfg)
 
 
-__all__ = ["SpeechEngine", "Transcript", "engine_languages", "get_engine", "resolve_engine_name"]
+__all__ = ["SpeechEngine", "Transcript", "engine_abilities", "engine_languages", "get_engine", "resolve_engine_name"]
