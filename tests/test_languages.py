@@ -110,3 +110,26 @@ def test_languages_checked_at_submission(stack: Stack, silent_wav: Path) -> None
         assert r.status_code == 400, r.text
         err = r.json()["error"]
         assert err["code"] == code and repr(raw) in err["message"]
+
+
+def test_no_language_means_detect_where_every_engine_can() -> None:
+    """The gateway's rule for a form without ``language`` (ETHOS_GATEWAY__DEFAULT_LANGUAGE)."""
+    from types import SimpleNamespace
+
+    from gateway.errors import ApiError
+    from gateway.service import job_language
+    from shared.settings import Settings
+
+    def ctx(infos: list[dict[str, Any]], default: str = "auto") -> Any:
+        settings = Settings().model_copy(deep=True)
+        settings.gateway.default_language = default
+        return SimpleNamespace(settings=settings, jobs=SimpleNamespace(live_workers=lambda: infos))
+
+    multi = [beat(["de", "en"], detects=True, tasks=["transcribe", "translate"])]
+    assert job_language(ctx(multi), None) == ("auto", "transcribe")
+    assert job_language(ctx(multi), "", "translate") == ("auto", "translate")
+    assert job_language(ctx(multi, "de"), None) == ("de", "transcribe")
+    assert job_language(ctx([beat(["en"])]), None) == ("en", "transcribe")  # cannot detect: English
+    with pytest.raises(ApiError) as err:
+        job_language(ctx([beat(["en"])]), None, "translate")
+    assert err.value.code == "unsupported_task"
