@@ -27,10 +27,9 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from ethos_testing.procs import free_port, media_dir
 
-from tests.procs import free_port, media_dir  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def wait_ready(url: str, timeout: float = 180.0) -> None:
@@ -52,8 +51,8 @@ def main() -> int:
     p.add_argument("--manifest", type=Path, default=ROOT / "evaluation" / "sets" / "ci" / "manifest.jsonl")
     p.add_argument("--language", default="en", help="sent with every job (`auto`: detected)")
     p.add_argument("--english-model", choices=["tiny.en", "base"], default=None,
-                   help="ETHOS_STT__ENGLISH_MODEL for the run (default: the setting's default)")
-    p.add_argument("--batch-size", type=int, default=None, help="ETHOS_STT__WHISPER_BATCH_SIZE for the run")
+                   help="ETHOS_STT__WHISPER__ENGLISH_MODEL for the run (default: the setting's default)")
+    p.add_argument("--batch-size", type=int, default=None, help="ETHOS_STT__WHISPER__BATCH_SIZE for the run")
     args = p.parse_args()
     args.manifest = args.manifest.resolve()
     tag = "".join(f"-{k}{v}" for k, v in (("", args.manifest.parent.name), ("", args.language),
@@ -64,9 +63,9 @@ def main() -> int:
            "ETHOS_REDIS__URL": f"redis://127.0.0.1:{rport}/0", "ETHOS_STORAGE__LOCAL_ROOT": str(out / "storage"),
            "ETHOS_WORK_DIR": str(out / "work")}
     if args.english_model:
-        env["ETHOS_STT__ENGLISH_MODEL"] = args.english_model
+        env["ETHOS_STT__WHISPER__ENGLISH_MODEL"] = args.english_model
     if args.batch_size:
-        env["ETHOS_STT__WHISPER_BATCH_SIZE"] = str(args.batch_size)
+        env["ETHOS_STT__WHISPER__BATCH_SIZE"] = str(args.batch_size)
     out.mkdir(parents=True, exist_ok=True)
     log = open(out / "stack.log", "wb")  # noqa: SIM115 - owned by the stack process
     stack = subprocess.Popen([sys.executable, "deploy/run_local.py"], cwd=ROOT, env=env, stdout=log,

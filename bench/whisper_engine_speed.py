@@ -24,24 +24,23 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from ethos_testing.procs import media_dir
+from evaluation import manifest
+from evaluation.metrics import ErrorRates, char_errors, word_errors
+from shared.settings import SttSettings, VadSettings
+from workers.stt.engines.fasterwhisper import FasterWhisperEngine
+from workers.stt.transcribe import transcribe_audio
 
-from evaluation import manifest  # noqa: E402
-from evaluation.metrics import ErrorRates, char_errors, word_errors  # noqa: E402
-from shared.settings import SttSettings, VadSettings  # noqa: E402
-from tests.procs import media_dir  # noqa: E402
-from workers.stt.engines.fasterwhisper import FasterWhisperEngine  # noqa: E402
-from workers.stt.transcribe import transcribe_audio  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 GAP_S = 4.0
 
 
 class Config:
     def __init__(self, model: str, batch: int) -> None:
-        beam = None if model == "tiny.en" else SttSettings().multilingual_beam_size
+        beam = None if model == "tiny.en" else SttSettings().whisper.multilingual_beam_size
         self.name = f"{model} batch {batch}"
-        self.engine = FasterWhisperEngine(SttSettings(engine="fasterwhisper", whisper_batch_size=batch), model, beam)
+        self.engine = FasterWhisperEngine(SttSettings(engine="fasterwhisper", whisper={"batch_size": batch}), model, beam)
         self.words, self.chars, self.audio, self.seconds = ErrorRates(), ErrorRates(), 0.0, 0.0
         self.languages_right = 0
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from ethos_testing.procs import Stack, wait_for
 from shared.languages import (
     LanguageRejected,
     Supported,
@@ -18,7 +19,6 @@ from shared.languages import (
     resolve,
     resolve_task,
 )
-from tests.procs import Stack, wait_for
 
 
 def beat(langs: Any, queues: tuple[str, ...] = ("stt",), **more: Any) -> dict[str, Any]:

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ethos_testing import media
+from ethos_testing.procs import Stack
 from evaluation.metrics import cer
 from shared.errors import ModelUnavailable
 from shared.settings import SttSettings
-from tests import media
-from tests.procs import Stack
 from workers.stt.audio import read_wav
 from workers.stt.engines import get_engine, packaged
 from workers.stt.engines.fasterwhisper import FasterWhisperEngine
@@ -126,13 +126,13 @@ def test_recording_language_is_the_one_spoken_longest() -> None:
 
 
 def test_the_pair_routes_english_to_tiny_en_and_the_rest_to_base() -> None:
-    pair = get_engine(SttSettings(engine="fasterwhisper", cpu_threads=1))
+    pair = get_engine(SttSettings(engine="fasterwhisper", whisper={"cpu_threads": 1}))
     assert isinstance(pair, WhisperPair) and pair.multi is not None
     assert pair.pick("en-GB", "transcribe") is pair.english and pair.english.model_id.endswith("tiny.en")
     for lang, task in (("de", "transcribe"), ("auto", "transcribe"), ("en", "translate")):
         assert pair.pick(lang, task) is pair.multi
     assert pair.detects and pair.tasks == ("transcribe", "translate") and len(pair.languages or ()) == 99
-    same = WhisperPair(SttSettings(engine="fasterwhisper", english_model="base"))
+    same = WhisperPair(SttSettings(engine="fasterwhisper", whisper={"english_model": "base"}))
     assert same.english is same.multi
 
 
@@ -146,7 +146,7 @@ def test_pair_without_the_base_packages_is_tiny_en_alone(monkeypatch: pytest.Mon
 
 @pytest.fixture(scope="module")
 def base() -> FasterWhisperEngine:
-    eng = FasterWhisperEngine(SttSettings(engine="fasterwhisper", cpu_threads=2), "base", 5)
+    eng = FasterWhisperEngine(SttSettings(engine="fasterwhisper", whisper={"cpu_threads": 2}), "base", 5)
     eng.load()
     return eng
 

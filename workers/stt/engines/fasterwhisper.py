@@ -128,14 +128,14 @@ class FasterWhisperEngine(SpeechEngine):
 
     def __init__(self, cfg: SttSettings, ref: str | None = None, beam_size: int | None = None) -> None:
         self.cfg = cfg
-        self.beam_size = beam_size or cfg.whisper_beam_size
-        self.batch_size = cfg.whisper_batch_size
+        self.beam_size = beam_size or cfg.whisper.beam_size
+        self.batch_size = cfg.whisper.batch_size
         self.model: Any = None
         self.device = "cpu"
-        self.compute_type = cfg.whisper_compute_type or "int8"
-        self.threads = cfg.cpu_threads or default_threads()
+        self.compute_type = cfg.whisper.compute_type or "int8"
+        self.threads = cfg.whisper.cpu_threads or default_threads()
         self._lock = threading.Lock()
-        self.ref = ref if ref is not None else cfg.whisper_model
+        self.ref = ref if ref is not None else cfg.whisper.model
         self.packaged = packaged_name(self.ref)
         folder = describing_folder(self.ref)
         self.model_id = {"tiny.en": PACKAGED, "base": PACKAGED_BASE}.get(self.packaged or "", str(self.ref))
@@ -162,7 +162,7 @@ class FasterWhisperEngine(SpeechEngine):
     def _source(self) -> tuple[str, bool]:
         """The path or hub id to load, and whether to stay off the network."""
         if self.packaged == "base":
-            return str(packaged.base_folder(self.cfg.model_cache)), True
+            return str(packaged.base_folder(self.cfg.whisper.model_cache)), True
         if self.packaged == "tiny.en":
             tiny = packaged_model()
             if not (tiny / "model.bin").exists():
@@ -198,7 +198,7 @@ class FasterWhisperEngine(SpeechEngine):
 
             source, offline = self._source()
             device = self._pick_device()
-            compute = self.cfg.whisper_compute_type or ("float16" if device == "cuda" else "int8")
+            compute = self.cfg.whisper.compute_type or ("float16" if device == "cuda" else "int8")
             try:
                 model = WhisperModel(source, device=device, compute_type=compute,
                                      cpu_threads=self.threads, local_files_only=offline)
@@ -242,12 +242,12 @@ class FasterWhisperEngine(SpeechEngine):
         if task not in self.tasks:
             raise UnsupportedLanguage(f"the Whisper model {self.model_id!r} cannot {task} (English-only)",
                                       code="unsupported_task")
-        beam, prompts = self.beam_size, self.cfg.language_prompts if self.detects else {}
+        beam, prompts = self.beam_size, self.cfg.whisper.language_prompts if self.detects else {}
         with self._lock:
             if self.batch_size == 1:  # one segment after another, faster-whisper's own loop
                 return [decode_alone(self.model, c, code, task, beam, prompts) for c in clips]
             return decode_batch(self.model, clips, code, task, beam, prior,
-                                self.cfg.segment_language_min_probability, prompts)
+                                self.cfg.whisper.segment_language_min_probability, prompts)
 
 
 def packaged_name(ref: str | None) -> str | None:

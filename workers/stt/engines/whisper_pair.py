@@ -1,6 +1,8 @@
-"""The default offline engine: two packaged Whisper models, chosen per job.
+"""The ``fasterwhisper`` engine's entry point (the registry's factory and availability check):
+by default two packaged Whisper models, chosen per job; one model when
+``ETHOS_STT__WHISPER__MODEL`` names it.
 
-English jobs (``language=en``, task transcribe) go to ``ETHOS_STT__ENGLISH_MODEL`` (tiny.en by
+English jobs (``language=en``, task transcribe) go to ``ETHOS_STT__WHISPER__ENGLISH_MODEL`` (tiny.en by
 default: about twice as fast as base at a WER within a point of it on our English set, README
 "Languages"); every other language, ``auto`` (detection) and ``task=translate`` go to the
 multilingual base. Without the base packages installed it is tiny.en alone (English only),
@@ -28,14 +30,14 @@ class WhisperPair(SpeechEngine):
 
     def __init__(self, cfg: SttSettings) -> None:
         self.cfg = cfg
-        self.multi = FasterWhisperEngine(cfg, "base", cfg.multilingual_beam_size) if packaged.base_installed() else None
-        if cfg.english_model == "base" and self.multi is not None:
+        self.multi = FasterWhisperEngine(cfg, "base", cfg.whisper.multilingual_beam_size) if packaged.base_installed() else None
+        if cfg.whisper.english_model == "base" and self.multi is not None:
             self.english = self.multi
         else:
             self.english = FasterWhisperEngine(cfg, "tiny.en")
         main = self.multi or self.english
         self.languages, self.detects, self.tasks = main.languages, main.detects, main.tasks
-        self.batch_size = cfg.whisper_batch_size
+        self.batch_size = cfg.whisper.batch_size
         self.last = self.english
 
     def pick(self, language: str, task: str) -> FasterWhisperEngine:
@@ -64,8 +66,20 @@ def pair_availability(cfg: SttSettings) -> dict[str, object]:
     """/readyz and heartbeat view of both models (no weights load, nothing is assembled)."""
     pair = WhisperPair(cfg)
     out = availability(cfg, "base") if pair.multi is not None else availability(cfg, "tiny.en")
-    english = availability(cfg, cfg.english_model) if pair.multi is not None else out
+    english = availability(cfg, cfg.whisper.english_model) if pair.multi is not None else out
     out["models"] = {"en": english["model_id"], "other": out["model_id"] if pair.multi is not None else None}
     out["ready"] = bool(out.get("ready")) and bool(english.get("ready"))
     out["detects"], out["tasks"] = pair.detects, list(pair.tasks)
     return out
+
+
+def make_whisper(cfg: SttSettings) -> SpeechEngine:
+    """The registry's factory: the packaged pair, or the one model ETHOS_STT__WHISPER__MODEL names."""
+    return WhisperPair(cfg) if cfg.whisper.model is None else FasterWhisperEngine(cfg)
+
+
+def whisper_availability(cfg: SttSettings) -> dict[str, object]:
+    """The registry's availability check, for either form."""
+    if cfg.whisper.model is None:
+        return pair_availability(cfg)
+    return availability(cfg)
