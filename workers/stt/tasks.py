@@ -19,6 +19,7 @@ from workers.runtime import (
 from workers.stt import vad
 from workers.stt.audio import read_wav
 from workers.stt.engines import engine_languages, get_engine, resolve_engine_name
+from workers.stt.engines.base import EngineUnreachable
 from workers.stt.transcribe import transcribe_audio
 
 
@@ -33,6 +34,10 @@ def describe() -> dict[str, object]:
         from workers.stt.engines.voxtral import availability
 
         out.update(availability(cfg))
+    elif name == "vllm":
+        from workers.stt.engines.vllm import availability as vllm_availability
+
+        out.update(vllm_availability(cfg))
     else:
         from workers.stt.engines.fasterwhisper import availability as whisper_availability
 
@@ -58,7 +63,12 @@ def transcribe(self: JobTask, job_id: str) -> str:
             store.emit(SegmentEvent(job_id=job_id, **seg.model_dump()), dedupe=f"segment:{seg.id}")
         store.part_progress(job_id, "stt", done / max(total, 1), "transcribing")
 
-    segments = transcribe_audio(samples, engine, s.vad, rec.language, on_batch)
+    try:
+        segments = transcribe_audio(samples, engine, s.vad, rec.language, on_batch)
+    except EngineUnreachable as e:  # a remote engine: try again later, then fail the job with e
+        if self.request.retries < e.retries:
+            raise self.retry(exc=e, countdown=e.retry_delay_s, max_retries=e.retries) from e
+        raise
     out = SttOutput(
         segments=segments,
         model=engine.info(),

@@ -33,6 +33,10 @@ def engine_languages(cfg: SttSettings) -> tuple[str, ...] | None:
 
 def _make_engine(cfg: SttSettings) -> SpeechEngine:
     name = resolve_engine_name(cfg)
+    if name == "vllm":
+        from workers.stt.engines.vllm import VllmEngine
+
+        return VllmEngine(cfg)
     if name == "voxtral":
         from workers.stt.engines.voxtral import VoxtralEngine
 

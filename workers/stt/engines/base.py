@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from shared.errors import ModelUnavailable
 from shared.schemas import ModelInfo, Word
 from workers.stt.vad import DEFAULT_MERGE_GAP_S
 
@@ -19,6 +20,16 @@ class Transcript:
     truncated: bool = False
     # Timed words, seconds from the start of the clip; [] from engines that do not time words.
     words: list[Word] = field(default_factory=list)
+
+
+class EngineUnreachable(ModelUnavailable):
+    """A remote engine could not be reached or failed (5xx): the stt task retries ``retries``
+    times, ``retry_delay_s`` apart, then the job fails with this message."""
+
+    def __init__(self, message: str, retries: int = 0, retry_delay_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.retries = retries
+        self.retry_delay_s = retry_delay_s
 
 
 class SpeechEngine(ABC):
