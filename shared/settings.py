@@ -101,6 +101,13 @@ class SttSettings(BaseModel):
     # words/s that is 8.3-9.7 tokens/s, rounded up to 10 (see README, "Token cap").
     tokens_per_second: float = Field(10.0, gt=0)
     min_new_tokens_cap: int = Field(32, ge=1)
+    # eager: a dynamic KV cache, no compilation. static: a static KV cache and torch.compile of
+    # the decoding step (on CUDA), with fixed batch shapes (a short last batch is padded).
+    decode: Literal["eager", "static"] = "eager"
+    compile_mode: str = "reduce-overhead"
+    # Segments handed to the engine at once, in GPU batches: this many batches' worth, sorted by
+    # length so a batch's rows finish together (1: batches in arrival order).
+    length_buckets: int = Field(4, ge=1)
     vllm: VllmSettings = VllmSettings()
 
 

@@ -9,7 +9,10 @@ from tests.procs import ROOT
 
 
 def test_stt_throughput_smoke() -> None:
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "stt_throughput.py"), "--tiny", "--quick"],
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "stt_throughput.py"), "--dry-run"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "batch   2" in out.stdout and "RTFx" in out.stdout
+    assert "batch   2" in out.stdout and "RTFx" in out.stdout and "FAILED" not in out.stdout
+    for mode in ("eager", "static"):  # both modes, prefill and decode apart, with and without buckets
+        assert f"{mode}      mix/b4" in out.stdout and f"{mode}      mix/b1" in out.stdout
+    assert "prefill" in out.stdout and "ms/step" in out.stdout

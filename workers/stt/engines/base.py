@@ -41,6 +41,12 @@ class SpeechEngine(ABC):
     # Pauses shorter than this join segments unless ETHOS_VAD__MERGE_GAP_S says otherwise.
     default_merge_gap_s: float = DEFAULT_MERGE_GAP_S
 
+    @property
+    def segments_per_call(self) -> int:
+        """Segments handed to ``transcribe`` at once; an engine may regroup them into its own
+        batches (by length, or all in flight), always answering in order."""
+        return self.batch_size
+
     @abstractmethod
     def info(self) -> ModelInfo:
         """What produced the text (echoed in every result)."""
