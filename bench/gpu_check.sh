@@ -23,8 +23,11 @@ VLLM_PY=${VLLM_PYTHON:-$PY}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 D=${GPU_CHECK_OUT:-${OUT:-$(mktemp -d)}}
 mkdir -p "$D"
-T_TESTS=${T_TESTS:-100} T_BENCH=${T_BENCH:-300} T_VLLM=${T_VLLM:-240}
-step() { echo; echo "=== $* ($(date +%T))"; }
+# Per-step limits, and one budget for the whole run (a late step gets what is left).
+T_TESTS=${T_TESTS:-90} T_BENCH=${T_BENCH:-240} T_EXPORT=${T_EXPORT:-120} T_VLLM=${T_VLLM:-180}
+BUDGET=${GPU_CHECK_BUDGET_S:-560}
+lim() { local l=$1 r=$((BUDGET - SECONDS)); [ "$r" -lt "$l" ] && l=$r; [ "$l" -lt 5 ] && l=5; echo "$l"; }
+step() { echo; echo "=== $* ($(date +%T), ${SECONDS} s in)"; }
 
 step "0. environment"
 $PY - > "$D/env.txt" 2>/dev/null <<'PYEOF'
@@ -36,16 +39,16 @@ cat "$D/env.txt"; nvidia-smi --query-gpu=name,memory.total,driver_version --form
 
 step "1. gpu-marked tests"
 if [ $DRY = 1 ]; then
-  timeout "$T_TESTS" $PY -m pytest -m gpu --collect-only -q tests/test_voxtral.py tests/test_voxtral_decode.py \
+  timeout "$(lim "$T_TESTS")" $PY -m pytest -m gpu --collect-only -q tests/test_voxtral.py tests/test_voxtral_decode.py \
     tests/test_training.py 2>&1 | tail -3 | tee "$D/tests.txt"
 else
-  timeout "$T_TESTS" $PY -m pytest -m gpu -q -p no:cacheprovider tests/test_voxtral.py tests/test_voxtral_decode.py \
+  timeout "$(lim "$T_TESTS")" $PY -m pytest -m gpu -q -p no:cacheprovider tests/test_voxtral.py tests/test_voxtral_decode.py \
     tests/test_training.py 2>&1 | tail -15 | tee "$D/tests.txt"
 fi
 
 step "2. transformers engine: eager vs static+compile, batch 1/8/32"
 if [ $DRY = 1 ]; then ARGS=(--dry-run); else ARGS=(--batches 1,8,32 --segments 20 --rounds 2 --mix-segments 64); fi
-timeout "$T_BENCH" $PY bench/stt_throughput.py "${ARGS[@]}" --json "$D/stt.json" 2>&1 \
+timeout "$(lim "$T_BENCH")" $PY bench/stt_throughput.py "${ARGS[@]}" --json "$D/stt.json" 2>&1 \
   | grep -v -e "Loading weights" -e "Writing model" | tee "$D/stt.log" | grep -E "^stt_|^  |FAILED"
 
 step "3. vLLM serving the export, 64 in flight"
@@ -55,25 +58,26 @@ cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/
 trap cleanup EXIT
 (
   set -e
-  if [ $DRY = 1 ]; then $PY bench/gpu_check.py model "$D/hf" --tiny; else $PY bench/gpu_check.py model "$D/hf"; fi
-  $PY -m training.export_vllm --base "$D/hf" --adapter none --out "$D/vllm-model" 2>&1 | tail -1
+  if [ $DRY = 1 ]; then M=(--tiny); else M=(); fi
+  timeout "$(lim "$T_EXPORT")" $PY bench/gpu_check.py model "$D/hf" "${M[@]}"
+  timeout "$(lim "$T_EXPORT")" $PY -m training.export_vllm --base "$D/hf" --adapter none --out "$D/vllm-model" 2>&1 | tail -1
   ls -la "$D/vllm-model"
 ) > "$D/export.log" 2>&1 || { echo "export FAILED:"; tail -20 "$D/export.log"; }
-tail -4 "$D/export.log"
+tail -5 "$D/export.log"
 if [ -f "$D/vllm-model/consolidated.safetensors" ] && $VLLM_PY -c "import vllm" 2>/dev/null; then
   $VLLM_PY -m vllm.entrypoints.openai.api_server --model "$D/vllm-model" --served-model-name evoxtral \
     --tokenizer-mode mistral --config-format mistral --load-format mistral --port "$PORT" \
     --max-model-len 4096 --max-num-seqs 128 --gpu-memory-utilization 0.85 > "$D/vllm-server.log" 2>&1 &
   SERVER_PID=$!
   URL="http://127.0.0.1:$PORT"
-  deadline=$((SECONDS + T_VLLM))
+  deadline=$((SECONDS + $(lim "$T_VLLM")))
   until curl -sf "$URL/health" >/dev/null 2>&1 || [ $SECONDS -ge $deadline ] || ! kill -0 $SERVER_PID 2>/dev/null; do sleep 3; done
   if curl -sf "$URL/health" >/dev/null 2>&1; then
-    timeout $((deadline - SECONDS + 60)) $PY bench/gpu_check.py serve "$URL" --in-flight 64 --segments 256 \
+    timeout "$(lim 90)" $PY bench/gpu_check.py serve "$URL" --in-flight 64 --segments 256 \
       --server "vllm $($VLLM_PY -c 'import vllm; print(vllm.__version__)')" --json "$D/vllm.json" \
       || echo "the client run failed" > "$D/vllm.txt"
   else
-    echo "the server did not come up in ${T_VLLM} s: $(tail -3 "$D/vllm-server.log" | tr '\n' ' ')" | tee "$D/vllm.txt"
+    echo "the server did not come up in time: $(tail -3 "$D/vllm-server.log" | tr '\n' ' ')" | tee "$D/vllm.txt"
   fi
   cleanup; SERVER_PID=""
 elif [ $DRY = 1 ]; then

@@ -163,8 +163,13 @@ def fmt(row: dict[str, Any]) -> str:
             f"  warm-up {row['warmup_s']:6.1f} s{mem}")
 
 
-def sweep(model: Any, proc: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+def sweep(model: Any, proc: Any, args: argparse.Namespace, meta: dict[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+
+    def save() -> None:  # after every row: a run cut short by a time limit keeps what it measured
+        if args.json:
+            args.json.write_text(json.dumps({**meta, "rows": rows}, indent=1))
+
     rng = np.random.default_rng(1)
     lo, hi = args.mix_range
     mix = [float(x) for x in np.round(rng.uniform(lo, hi, args.mix_segments), 2)]
@@ -179,6 +184,7 @@ def sweep(model: Any, proc: Any, args: argparse.Namespace) -> list[dict[str, Any
                     row = run(engine, [seg] * (batch * args.rounds))
                     row.update(mode=mode, label=f"{seg:g} s", batch=batch, warmup_s=round(warm, 1))
                     rows.append(row)
+                    save()
                     print(fmt(row), flush=True)
                     warm = 0.0
             batch = args.batches[-1]
@@ -190,11 +196,13 @@ def sweep(model: Any, proc: Any, args: argparse.Namespace) -> list[dict[str, Any
                 row.update(mode=mode, label=f"mix/b{buckets}", batch=batch, buckets=buckets,
                            warmup_s=round(time.perf_counter() - t - row["wall_s"], 1))
                 rows.append(row)
+                save()
                 print(fmt(row), flush=True)
         except Exception as e:  # noqa: BLE001 - report the mode as failed, go on with the next
             print(f"  {mode}: FAILED {type(e).__name__}: {str(e)[:300]}", flush=True)
             traceback.print_exc(limit=3)
             rows.append({"mode": mode, "error": f"{type(e).__name__}: {str(e)[:300]}"})
+            save()
     return rows
 
 
@@ -239,9 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"stt_throughput: {'tiny' if args.tiny else 'Voxtral Mini 3B architecture'} ({params:.2f} B params, "
               f"random {model.dtype}) on {name}; {args.tokens_per_second:g} tokens per audio second, "
               f"EOS suppressed, greedy; modes {','.join(args.modes)}", flush=True)
-        rows = sweep(model, proc, args)
-    if args.json:
-        args.json.write_text(json.dumps({"device": name, "params_b": round(params, 2), "rows": rows}, indent=1))
+        sweep(model, proc, args, {"device": name, "params_b": round(params, 2)})
 
 
 if __name__ == "__main__":

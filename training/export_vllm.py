@@ -212,6 +212,8 @@ def export(base: str, adapter: str | None, out: Path, dtype: str = "bfloat16") -
     save_file(tensors, str(out / WEIGHTS_FILE), metadata={"format": "pt"})
     (out / PARAMS_FILE).write_text(json.dumps(params(model, tekken), indent=2) + "\n")
     shutil.copyfile(tok_path, out / TOKENIZER_FILE)
+    for name in (WEIGHTS_FILE, PARAMS_FILE, TOKENIZER_FILE):  # the server's user may not be ours
+        (out / name).chmod(0o644)
     size = sum(t.numel() * t.element_size() for t in tensors.values())
     return ExportReport(out=str(out), base=base, adapter=adapter, adapter_layout=layout,
                         tensors=len(tensors), dtype=dtype, bytes=size)
