@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 SR = 16000
 
@@ -26,7 +23,7 @@ def build_random(dest: Path, tiny: bool) -> None:
     import torch
     from transformers import VoxtralConfig, VoxtralForConditionalGeneration
 
-    from tests.tiny_voxtral import build_model, build_tokenizer
+    from ethos_testing.tiny_voxtral import build_model, build_tokenizer
     from training.export_vllm import sinusoids
 
     if tiny:
@@ -68,7 +65,7 @@ def serve_check(url: str, in_flight: int, segments: int, seconds: float, tps: fl
 
 def standin() -> None:
     """Serve the tests' OpenAI-protocol stand-in until killed (dry run without vllm)."""
-    from tests.openai_stt_server import SttServer
+    from ethos_testing.openai_stt_server import SttServer
 
     srv = SttServer(delay=lambda s: 0.01).start()
     print(srv.url, flush=True)

@@ -26,17 +26,14 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 SR = 16000
 
@@ -51,8 +48,8 @@ def build_model(tiny: bool, device: str, tmp: Path) -> tuple[Any, Any]:
         WhisperFeatureExtractor,
     )
 
-    from tests.tiny_voxtral import build_model as build_tiny
-    from tests.tiny_voxtral import build_tokenizer
+    from ethos_testing.tiny_voxtral import build_model as build_tiny
+    from ethos_testing.tiny_voxtral import build_tokenizer
 
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     if tiny:

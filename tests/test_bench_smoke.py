@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from tests.procs import ROOT
+from ethos_testing.procs import ROOT
 
 
 def test_stt_throughput_smoke() -> None:

@@ -24,7 +24,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from tests.tiny_voxtral import AUDIO_TOKEN_ID, build_adapter, build_model, rewrite_adapter  # noqa: E402
+from ethos_testing.tiny_voxtral import AUDIO_TOKEN_ID, build_adapter, build_model, rewrite_adapter  # noqa: E402
 from training import export_vllm  # noqa: E402
 from workers.stt.engines.adapter import LAYOUT_456_TO_V5, load_strict  # noqa: E402
 

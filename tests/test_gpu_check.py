@@ -8,7 +8,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.procs import ROOT
+from ethos_testing.procs import ROOT
 
 SCRIPT = ROOT / "bench" / "gpu_check.sh"
 

@@ -1,5 +1,5 @@
 """The ``vllm`` speech engine against a real HTTP server of the same protocol on loopback
-(tests/openai_stt_server.py): order kept under bounded concurrency, the token cap flagged
+(ethos_testing/openai_stt_server.py): order kept under bounded concurrency, the token cap flagged
 ``truncated``, a server that is down → a clear error (and, through the stack, retries and
 then a failed job)."""
 
@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ethos_testing.openai_stt_server import SttServer, words_for
+from ethos_testing.procs import free_port, private_stack
 from shared.errors import ModelUnavailable
 from shared.settings import SttSettings
-from tests.openai_stt_server import SttServer, words_for
-from tests.procs import free_port, private_stack
 from workers.stt.engines.base import EngineUnreachable
 from workers.stt.engines.vllm import VllmEngine
 

@@ -13,8 +13,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from ethos_testing.tiny_voxtral import build_adapter, build_model  # noqa: E402
 from shared.settings import SttSettings  # noqa: E402
-from tests.tiny_voxtral import build_adapter, build_model  # noqa: E402
 from workers.stt.engines.voxtral import VoxtralEngine, request_flags, static_kwargs  # noqa: E402
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
-from tests.procs import free_port, wait_for
+from ethos_testing.procs import free_port, wait_for
 
 
 def words_for(seconds: float) -> list[str]:
