@@ -88,7 +88,7 @@ def summary(d: Path) -> str:
     lines.append("gpu tests: " + (tests[-1] if tests else "not run"))
     bench = _read(d / "stt.json")
     if bench:
-        lines.append(f"transformers engine, {bench['device']}, {bench['params_b']} B params, random bf16:")
+        lines.append(f"transformers engine, {bench['device']}, {bench['params_b']} B params, random {bench.get('dtype', 'bf16')}:")
         lines.append("  mode    segments       batch  RTFx   prefill s  decode s  ms/step  warm-up s  peak GiB")
         for r in bench["rows"]:
             if "error" in r:

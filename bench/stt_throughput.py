@@ -244,7 +244,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"stt_throughput: {'tiny' if args.tiny else 'Voxtral Mini 3B architecture'} ({params:.2f} B params, "
               f"random {model.dtype}) on {name}; {args.tokens_per_second:g} tokens per audio second, "
               f"EOS suppressed, greedy; modes {','.join(args.modes)}", flush=True)
-        sweep(model, proc, args, {"device": name, "params_b": round(params, 2)})
+        sweep(model, proc, args, {"device": name, "params_b": round(params, 2),
+                                  "dtype": str(model.dtype).replace("torch.", "")})
 
 
 if __name__ == "__main__":
