@@ -11,7 +11,7 @@ import numpy as np
 from shared.schemas import DiarizeOutput
 from shared.settings import DiarizeSettings
 from workers.diarize import embed
-from workers.diarize.cluster import SpeakerCount, cluster
+from workers.diarize.cluster import CountSettings, SpeakerCount, cluster
 from workers.diarize.regions import speech_regions
 from workers.diarize.turns import make_turns
 
@@ -24,7 +24,9 @@ def diarize_audio(samples: np.ndarray, cfg: DiarizeSettings, count: SpeakerCount
     windows = embed.plan_windows(regions, cfg.step_s)
     w = embed.embed_windows(samples, windows, cfg.threads,
                             (lambda f: on_progress(0.9 * f)) if on_progress else None)
-    labels = cluster(w.embeddings, count, cfg.merge_similarity, cfg.max_cluster_windows)
+    counting = CountSettings(one_voice_similarity=cfg.one_voice_similarity,
+                             split_similarity=cfg.split_similarity, min_speaker_s=cfg.min_speaker_s)
+    labels = cluster(w.embeddings, count, counting, cfg.max_cluster_windows, w.starts, w.ends)
     turns = make_turns(regions, w.starts, w.ends, labels, cfg.min_turn_s)
     model = embed.info()
     lo, hi = count.bounds()
