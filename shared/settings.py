@@ -115,8 +115,8 @@ class DiarizeSettings(BaseModel):
     # Automatic count only (workers/diarize/cluster.py, README "Diarization"): one voice when
     # ~5-s stretches of speech stay this alike at the last merge; else speakers are groups
     # of ~3-s stretches more alike than split_similarity with at least min_speaker_s of speech.
-    one_voice_similarity: float = Field(0.665, gt=0, lt=1)
-    split_similarity: float = Field(0.74, gt=0, lt=1)
+    one_voice_similarity: float = Field(0.70, gt=0, lt=1)
+    split_similarity: float = Field(0.70, gt=0, lt=1)
     min_speaker_s: float = Field(2.0, ge=0)
     # Speaker turns shorter than this are absorbed by their neighbours.
     min_turn_s: float = Field(0.4, ge=0)

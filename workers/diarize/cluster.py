@@ -32,9 +32,9 @@ KEEP = 0.3  # share of each affinity row kept as is by the refinement
 class CountSettings:
     """The automatic count's thresholds (calibrated on real recordings: README, Diarization)."""
 
-    one_voice_similarity: float = 0.665
+    one_voice_similarity: float = 0.70
     one_voice_span_s: float = 5.0
-    split_similarity: float = 0.74
+    split_similarity: float = 0.70
     split_span_s: float = 3.0
     min_speaker_s: float = 2.0
     min_speaker_share: float = 0.03
