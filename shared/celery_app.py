@@ -19,6 +19,7 @@ TASK_PREPARE = "ethos.prepare"
 TASK_STT = "ethos.stt.transcribe"
 TASK_FER = "ethos.fer.chunk"
 TASK_DIARIZE = "ethos.diarize"
+TASK_RECOUNT = "ethos.diarize.recount"  # a finished job's speakers counted again
 TASK_MERGE = "ethos.merge"
 TASK_PREVIEW = "ethos.preview"
 TASK_WEBHOOK = "ethos.webhook.deliver"
@@ -33,6 +34,7 @@ ROUTES = {
     TASK_STT: {"queue": "stt"},
     TASK_FER: {"queue": "fer"},
     TASK_DIARIZE: {"queue": "diarize"},
+    TASK_RECOUNT: {"queue": "diarize"},
 }
 
 
