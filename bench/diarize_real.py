@@ -26,9 +26,6 @@ from workers.diarize.cluster import SpeakerCount
 from workers.diarize.pipeline import diarize_audio
 
 SR = 16000
-# Reference turns that cover too little of the clip's speech to score (partial RTTM):
-# pyannote's debug files trn01 and tst01 annotate 2-6 s of 15 s of speech, trn02 0.7 s.
-UNSCORED = {"ami-trn01", "ami-trn02", "ami-tst01"}
 
 
 def load_audio(path: Path) -> np.ndarray:
@@ -54,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
     groups: dict[str, dict[str, list[float]]] = {}
     audio_s = compute_s = 0.0
     for r in rows:
-        if r["id"] in UNSCORED:
+        if r["group"] == "unscored":  # partial reference turns (evaluation/realset.py)
             continue
         path = (media_folder() / r["audio"][6:]) if r["audio"].startswith("media:") else a.set.parent / r["audio"]
         x = load_audio(path)
