@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ethos_testing.procs import RedisServer
 from shared.jobs import JobStore, connect, new_job_id, object_key, utcnow
 from shared.schemas import JobRecord, JobStatus, MediaInfo, SegmentEvent
-from tests.procs import RedisServer
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_lifecycle_and_terminal_states_stick(store: JobStore) -> None:
 def test_progress_only_moves_forward(store: JobStore) -> None:
     job_id = new(store)
     store.start(job_id, "probing")
-    store.set_plan(job_id, ["stt", "fer"], 1)
+    store.set_plan(job_id, ["stt", "fer"], {"fer": 1})
     store.part_progress(job_id, "stt", 1.0, "transcribing")
     p1 = store.get(job_id).progress  # type: ignore[union-attr]
     store.part_progress(job_id, "stt", 0.2, "transcribing")  # a redelivered task restarting

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from ethos_testing.procs import RedisServer, Stack, local_env, wait_for
+from ethos_testing.tiny_voxtral import ALL_TARGETS, build_adapter, build_model, rewrite_adapter
 from shared.errors import ModelUnavailable
 from shared.settings import SttSettings
-from tests.procs import RedisServer, Stack, local_env, wait_for
-from tests.tiny_voxtral import ALL_TARGETS, build_adapter, build_model, rewrite_adapter
 from workers.stt.engines.base import Transcript
 from workers.stt.engines.batching import BatchSizer
 from workers.stt.engines.voxtral import VoxtralEngine
@@ -136,7 +136,7 @@ def test_batched_equals_one_by_one(tiny: tuple[Path, Path]) -> None:
 
 
 def test_token_cap_scales_and_truncation_is_flagged(tiny: tuple[Path, Path]) -> None:
-    assert SttSettings().tokens_per_second == 10.0  # the measured density (README, "Token cap")
+    assert SttSettings().voxtral.tokens_per_second == 10.0  # the measured density (README, "Token cap")
     e = engine(tiny, tokens_per_second=4.0, min_new_tokens_cap=8)
     assert e.token_cap(1.0) == 8 and e.token_cap(10.0) == 40 and e.token_cap(30.0) == 120
     out = e.transcribe(clips()[:1], "en")
@@ -222,7 +222,7 @@ def test_missing_weights_offline_say_how_to_fix(monkeypatch: pytest.MonkeyPatch,
     assert "huggingface-cli download mistralai/not-cached-model" in err.value.message
     assert "ETHOS_STT__ENGINE=fasterwhisper" in err.value.message
     # Not marked offline, but the hub does not answer: fails in seconds too.
-    from tests.procs import free_port
+    from ethos_testing.procs import free_port
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")

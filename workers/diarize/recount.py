@@ -1,7 +1,7 @@
 """Speakers counted again on request (``POST /v1/jobs/{id}/speakers``): the job's stored
 embedding windows (``workers.diarize.store``) are clustered with the count or bounds the user
-gives, and the result is rebuilt from the machine transcript (``stt.json``) and face chunks with
-the merge step's own code (``build_result``): segments split where the new speakers change,
+gives, and the result is rebuilt from the other steps' outputs (the machine transcript, the face
+chunks) with the merge step's own code (``compose``): segments split where the new speakers change,
 long ones cut at sentence ends. It is saved as the next version of the result, as a correction
 is (``If-Match`` semantics: only on top of the version the user saw). Neither the audio nor the
 encoder is touched, so it costs a fraction of a second per minute of speech.
@@ -17,21 +17,17 @@ import secrets
 import time
 from typing import Any
 
-from shared.jobs import JobStore, object_key, utcnow
-from shared.schemas import DiarizeOutput, FerChunkOutput, JobRecord, SttOutput
+from shared import objects, steps
+from shared.jobs import JobStore, utcnow
+from shared.schemas import DiarizeOutput, JobRecord
 from shared.settings import DiarizeSettings
 from shared.storage.base import Storage
-from workers.cpu.merge import build_result
+from workers.cpu.merge import compose, read_outputs
 from workers.diarize import store as windows_store
 from workers.diarize.cluster import SpeakerCount
 from workers.diarize.pipeline import label
 
 log = logging.getLogger("ethos.diarize")
-
-
-def version_key(job_id: str, version: int) -> str:
-    """Where a re-counted result version is stored (as corrections name theirs)."""
-    return object_key(job_id, f"versions/v{version:05d}-{secrets.token_hex(4)}.json")
 
 
 def recount(storage: Storage, jobs: JobStore, rec: JobRecord, cfg: DiarizeSettings, count: SpeakerCount,
@@ -49,16 +45,14 @@ def recount(storage: Storage, jobs: JobStore, rec: JobRecord, cfg: DiarizeSettin
         return {"error": "no_windows", "latest": latest,
                 "message": f"job {rec.id} has no stored speaker embeddings ({type(e).__name__})"}
     diarized: DiarizeOutput = label(regions, w, cfg, count)
-    stt = SttOutput.model_validate_json(storage.get_bytes(object_key(rec.id, "stt.json"))) \
-        if "stt" in rec.parts else None
-    fer = [FerChunkOutput.model_validate_json(storage.get_bytes(object_key(rec.id, f"fer/{i:05d}.json")))
-           for i in range(rec.fer_chunks)]
+    outputs = read_outputs(storage, rec)
+    outputs[steps.DIARIZE.name] = [diarized]
     timings = jobs.timings(rec.id)
     timings["recount"] = round(time.perf_counter() - t0, 4)
     at = utcnow()
-    result = build_result(rec, stt, fer, timings, diarized)
+    result = compose(rec, outputs, timings).result
     result = result.model_copy(update={"version": latest + 1, "corrected_at": at})
-    key = version_key(rec.id, latest + 1)
+    key = objects.result_version(rec.id, latest + 1, secrets.token_hex(4))
     storage.put_bytes(key, result.model_dump_json(exclude={"face_frames"}).encode())
     ok, n = jobs.commit_version(rec.id, latest, key, at, len(result.segments))
     if ok != 1:
