@@ -227,8 +227,12 @@ class DiarizeSettings(BaseModel):
     # Spectral clustering runs on at most this many windows (evenly subsampled); the others
     # join the nearest cluster centre. Bounds the quadratic affinity and cubic eigensolve.
     max_cluster_windows: int = Field(500, ge=16)
-    # Automatic count only: clusters whose centres are more alike than this merge.
-    merge_similarity: float = Field(0.86, gt=0, lt=1)
+    # Automatic count only (workers/diarize/cluster.py, README "Diarization"): one voice when
+    # ~5-s stretches of speech stay this alike at the last merge; else speakers are groups
+    # of ~3-s stretches more alike than split_similarity with at least min_speaker_s of speech.
+    one_voice_similarity: float = Field(0.70, gt=0, lt=1)
+    split_similarity: float = Field(0.70, gt=0, lt=1)
+    min_speaker_s: float = Field(2.0, ge=0)
     # Speaker turns shorter than this are absorbed by their neighbours.
     min_turn_s: float = Field(0.4, ge=0)
     # CPU threads for the speaker encoder per diarize process.
