@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from gateway import bodylimit, errors, metrics
 from gateway.context import Context
 from gateway.events import BLOCK_MS
-from gateway.routes import compat, corrections, health, jobs
+from gateway.routes import compat, corrections, health, jobs, openai_audio
 from shared.celery_app import make_celery
 from shared.jobs import AsyncJobEvents, JobStore, connect
 from shared.settings import Settings, get_settings
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(corrections.router)
     app.include_router(compat.router)
+    app.include_router(openai_audio.router)
     app.include_router(health.router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -34,6 +34,9 @@ class Upload:
     sniffed: str | None
     key: str
     fields: dict[str, str] = field(default_factory=dict)
+    # Every value of each form field in order (``timestamp_granularities[]`` repeats); ``fields``
+    # keeps the last one.
+    all_fields: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,6 +94,7 @@ class UploadReceiver:
         self.storage, self.key_for = storage, key_for
         self.max_bytes, self.chunk_bytes = max_bytes, chunk_bytes
         self.fields: dict[str, str] = {}
+        self.all_fields: dict[str, list[str]] = {}
         self.part: _Part | None = None
         self.in_file = self.done_file = False
         self.filename = self.key = ""
@@ -147,7 +151,7 @@ class UploadReceiver:
                 await run_in_threadpool(self.writer.abort)
             raise
         return Upload(filename=self.filename, size=self.size, sniffed=self.sniffed, key=self.key,
-                      fields=self.fields)
+                      fields=self.fields, all_fields=self.all_fields)
 
     def _begin(self, part: _Part) -> None:
         self.part = part
@@ -189,7 +193,9 @@ class UploadReceiver:
                 await self._flush()
             self.in_file, self.done_file = False, True
         elif self.part.filename is None and self.part.name:
-            self.fields[self.part.name] = self.small.decode("utf-8", "replace").strip()
+            value = self.small.decode("utf-8", "replace").strip()
+            self.fields[self.part.name] = value
+            self.all_fields.setdefault(self.part.name, []).append(value)
         self.part = None
 
     async def _open(self, first: bytes) -> None:

@@ -1,0 +1,267 @@
+"""The OpenAI-compatible speech-to-text API: ``POST /v1/audio/transcriptions``,
+``POST /v1/audio/translations``, ``GET /v1/models`` and ``GET /v1/models/{id}``.
+
+Each request becomes an ordinary job (listed, in the Studio, retained, deletable) that the
+route waits on within ``ETHOS_GATEWAY__SYNC_WAIT_S``; a client that goes away leaves the job
+running. Keys are the API's own (``Authorization: Bearer``), with the same per-key limits.
+Errors on these routes, and only these, take OpenAI's shape
+``{"error": {"message", "type", "param", "code"}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import redis
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway import openai_format as fmt
+from gateway import service
+from gateway.auth import Caller, caller
+from gateway.context import Context, ctx
+from gateway.errors import ApiError
+from gateway.openai_request import (
+    NO_RETRY,
+    TRANSLATE,
+    AudioRequest,
+    OpenAIError,
+    error_body,
+    model_cards,
+    param_of,
+    parse,
+    serves_translation,
+)
+from gateway.openai_schemas import (
+    GRANULARITIES,
+    RESPONSE_FORMATS,
+    DiarizedTranscription,
+    ModelCard,
+    ModelList,
+    OpenAIErrorBody,
+    Transcription,
+    VerboseTranscription,
+)
+from gateway.upload import Upload
+from gateway.waiting import WaitTimedOut, follow
+from shared.schemas import JobStatus
+from shared.storage import StorageUnavailable
+
+log = logging.getLogger("ethos.gateway")
+
+
+class OpenAIRoute(APIRoute):
+    """A route whose errors (its dependencies' too: a missing key, a rate limit) take OpenAI's
+    shape instead of the gateway's own."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ApiError as e:  # OpenAI answers a file it cannot read with 400, not 415
+                return _error(400 if e.status == 415 else e.status, e.code, e.message, param_of(e), e.headers)
+            except RequestValidationError as e:
+                first = e.errors()[0] if e.errors() else {}
+                return _error(400, "invalid_request", str(first.get("msg", "invalid request")))
+            except StarletteHTTPException as e:
+                return _error(e.status_code, "http_error", str(e.detail))
+            except redis.RedisError as e:
+                log.warning("Redis unavailable: %s", e)
+                return _error(503, "redis_unavailable", "the job store (Redis) is unavailable; try again shortly")
+            except StorageUnavailable as e:
+                log.warning("storage unavailable: %s", e)
+                return _error(503, "storage_unavailable", "object storage is unavailable; try again shortly")
+            except Exception as e:  # noqa: BLE001 - logged with an id the client sees
+                error_id = uuid.uuid4().hex[:12]
+                log.error("unhandled error %s", error_id, exc_info=(type(e), e, e.__traceback__))
+                return _error(500, "internal_error", f"internal error (error id {error_id})")
+
+        return answer
+
+
+def _error(status: int, code: str, message: str, param: str | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(status, code, message, param), status_code=status, headers=headers)
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": OpenAIErrorBody, "description": what}
+    for status, what in [(400, "Bad request (also a file that is not media)"), (401, "No valid API key"),
+                         (404, "No such model"), (413, "Too large"),
+                         (429, "Too many requests or unfinished jobs (Retry-After)"),
+                         (500, "The job failed"), (503, "Redis or storage unavailable"),
+                         (504, "Still running after the wait: the job goes on (see the message)")]
+}
+
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute, responses=_ERRORS)
+
+
+def _form_schema(task: str) -> dict[str, Any]:
+    formats = [f for f in RESPONSE_FORMATS if task != TRANSLATE or f != "diarized_json"]
+    props: dict[str, Any] = {
+        "file": {"type": "string", "format": "binary",
+                 "description": "The recording: flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav, webm "
+                                "(or any other audio or video ffmpeg reads)."},
+        "model": {"type": "string", "example": "whisper-1",
+                  "description": "``whisper-1`` or a name from GET /v1/models."},
+        "prompt": {"type": "string", "description": "Accepted, not used."},
+        "response_format": {"type": "string", "enum": formats, "default": "json"},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 1, "default": 0,
+                        "description": "Accepted and echoed in verbose_json; decoding stays greedy."},
+    }
+    if task != TRANSLATE:
+        props.update({
+            "language": {"type": "string", "description": "ISO 639-1 code of the speech."},
+            "timestamp_granularities[]": {"type": "array", "items": {"type": "string", "enum": list(GRANULARITIES)},
+                                          "description": "With verbose_json: ``segment`` (default), ``word``."},
+            "stream": {"type": "boolean", "default": False,
+                       "description": "Server-sent events: transcript.text.delta per segment, "
+                                      "transcript.text.segment (diarized_json), transcript.text.done."},
+            "chunking_strategy": {"type": "string", "description": "Accepted, not used (Ethos's VAD cuts)."},
+        })
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file", "model"], "properties": props}}}}}
+
+
+def _ok(stream: bool) -> dict[int | str, dict[str, Any]]:
+    content: dict[str, Any] = {"text/plain": {"schema": {"type": "string"}},
+                               "application/x-subrip": {"schema": {"type": "string"}},
+                               "text/vtt": {"schema": {"type": "string"}}}
+    if stream:
+        content["text/event-stream"] = {"schema": {"type": "string"}}
+    return {200: {"description": "The transcript in response_format (json: Transcription; verbose_json: "
+                                 "VerboseTranscription; diarized_json: DiarizedTranscription; text, srt, "
+                                 "vtt: text)" + (", or with stream=true server-sent events." if stream else "."),
+                  "content": content}}
+
+
+# The JSON answers, for the OpenAPI document (the routes return finished responses).
+_JSON_ANSWER = Transcription | VerboseTranscription | DiarizedTranscription
+
+
+async def _accept(request: Request, c: Context, who: Caller, task: str) -> tuple[str, AudioRequest]:
+    """Check the form as it arrives, then record the job; its id and the checked request."""
+    workers = await run_in_threadpool(c.jobs.live_workers)
+    if task == TRANSLATE and not serves_translation(workers):
+        raise OpenAIError(400, "translation_unavailable", "no speech engine here translates: every "
+                          "live stt worker must serve task=translate (a multilingual Whisper)", "model")
+    names = [m.id for m in model_cards(workers)]
+    got: list[AudioRequest] = []
+
+    def on_form(up: Upload) -> None:
+        got.append(parse(up.all_fields, task, names))
+        if task == TRANSLATE:
+            up.fields["task"] = TRANSLATE
+
+    rec = await service.accept_job(request, c, who, "file", on_form=on_form)
+    return rec.id, got[0]
+
+
+_CLIENT_FAULTS = {"unsupported_media", "too_long", "unsupported_language", "no_audio"}
+
+
+async def _result(c: Context, job_id: str) -> dict[str, Any]:
+    """The finished job's result, or OpenAIError (not to be retried: the job exists)."""
+    done = await run_in_threadpool(c.jobs.get, job_id)
+    if done is None or done.deleted:
+        raise OpenAIError(410, "gone", f"job {job_id} was deleted", headers=NO_RETRY)
+    if done.status != JobStatus.succeeded:
+        code = done.error.code if done.error else done.status.value
+        msg = f"job {job_id} {done.status.value}" + (f": {done.error.message}" if done.error else "")
+        status = 400 if code in _CLIENT_FAULTS else 409 if done.status == JobStatus.canceled else 500
+        raise OpenAIError(status, code, msg, "file" if status == 400 else None, NO_RETRY)
+    return await run_in_threadpool(service.load_result, c, done)
+
+
+def _timed_out(c: Context, job_id: str) -> OpenAIError:
+    wait_s = c.settings.gateway.sync_wait_s
+    return OpenAIError(504, "timeout", f"job {job_id} is still running after {wait_s:g} s; it goes on: "
+                       f"GET /v1/jobs/{job_id} (its result at /v1/jobs/{job_id}/result)", headers=NO_RETRY)
+
+
+async def _answer(c: Context, job_id: str, req: AudioRequest) -> Response:
+    try:
+        async for _ in follow(c, job_id, c.settings.gateway.sync_wait_s):
+            pass
+    except WaitTimedOut:
+        raise _timed_out(c, job_id) from None
+    result = await _result(c, job_id)
+    body, media_type = fmt.render(result, req.response_format, req.granularities, req.temperature, req.task)
+    if isinstance(body, dict):
+        return JSONResponse(body)
+    return Response(body, media_type=media_type)
+
+
+async def _events(c: Context, job_id: str, req: AudioRequest) -> AsyncIterator[bytes]:
+    """Deltas as segments are transcribed, then (diarized_json) the segments with their
+    speakers, then the whole text; an error event instead where the job does not succeed."""
+    parts: list[str] = []
+    try:
+        async for ev in follow(c, job_id, c.settings.gateway.sync_wait_s):
+            if ev.get("type") == "segment" and str(ev.get("text", "")).strip():
+                parts.append(fmt.delta(ev["text"], first=not parts))
+                yield fmt.sse({"type": "transcript.text.delta", "delta": parts[-1]})
+        result = await _result(c, job_id)
+    except WaitTimedOut:
+        e = _timed_out(c, job_id)
+        yield fmt.sse(error_body(e.status, e.code, e.message))
+        return
+    except ApiError as e:
+        yield fmt.sse(error_body(e.status, e.code, e.message, param_of(e)))
+        return
+    if req.response_format == "diarized_json":
+        for seg in fmt.diarized_segments(result):
+            yield fmt.sse(seg)
+    yield fmt.sse({"type": "transcript.text.done", "text": "".join(parts)})
+
+
+async def _audio(request: Request, c: Context, who: Caller, task: str) -> Response:
+    job_id, req = await _accept(request, c, who, task)
+    if req.stream:
+        return StreamingResponse(_events(c, job_id, req), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+                                          "X-Ethos-Job-Id": job_id})
+    response = await _answer(c, job_id, req)
+    response.headers["X-Ethos-Job-Id"] = job_id
+    return response
+
+
+@router.post("/audio/transcriptions", response_model=_JSON_ANSWER, responses=_ok(stream=True),
+             openapi_extra=_form_schema("transcribe"))
+async def create_transcription(request: Request, c: Context = Depends(ctx),
+                               who: Caller = Depends(caller)) -> Response:
+    """OpenAI's transcription endpoint (multipart ``file``, ``model``, ``response_format``…)."""
+    return await _audio(request, c, who, "transcribe")
+
+
+@router.post("/audio/translations", response_model=Transcription | VerboseTranscription, responses=_ok(stream=False),
+             openapi_extra=_form_schema(TRANSLATE))
+async def create_translation(request: Request, c: Context = Depends(ctx),
+                             who: Caller = Depends(caller)) -> Response:
+    """OpenAI's translation endpoint: speech in any language → English text (needs an engine
+    that translates; 400 ``translation_unavailable`` otherwise)."""
+    return await _audio(request, c, who, TRANSLATE)
+
+
+@router.get("/models", response_model=ModelList)
+def list_models(c: Context = Depends(ctx), _: Caller = Depends(caller)) -> ModelList:
+    """The model names this server answers to: ``whisper-1`` and the live engines' names."""
+    return ModelList(data=model_cards(c.jobs.live_workers()))
+
+
+@router.get("/models/{model_id:path}", response_model=ModelCard)
+def get_model(model_id: str, c: Context = Depends(ctx), _: Caller = Depends(caller)) -> ModelCard:
+    """One model by name (404 ``model_not_found``)."""
+    for card in model_cards(c.jobs.live_workers()):
+        if card.id == model_id:
+            return card
+    raise OpenAIError(404, "model_not_found", f"the model {model_id!r} does not exist here", "model")
