@@ -21,6 +21,8 @@ from shared.storage import Storage, Writer
 
 SNIFF_BYTES = 8192
 MAX_FIELD_BYTES = 4096
+# Form fields beside the file, counted with repeats (``timestamp_granularities[]``): more → 400.
+MAX_FIELDS = 256
 FORM_OVERHEAD = 64 * 1024
 # One part header line at most: room for a 10,000-character file name (percent-escaped
 # non-ASCII names take three bytes a character); longer headers get 400.
@@ -95,6 +97,7 @@ class UploadReceiver:
         self.max_bytes, self.chunk_bytes = max_bytes, chunk_bytes
         self.fields: dict[str, str] = {}
         self.all_fields: dict[str, list[str]] = {}
+        self.field_count = 0
         self.part: _Part | None = None
         self.in_file = self.done_file = False
         self.filename = self.key = ""
@@ -194,6 +197,9 @@ class UploadReceiver:
             self.in_file, self.done_file = False, True
         elif self.part.filename is None and self.part.name:
             value = self.small.decode("utf-8", "replace").strip()
+            self.field_count += 1
+            if self.field_count > MAX_FIELDS:
+                raise ApiError(400, "invalid_request", f"more than {MAX_FIELDS} form fields")
             self.fields[self.part.name] = value
             self.all_fields.setdefault(self.part.name, []).append(value)
         self.part = None

@@ -149,6 +149,21 @@ def test_errors_in_openai_shape(api: tuple[Stack, str], jfk: Path) -> None:
     assert len(jobs(api)) == before  # nothing refused became a job
 
 
+def test_failed_job_is_an_error_not_retried(api: tuple[Stack, str], tmp_path: Path) -> None:
+    """Bytes that are not media fail the job: a 400 that the SDK does not retry (it would
+    upload again), and in a stream an error event that the SDK raises."""
+    junk = ("noise.wav", bytes(range(256)) * 64)
+    before = len(jobs(api))
+    with pytest.raises(openai.BadRequestError) as bad:
+        client(api).audio.transcriptions.create(model="whisper-1", file=junk)  # default: 2 retries
+    assert bad.value.body["code"] == "unsupported_media" and bad.value.body["param"] == "file"
+    assert bad.value.response.headers["x-should-retry"] == "false"
+    with pytest.raises(openai.APIError) as streamed:
+        list(client(api).audio.transcriptions.create(model="whisper-1", file=junk, stream=True))
+    assert streamed.value.body["code"] == "unsupported_media"  # type: ignore[index]
+    assert len(jobs(api)) == before + 2
+
+
 def test_models(api: tuple[Stack, str]) -> None:
     c = client(api)
     ids = [m.id for m in c.models.list()]
