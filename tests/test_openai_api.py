@@ -158,6 +158,7 @@ def test_failed_job_is_an_error_not_retried(api: tuple[Stack, str], tmp_path: Pa
         client(api).audio.transcriptions.create(model="whisper-1", file=junk)  # default: 2 retries
     assert bad.value.body["code"] == "unsupported_media" and bad.value.body["param"] == "file"
     assert bad.value.response.headers["x-should-retry"] == "false"
+    assert bad.value.response.headers["x-ethos-job-id"].startswith("job_")
     with pytest.raises(openai.APIError) as streamed:
         list(client(api).audio.transcriptions.create(model="whisper-1", file=junk, stream=True))
     assert streamed.value.body["code"] == "unsupported_media"  # type: ignore[index]

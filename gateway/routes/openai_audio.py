@@ -166,6 +166,12 @@ async def _accept(request: Request, c: Context, who: Caller, task: str) -> tuple
     return rec.id, got[0]
 
 
+def _about(job_id: str) -> dict[str, str]:
+    """Headers of an answer about an existing job: its id, and no retry (a retry would upload
+    the recording again as a new job)."""
+    return {**NO_RETRY, "X-Ethos-Job-Id": job_id}
+
+
 _CLIENT_FAULTS = {"unsupported_media", "too_long", "unsupported_language", "no_audio"}
 
 
@@ -173,19 +179,19 @@ async def _result(c: Context, job_id: str) -> dict[str, Any]:
     """The finished job's result, or OpenAIError (not to be retried: the job exists)."""
     done = await run_in_threadpool(c.jobs.get, job_id)
     if done is None or done.deleted:
-        raise OpenAIError(410, "gone", f"job {job_id} was deleted", headers=NO_RETRY)
+        raise OpenAIError(410, "gone", f"job {job_id} was deleted", headers=_about(job_id))
     if done.status != JobStatus.succeeded:
         code = done.error.code if done.error else done.status.value
         msg = f"job {job_id} {done.status.value}" + (f": {done.error.message}" if done.error else "")
         status = 400 if code in _CLIENT_FAULTS else 409 if done.status == JobStatus.canceled else 500
-        raise OpenAIError(status, code, msg, "file" if status == 400 else None, NO_RETRY)
+        raise OpenAIError(status, code, msg, "file" if status == 400 else None, _about(job_id))
     return await run_in_threadpool(service.load_result, c, done)
 
 
 def _timed_out(c: Context, job_id: str) -> OpenAIError:
     wait_s = c.settings.gateway.sync_wait_s
     return OpenAIError(504, "timeout", f"job {job_id} is still running after {wait_s:g} s; it goes on: "
-                       f"GET /v1/jobs/{job_id} (its result at /v1/jobs/{job_id}/result)", headers=NO_RETRY)
+                       f"GET /v1/jobs/{job_id} (its result at /v1/jobs/{job_id}/result)", headers=_about(job_id))
 
 
 async def _answer(c: Context, job_id: str, req: AudioRequest) -> Response:
