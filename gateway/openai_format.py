@@ -115,7 +115,7 @@ def verbose_json(result: dict[str, Any], granularities: Sequence[str], temperatu
             "emotion": s.get("emotion"),
             "valence": s.get("valence"),
             "arousal": s.get("arousal"),
-            "tags": [{k: t.get(k) for k in ("tag", "time", "emotion", "valence", "arousal")}
+            "tags": [{k: t.get(k) for k in ("tag", "time", "emotion", "valence", "arousal", "source")}
                      for t in s.get("tags") or []],
             "face_emotion": s.get("face_emotion"),
         } for s in segs]

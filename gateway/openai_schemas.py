@@ -56,6 +56,7 @@ class TagMark(BaseModel):
     emotion: str | None = None
     valence: float | None = None
     arousal: float | None = None
+    source: str | None = Field(None, description="Who put it there: a detector's name, else the engine's text.")
 
 
 class VerboseSegment(BaseModel):
@@ -96,7 +97,8 @@ class VerboseTranscription(BaseModel):
     job_id: str = Field(description="Ethos: the job behind this answer (GET /v1/jobs/{job_id}).")
     speakers: list[dict[str, Any]] = Field([], description="Ethos: each speaker and its speech time.")
     events: list[dict[str, Any]] | None = Field(
-        None, description="Ethos: the recording's sound events, when the job detected any.")
+        None, description="Ethos: the recording's vocal and context events "
+                          "(``{start, end, label, tag, score, source, segment}``), when it has any.")
     face_emotion_timeline: dict[str, str] | None = Field(
         None, description="Ethos: per second, the face emotion (video only).")
 
