@@ -246,3 +246,22 @@ def test_translation(api: tuple[Stack, str]) -> None:
     if reference:
         words = {w.strip(".,!?").lower() for w in reference.split() if len(w) > 4}
         assert words & {w.strip(".,!?").lower() for w in out.text.split()}, (out.text, reference)
+
+
+def test_wait_is_bounded_and_not_retried(tmp_path: Path, jfk: Path) -> None:
+    """No workers: past ETHOS_GATEWAY__SYNC_WAIT_S a 504 in OpenAI's shape that the SDK does
+    not retry (one job, still queued), and in a stream an error event."""
+    with private_stack(tmp_path, ETHOS_GATEWAY__SYNC_WAIT_S="1") as st:
+        st.gateway()
+        c = openai.OpenAI(base_url=st.url + "/v1", api_key="any")  # open gateway; default retries
+        with open(jfk, "rb") as fh, pytest.raises(openai.InternalServerError) as late:
+            c.audio.transcriptions.create(model="whisper-1", file=fh)
+        assert late.value.status_code == 504 and late.value.body["type"] == "timeout"
+        job_id = late.value.response.headers["x-ethos-job-id"]
+        assert job_id in late.value.body["message"]
+        with open(jfk, "rb") as fh, pytest.raises(openai.APIError) as streamed:
+            list(c.audio.transcriptions.create(model="whisper-1", file=fh, stream=True))
+        assert streamed.value.body["code"] == "timeout"  # type: ignore[index]
+        listed = httpx.get(st.url + "/v1/jobs").json()["jobs"]
+        assert len(listed) == 2 and {j["status"] for j in listed} == {"queued"}
+        assert job_id in {j["id"] for j in listed}
