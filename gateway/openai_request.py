@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.errors import ApiError
 from gateway.openai_schemas import GRANULARITIES, RESPONSE_FORMATS, ModelCard
+from shared.schemas import JobRecord, JobStatus
 
 DEFAULT_MODEL = "whisper-1"
 TRANSLATE = "translate"
@@ -110,6 +111,28 @@ def parse(all_fields: dict[str, list[str]], task: str, models: Iterable[str]) ->
     ignored = {k: v for k, v in fields.items() if k == "prompt" or k.startswith("chunking_strategy")}
     return AudioRequest(model=model, response_format=fmt, granularities=grans, temperature=temperature,
                         stream=raw_s in ("true", "1"), task=task, ignored=ignored)
+
+
+def about(job_id: str) -> dict[str, str]:
+    """Headers of an answer about an existing job: its id, and no retry."""
+    return {**NO_RETRY, "X-Ethos-Job-Id": job_id}
+
+
+# Job failures the recording explains (the client's to fix): 400, not 500.
+CLIENT_FAULTS = {"unsupported_media", "too_long", "unsupported_language", "no_audio"}
+
+
+def job_refusal(job_id: str, rec: JobRecord | None) -> OpenAIError | None:
+    """Why a finished job has no transcript to give (None: it succeeded): 410 deleted, 400 a
+    recording at fault, 409 canceled, 500 otherwise; never to be retried."""
+    if rec is None or rec.deleted:
+        return OpenAIError(410, "gone", f"job {job_id} was deleted", headers=about(job_id))
+    if rec.status == JobStatus.succeeded:
+        return None
+    code = rec.error.code if rec.error else rec.status.value
+    msg = f"job {job_id} {rec.status.value}" + (f": {rec.error.message}" if rec.error else "")
+    status = 400 if code in CLIENT_FAULTS else 409 if rec.status == JobStatus.canceled else 500
+    return OpenAIError(status, code, msg, "file" if status == 400 else None, about(job_id))
 
 
 def serves_translation(workers: Iterable[dict[str, Any]]) -> bool:

@@ -127,3 +127,22 @@ def test_deltas_join_to_the_text() -> None:
     joined = "".join(fmt.delta(t, first=i == 0) for i, t in enumerate(texts))
     assert joined == "Hello there. General Kenobi"
     assert fmt.sse({"type": "x"}) == b'data: {"type": "x"}\n\n'
+
+
+def test_job_refusal() -> None:
+    from gateway.openai_request import job_refusal
+    from shared.schemas import ErrorInfo, JobRecord, JobStatus, MediaInfo
+
+    def rec(status: JobStatus, code: str | None = None, deleted: bool = False) -> JobRecord:
+        return JobRecord(id="job_1", status=status, stage="x", created_at="t", media=MediaInfo(filename="a"),
+                         media_key="k", deleted=deleted,
+                         error=ErrorInfo(code=code, message="why") if code else None)
+
+    assert job_refusal("job_1", rec(JobStatus.succeeded)) is None
+    cases = [(None, 410), (rec(JobStatus.succeeded, deleted=True), 410),
+             (rec(JobStatus.failed, "unsupported_media"), 400), (rec(JobStatus.failed, "worker_lost"), 500),
+             (rec(JobStatus.canceled), 409)]
+    for r, status in cases:
+        e = job_refusal("job_1", r)
+        assert e is not None and e.status == status
+        assert e.headers == {"x-should-retry": "false", "X-Ethos-Job-Id": "job_1"}

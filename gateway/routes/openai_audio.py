@@ -29,29 +29,29 @@ from gateway.auth import Caller, caller
 from gateway.context import Context, ctx
 from gateway.errors import ApiError
 from gateway.openai_request import (
-    NO_RETRY,
     TRANSLATE,
     AudioRequest,
     OpenAIError,
+    about,
     error_body,
+    job_refusal,
     model_cards,
     param_of,
     parse,
     serves_translation,
 )
 from gateway.openai_schemas import (
-    GRANULARITIES,
-    RESPONSE_FORMATS,
-    DiarizedTranscription,
+    JSON_ANSWER,
     ModelCard,
     ModelList,
     OpenAIErrorBody,
     Transcription,
     VerboseTranscription,
+    form_body,
+    ok_response,
 )
 from gateway.upload import Upload
 from gateway.waiting import WaitTimedOut, follow
-from shared.schemas import JobStatus
 from shared.storage import StorageUnavailable
 
 log = logging.getLogger("ethos.gateway")
@@ -105,49 +105,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute, responses=_ERRORS)
 
 
-def _form_schema(task: str) -> dict[str, Any]:
-    formats = [f for f in RESPONSE_FORMATS if task != TRANSLATE or f != "diarized_json"]
-    props: dict[str, Any] = {
-        "file": {"type": "string", "format": "binary",
-                 "description": "The recording: flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav, webm "
-                                "(or any other audio or video ffmpeg reads)."},
-        "model": {"type": "string", "example": "whisper-1",
-                  "description": "``whisper-1`` or a name from GET /v1/models."},
-        "prompt": {"type": "string", "description": "Accepted, not used."},
-        "response_format": {"type": "string", "enum": formats, "default": "json"},
-        "temperature": {"type": "number", "minimum": 0, "maximum": 1, "default": 0,
-                        "description": "Accepted and echoed in verbose_json; decoding stays greedy."},
-    }
-    if task != TRANSLATE:
-        props.update({
-            "language": {"type": "string", "description": "ISO 639-1 code of the speech."},
-            "timestamp_granularities[]": {"type": "array", "items": {"type": "string", "enum": list(GRANULARITIES)},
-                                          "description": "With verbose_json: ``segment`` (default), ``word``."},
-            "stream": {"type": "boolean", "default": False,
-                       "description": "Server-sent events: transcript.text.delta per segment, "
-                                      "transcript.text.segment (diarized_json), transcript.text.done."},
-            "chunking_strategy": {"type": "string", "description": "Accepted, not used (Ethos's VAD cuts)."},
-        })
-    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-        "type": "object", "required": ["file", "model"], "properties": props}}}}}
-
-
-def _ok(stream: bool) -> dict[int | str, dict[str, Any]]:
-    content: dict[str, Any] = {"text/plain": {"schema": {"type": "string"}},
-                               "application/x-subrip": {"schema": {"type": "string"}},
-                               "text/vtt": {"schema": {"type": "string"}}}
-    if stream:
-        content["text/event-stream"] = {"schema": {"type": "string"}}
-    return {200: {"description": "The transcript in response_format (json: Transcription; verbose_json: "
-                                 "VerboseTranscription; diarized_json: DiarizedTranscription; text, srt, "
-                                 "vtt: text)" + (", or with stream=true server-sent events." if stream else "."),
-                  "content": content}}
-
-
-# The JSON answers, for the OpenAPI document (the routes return finished responses).
-_JSON_ANSWER = Transcription | VerboseTranscription | DiarizedTranscription
-
-
 async def _accept(request: Request, c: Context, who: Caller, task: str) -> tuple[str, AudioRequest]:
     """Check the form as it arrives, then record the job; its id and the checked request."""
     workers = await run_in_threadpool(c.jobs.live_workers)
@@ -166,32 +123,20 @@ async def _accept(request: Request, c: Context, who: Caller, task: str) -> tuple
     return rec.id, got[0]
 
 
-def _about(job_id: str) -> dict[str, str]:
-    """Headers of an answer about an existing job: its id, and no retry (a retry would upload
-    the recording again as a new job)."""
-    return {**NO_RETRY, "X-Ethos-Job-Id": job_id}
-
-
-_CLIENT_FAULTS = {"unsupported_media", "too_long", "unsupported_language", "no_audio"}
-
-
 async def _result(c: Context, job_id: str) -> dict[str, Any]:
     """The finished job's result, or OpenAIError (not to be retried: the job exists)."""
     done = await run_in_threadpool(c.jobs.get, job_id)
-    if done is None or done.deleted:
-        raise OpenAIError(410, "gone", f"job {job_id} was deleted", headers=_about(job_id))
-    if done.status != JobStatus.succeeded:
-        code = done.error.code if done.error else done.status.value
-        msg = f"job {job_id} {done.status.value}" + (f": {done.error.message}" if done.error else "")
-        status = 400 if code in _CLIENT_FAULTS else 409 if done.status == JobStatus.canceled else 500
-        raise OpenAIError(status, code, msg, "file" if status == 400 else None, _about(job_id))
+    refusal = job_refusal(job_id, done)
+    if refusal is not None:
+        raise refusal
+    assert done is not None
     return await run_in_threadpool(service.load_result, c, done)
 
 
 def _timed_out(c: Context, job_id: str) -> OpenAIError:
     wait_s = c.settings.gateway.sync_wait_s
     return OpenAIError(504, "timeout", f"job {job_id} is still running after {wait_s:g} s; it goes on: "
-                       f"GET /v1/jobs/{job_id} (its result at /v1/jobs/{job_id}/result)", headers=_about(job_id))
+                       f"GET /v1/jobs/{job_id} (its result at /v1/jobs/{job_id}/result)", headers=about(job_id))
 
 
 async def _answer(c: Context, job_id: str, req: AudioRequest) -> Response:
@@ -224,6 +169,11 @@ async def _events(c: Context, job_id: str, req: AudioRequest) -> AsyncIterator[b
     except ApiError as e:
         yield fmt.sse(error_body(e.status, e.code, e.message, param_of(e)))
         return
+    except (redis.RedisError, StorageUnavailable) as e:
+        log.warning("stream of job %s cut short: %s", job_id, e)
+        yield fmt.sse(error_body(503, "unavailable", "the job store or storage is unavailable; "
+                                 f"job {job_id} goes on: GET /v1/jobs/{job_id}"))
+        return
     if req.response_format == "diarized_json":
         for seg in fmt.diarized_segments(result):
             yield fmt.sse(seg)
@@ -241,16 +191,16 @@ async def _audio(request: Request, c: Context, who: Caller, task: str) -> Respon
     return response
 
 
-@router.post("/audio/transcriptions", response_model=_JSON_ANSWER, responses=_ok(stream=True),
-             openapi_extra=_form_schema("transcribe"))
+@router.post("/audio/transcriptions", response_model=JSON_ANSWER, responses=ok_response(stream=True),
+             openapi_extra=form_body("transcribe"))
 async def create_transcription(request: Request, c: Context = Depends(ctx),
                                who: Caller = Depends(caller)) -> Response:
     """OpenAI's transcription endpoint (multipart ``file``, ``model``, ``response_format``…)."""
     return await _audio(request, c, who, "transcribe")
 
 
-@router.post("/audio/translations", response_model=Transcription | VerboseTranscription, responses=_ok(stream=False),
-             openapi_extra=_form_schema(TRANSLATE))
+@router.post("/audio/translations", response_model=Transcription | VerboseTranscription, responses=ok_response(stream=False),
+             openapi_extra=form_body(TRANSLATE))
 async def create_translation(request: Request, c: Context = Depends(ctx),
                              who: Caller = Depends(caller)) -> Response:
     """OpenAI's translation endpoint: speech in any language → English text (needs an engine
