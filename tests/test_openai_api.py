@@ -214,7 +214,9 @@ def test_disconnect_leaves_the_job_running(api: tuple[Stack, str], jfk: Path) ->
 
 
 def _foreign_clip() -> tuple[Path, dict[str, Any]] | None:
-    """A committed real recording that is not English, from an evaluation set's manifest."""
+    """A committed real recording that is not English (German first), from an evaluation
+    set's manifest (``{"audio": <file beside it>, "language", "reference"}``)."""
+    found = []
     for manifest in sorted((ROOT / "evaluation" / "sets").glob("*/manifest.jsonl")):
         for line in manifest.read_text().splitlines():
             entry = json.loads(line) if line.strip() else {}
@@ -222,8 +224,12 @@ def _foreign_clip() -> tuple[Path, dict[str, Any]] | None:
             if entry.get("language", "en") != "en" and isinstance(audio, str) and ":" not in audio:
                 path = manifest.parent / audio
                 if path.exists():
-                    return path, entry
-    return None
+                    found.append((entry.get("language") != "de", str(path), entry))
+    return (Path(min(found)[1]), min(found)[2]) if found else None
+
+
+def _words(text: str) -> set[str]:
+    return {w.strip(".,!?;:\"'").lower() for w in text.split()} - {""}
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK marks whisper-1 deprecated
@@ -241,27 +247,7 @@ def test_translation(api: tuple[Stack, str]) -> None:
     path, entry = clip
     with open(path, "rb") as fh:
         out = c.audio.translations.create(model="whisper-1", file=fh, response_format="verbose_json")
-    assert out.language == "english" and out.text.strip()
-    reference = str(entry.get("translation") or entry.get("reference_en") or "")
-    if reference:
-        words = {w.strip(".,!?").lower() for w in reference.split() if len(w) > 4}
-        assert words & {w.strip(".,!?").lower() for w in out.text.split()}, (out.text, reference)
-
-
-def test_wait_is_bounded_and_not_retried(tmp_path: Path, jfk: Path) -> None:
-    """No workers: past ETHOS_GATEWAY__SYNC_WAIT_S a 504 in OpenAI's shape that the SDK does
-    not retry (one job, still queued), and in a stream an error event."""
-    with private_stack(tmp_path, ETHOS_GATEWAY__SYNC_WAIT_S="1") as st:
-        st.gateway()
-        c = openai.OpenAI(base_url=st.url + "/v1", api_key="any")  # open gateway; default retries
-        with open(jfk, "rb") as fh, pytest.raises(openai.InternalServerError) as late:
-            c.audio.transcriptions.create(model="whisper-1", file=fh)
-        assert late.value.status_code == 504 and late.value.body["type"] == "timeout"
-        job_id = late.value.response.headers["x-ethos-job-id"]
-        assert job_id in late.value.body["message"]
-        with open(jfk, "rb") as fh, pytest.raises(openai.APIError) as streamed:
-            list(c.audio.transcriptions.create(model="whisper-1", file=fh, stream=True))
-        assert streamed.value.body["code"] == "timeout"  # type: ignore[index]
-        listed = httpx.get(st.url + "/v1/jobs").json()["jobs"]
-        assert len(listed) == 2 and {j["status"] for j in listed} == {"queued"}
-        assert job_id in {j["id"] for j in listed}
+    said = _words(out.text)
+    assert out.language == "english" and said & {"the", "a", "is", "was", "of", "and", "this", "it"}, out.text
+    source = {w for w in _words(str(entry.get("reference", ""))) if len(w) > 5}
+    assert len(said & source) <= len(source) // 2, (out.text, entry.get("reference"))  # not the source text
