@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import media
-from tests.procs import ROOT, Stack, private_stack, wait_for
+from ethos_testing import media
+from ethos_testing.procs import ROOT, Stack, private_stack, wait_for
 
 openai = pytest.importorskip("openai")
 
