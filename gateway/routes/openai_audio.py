@@ -28,6 +28,7 @@ from gateway import service
 from gateway.auth import Caller, caller
 from gateway.context import Context, ctx
 from gateway.errors import ApiError
+from gateway.openai_docs import ERRORS, JSON_ANSWER, form_body, ok_response
 from gateway.openai_request import (
     TRANSLATE,
     AudioRequest,
@@ -40,16 +41,7 @@ from gateway.openai_request import (
     parse,
     serves_translation,
 )
-from gateway.openai_schemas import (
-    JSON_ANSWER,
-    ModelCard,
-    ModelList,
-    OpenAIErrorBody,
-    Transcription,
-    VerboseTranscription,
-    form_body,
-    ok_response,
-)
+from gateway.openai_schemas import ModelCard, ModelList, Transcription, VerboseTranscription
 from gateway.upload import Upload
 from gateway.waiting import WaitTimedOut, follow
 from shared.storage import StorageUnavailable
@@ -93,16 +85,7 @@ def _error(status: int, code: str, message: str, param: str | None = None,
     return JSONResponse(error_body(status, code, message, param), status_code=status, headers=headers)
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": OpenAIErrorBody, "description": what}
-    for status, what in [(400, "Bad request (also a file that is not media)"), (401, "No valid API key"),
-                         (404, "No such model"), (413, "Too large"),
-                         (429, "Too many requests or unfinished jobs (Retry-After)"),
-                         (500, "The job failed"), (503, "Redis or storage unavailable"),
-                         (504, "Still running after the wait: the job goes on (see the message)")]
-}
-
-router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute, responses=_ERRORS)
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=OpenAIRoute, responses=ERRORS)
 
 
 async def _accept(request: Request, c: Context, who: Caller, task: str) -> tuple[str, AudioRequest]:
