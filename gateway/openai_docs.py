@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.openai_schemas import (
+from shared.schemas.openai_api import (
     GRANULARITIES,
     RESPONSE_FORMATS,
     DiarizedTranscription,

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.errors import ApiError
-from gateway.openai_schemas import GRANULARITIES, RESPONSE_FORMATS, ModelCard
-from shared.schemas import JobRecord, JobStatus
+from shared.schemas.openai_api import GRANULARITIES, RESPONSE_FORMATS, ModelCard
+from shared.schemas.record import JobRecord, JobStatus
 
 DEFAULT_MODEL = "whisper-1"
 TRANSLATE = "translate"

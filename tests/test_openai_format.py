@@ -131,7 +131,7 @@ def test_deltas_join_to_the_text() -> None:
 
 def test_job_refusal() -> None:
     from gateway.openai_request import job_refusal
-    from shared.schemas import ErrorInfo, JobRecord, JobStatus, MediaInfo
+    from shared.schemas.record import ErrorInfo, JobRecord, JobStatus, MediaInfo
 
     def rec(status: JobStatus, code: str | None = None, deleted: bool = False) -> JobRecord:
         return JobRecord(id="job_1", status=status, stage="x", created_at="t", media=MediaInfo(filename="a"),

@@ -41,9 +41,9 @@ from gateway.openai_request import (
     parse,
     serves_translation,
 )
-from gateway.openai_schemas import ModelCard, ModelList, Transcription, VerboseTranscription
 from gateway.upload import Upload
 from gateway.waiting import WaitTimedOut, follow
+from shared.schemas.openai_api import ModelCard, ModelList, Transcription, VerboseTranscription
 from shared.storage import StorageUnavailable
 
 log = logging.getLogger("ethos.gateway")
