@@ -68,6 +68,25 @@ class WhisperSettings(BaseModel):
     beam_size: int = Field(1, ge=1, le=10)
     # CPU threads for faster-whisper; 0: every core this process may run on.
     cpu_threads: int = Field(0, ge=0)
+    # With model unset: the packaged model for jobs in English ("tiny.en": about twice as fast;
+    # "base": the multilingual one, fewer errors). Every other language, "auto" and translate use
+    # the packaged multilingual base (README, "Every language, offline").
+    english_model: Literal["tiny.en", "base"] = "tiny.en"
+    # Where the multilingual base is assembled from its two packages (None: $HF_HOME/ethos,
+    # else ~/.cache/ethos).
+    model_cache: Path | None = None
+    # VAD segments decoded together per encoder/decoder call; 1: one after another through
+    # faster-whisper's own loop.
+    batch_size: int = Field(4, ge=1, le=64)
+    # Beam width of the multilingual base (the pair's non-English jobs): 5 fixed most of its
+    # errors on our multilingual set (README).
+    multilingual_beam_size: int = Field(5, ge=1, le=10)
+    # A prompt per language for the multilingual model: Whisper writes Mandarin in traditional
+    # characters about as often as in simplified ones; a simplified sentence steers it.
+    language_prompts: dict[str, str] = {"zh": "以下是普通话的句子。"}
+    # Language detection per segment: a segment detected below this probability takes the
+    # recording's language so far instead (a short "okay" does not switch languages).
+    segment_language_min_probability: float = Field(0.5, gt=0, le=1)
 
 
 class VoxtralSettings(BaseModel):
@@ -85,6 +104,37 @@ class VoxtralSettings(BaseModel):
     # Generation budget: tokens per second of audio, plus a floor. Measured on the adapter's
     # 1,010 tagged training scripts: 95th percentile 2.78 tokens per spoken word; at 3-3.5
     # words/s that is 8.3-9.7 tokens/s, rounded up to 10 (see README, "Token cap").
+    tokens_per_second: float = Field(10.0, gt=0)
+    min_new_tokens_cap: int = Field(32, ge=1)
+    # eager: a dynamic KV cache, no compilation. static: a static KV cache and torch.compile of
+    # the decoding step (on CUDA), with fixed batch shapes (a short last batch is padded).
+    decode: Literal["eager", "static"] = "eager"
+    compile_mode: str = "reduce-overhead"
+    # Segments handed to the engine at once, in GPU batches: this many batches' worth, sorted by
+    # length so a batch's rows finish together (1: batches in arrival order).
+    length_buckets: int = Field(4, ge=1)
+
+
+class VllmSettings(BaseModel):
+    """The ``vllm`` engine (``ETHOS_STT__VLLM__…``): a vLLM server's OpenAI-compatible
+    ``/v1/audio/transcriptions`` serving the merged model (``ethos-export-vllm``)."""
+
+    engines: ClassVar[tuple[str, ...]] = ("vllm",)
+
+    url: str = "http://vllm:8000"
+    # The served model name (vllm serve ... --served-model-name).
+    model: str = "evoxtral"
+    api_key: SecretStr | None = None
+    # Segments in flight at once per stt task; the server batches them.
+    max_in_flight: int = Field(64, ge=1, le=1024)
+    # Segments handed to the engine at a time (progress and segment events follow these).
+    batch_segments: int = Field(256, ge=1)
+    timeout_s: float = Field(120.0, gt=0)
+    # Server unreachable or 5xx: the stt task retries this many times, this far apart, then
+    # the job fails naming the server.
+    retries: int = Field(3, ge=0)
+    retry_delay_s: float = Field(10.0, ge=0)
+    # The token cap per segment, as the voxtral engine's (README, "Token cap").
     tokens_per_second: float = Field(10.0, gt=0)
     min_new_tokens_cap: int = Field(32, ge=1)
 
@@ -110,6 +160,7 @@ class SttSettings(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     whisper: WhisperSettings = WhisperSettings()
     voxtral: VoxtralSettings = VoxtralSettings()
+    vllm: VllmSettings = VllmSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -221,6 +272,9 @@ class GatewaySettings(BaseModel):
     sync_wait_s: float = Field(600.0, gt=0)
     # JSON request bodies (a result correction) larger than this get 413 before they are read.
     max_json_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    # A job's language when the caller gives none: "auto" detects it (where the engines can;
+    # else "en"), or a fixed code.
+    default_language: str = "auto"
 
 
 class WebhookSettings(BaseModel):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from shared.errors import ModelUnavailable
 from shared.schemas import ModelInfo, Word
 from workers.stt.vad import DEFAULT_MERGE_GAP_S
 
@@ -19,6 +20,20 @@ class Transcript:
     truncated: bool = False
     # Timed words, seconds from the start of the clip; [] from engines that do not time words.
     words: list[Word] = field(default_factory=list)
+    # The language the text is in (the spoken one for translate), and the detection's
+    # probability (None when the caller named the language).
+    language: str | None = None
+    language_probability: float | None = None
+
+
+class EngineUnreachable(ModelUnavailable):
+    """A remote engine could not be reached or failed (5xx): the stt task retries ``retries``
+    times, ``retry_delay_s`` apart, then the job fails with this message."""
+
+    def __init__(self, message: str, retries: int = 0, retry_delay_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.retries = retries
+        self.retry_delay_s = retry_delay_s
 
 
 class SpeechEngine(ABC):
@@ -27,8 +42,17 @@ class SpeechEngine(ABC):
     name: str
     batch_size: int = 1
     languages: tuple[str, ...] | None = None  # None: any language
+    # Whether ``language="auto"`` is detected, and the tasks beside "transcribe" it can do.
+    detects: bool = False
+    tasks: tuple[str, ...] = ("transcribe",)
     # Pauses shorter than this join segments unless ETHOS_VAD__MERGE_GAP_S says otherwise.
     default_merge_gap_s: float = DEFAULT_MERGE_GAP_S
+
+    @property
+    def segments_per_call(self) -> int:
+        """Segments handed to ``transcribe`` at once; an engine may regroup them into its own
+        batches (by length, or all in flight), always answering in order."""
+        return self.batch_size
 
     @abstractmethod
     def info(self) -> ModelInfo:
@@ -39,8 +63,10 @@ class SpeechEngine(ABC):
         """Load the model now (otherwise it loads on first use). Raises ModelUnavailable."""
 
     @abstractmethod
-    def transcribe(self, clips: list[np.ndarray], language: str) -> list[Transcript]:
-        """One transcript per clip, in order."""
+    def transcribe(self, clips: list[np.ndarray], language: str, task: str = "transcribe",
+                   prior: str | None = None) -> list[Transcript]:
+        """One transcript per clip, in order. ``language`` "auto": detect (engines that
+        ``detects``); ``prior``: the recording's language so far, for unsure segments."""
 
 
 def cuda_available() -> bool:
