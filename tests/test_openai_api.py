@@ -1,5 +1,5 @@
 """The OpenAI-compatible API, driven by the official ``openai`` SDK over loopback against one
-real stack (Redis, a cpu and an stt worker with faster-whisper tiny.en, the gateway, keys
+real stack (Redis, a cpu and an stt worker with faster-whisper (the packaged tiny.en + base pair), the gateway, keys
 required) shared by the module."""
 
 from __future__ import annotations
