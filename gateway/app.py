@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from gateway import bodylimit, errors, metrics
 from gateway.context import Context
 from gateway.events import BLOCK_MS
-from gateway.routes import corrections, health, jobs, original_app, speakers
+from gateway.routes import corrections, health, jobs, openai_audio, original_app, speakers
 from shared.celery_app import make_celery
 from shared.jobs import AsyncJobEvents, JobStore, connect
 from shared.keys import KeyStore
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(corrections.router)
     app.include_router(speakers.router)
     app.include_router(original_app.router)
+    app.include_router(openai_audio.router)
     app.include_router(health.router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -14,7 +15,7 @@ from gateway.context import Context
 from gateway.errors import ApiError
 from gateway.metrics import count_upload
 from gateway.sniff import media_type, safe_extension
-from gateway.upload import receive_upload
+from gateway.upload import Upload, receive_upload
 from shared import languages, objects
 from shared.celery_app import TASK_PREPARE
 from shared.jobs import new_job_id, utcnow
@@ -65,14 +66,16 @@ def speaker_options(fields: dict[str, str], num_speakers: int | None = None
 
 
 async def accept_job(request: Request, c: Context, who: Caller, file_field: str | tuple[str, ...],
-                     num_speakers: int | None = None) -> JobRecord:
+                     num_speakers: int | None = None,
+                     on_form: Callable[[Upload], None] | None = None) -> JobRecord:
     """Stream the upload into storage, record the job (owned by the caller's key) and enqueue
     its workflow.
 
     ``num_speakers`` (from the original /transcribe-diarize query) or the form's
     ``num_speakers``/``min_speakers``/``max_speakers`` are kept on the job for diarization.
     The caller's unfinished jobs are counted before the body is read and again before the job
-    is recorded (429 at the limit)."""
+    is recorded (429 at the limit). ``on_form`` sees the received form before the job exists:
+    it may refuse it (ApiError; the stored upload is removed) or set fields."""
     await run_in_threadpool(c.jobs.ping)  # fail fast (503) before taking the body
     await run_in_threadpool(check_active_jobs, c, who)
     job_id = new_job_id()
@@ -86,6 +89,8 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
         chunk_bytes=c.settings.gateway.upload_chunk_bytes,
     )
     try:
+        if on_form is not None:
+            on_form(up)
         await run_in_threadpool(check_active_jobs, c, who)
         language, task = await run_in_threadpool(job_language, c, up.fields.get("language"),
                                                  up.fields.get("task"))

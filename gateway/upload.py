@@ -21,6 +21,8 @@ from shared.storage import Storage, Writer
 
 SNIFF_BYTES = 8192
 MAX_FIELD_BYTES = 4096
+# Form fields beside the file, counted with repeats (``timestamp_granularities[]``): more → 400.
+MAX_FIELDS = 256
 FORM_OVERHEAD = 64 * 1024
 # One part header line at most: room for a 10,000-character file name (percent-escaped
 # non-ASCII names take three bytes a character); longer headers get 400.
@@ -34,6 +36,9 @@ class Upload:
     sniffed: str | None
     key: str
     fields: dict[str, str] = field(default_factory=dict)
+    # Every value of each form field in order (``timestamp_granularities[]`` repeats); ``fields``
+    # keeps the last one.
+    all_fields: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,6 +96,8 @@ class UploadReceiver:
         self.storage, self.key_for = storage, key_for
         self.max_bytes, self.chunk_bytes = max_bytes, chunk_bytes
         self.fields: dict[str, str] = {}
+        self.all_fields: dict[str, list[str]] = {}
+        self.field_count = 0
         self.part: _Part | None = None
         self.in_file = self.done_file = False
         self.filename = self.key = ""
@@ -147,7 +154,7 @@ class UploadReceiver:
                 await run_in_threadpool(self.writer.abort)
             raise
         return Upload(filename=self.filename, size=self.size, sniffed=self.sniffed, key=self.key,
-                      fields=self.fields)
+                      fields=self.fields, all_fields=self.all_fields)
 
     def _begin(self, part: _Part) -> None:
         self.part = part
@@ -189,7 +196,12 @@ class UploadReceiver:
                 await self._flush()
             self.in_file, self.done_file = False, True
         elif self.part.filename is None and self.part.name:
-            self.fields[self.part.name] = self.small.decode("utf-8", "replace").strip()
+            value = self.small.decode("utf-8", "replace").strip()
+            self.field_count += 1
+            if self.field_count > MAX_FIELDS:
+                raise ApiError(400, "invalid_request", f"more than {MAX_FIELDS} form fields")
+            self.fields[self.part.name] = value
+            self.all_fields.setdefault(self.part.name, []).append(value)
         self.part = None
 
     async def _open(self, first: bytes) -> None:

@@ -45,3 +45,24 @@ def test_the_main_shapes_are_documented() -> None:
     assert rename["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SpeakerNames"}
     for event in ("StatusEvent", "ProgressEvent", "SegmentEvent", "FaceEvent", "DoneEvent", "ErrorEvent"):
         assert event in schemas, event
+
+
+def test_the_openai_routes_are_documented() -> None:
+    doc = create_app().openapi()
+    schemas = doc["components"]["schemas"]
+    op = doc["paths"]["/v1/audio/transcriptions"]["post"]
+    form = op["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["required"] == ["file", "model"]
+    assert {"file", "model", "language", "prompt", "response_format", "temperature",
+            "timestamp_granularities[]", "stream", "chunking_strategy"} <= set(form["properties"])
+    ok = op["responses"]["200"]["content"]
+    assert {"application/json", "text/plain", "application/x-subrip", "text/vtt", "text/event-stream"} <= set(ok)
+    assert op["responses"]["401"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/OpenAIErrorBody"}
+    assert set(schemas["OpenAIErrorInfo"]["properties"]) == {"message", "type", "param", "code"}
+    seg = schemas["VerboseSegment"]["properties"]
+    assert {"speaker", "emotion", "valence", "arousal", "tags", "avg_logprob"} <= set(seg)
+    assert {"events", "face_emotion_timeline", "words", "segments"} <= set(schemas["VerboseTranscription"]["properties"])
+    assert "/v1/audio/translations" in doc["paths"] and "/v1/models/{model_id}" in doc["paths"]
+    assert doc["paths"]["/v1/models"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ModelList"}

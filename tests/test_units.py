@@ -175,12 +175,21 @@ def test_upload_streams_the_file_and_collects_fields(tmp_path: Path) -> None:
     assert storage.get_bytes(up.key) == FLAC
 
 
+def test_upload_keeps_repeated_fields(tmp_path: Path) -> None:
+    body = _form(("timestamp_granularities[]", None, b"word"), ("timestamp_granularities[]", None, b"segment"),
+                 ("file", "a.flac", FLAC))
+    up, _ = _receive(tmp_path, body)
+    assert up.all_fields == {"timestamp_granularities[]": ["word", "segment"]}
+    assert up.fields == {"timestamp_granularities[]": "segment"}
+
+
 @pytest.mark.parametrize(("body", "kw", "status", "code"), [
     (_form(("language", None, b"en")), {}, 400, "missing_file"),
     (_form(("file", "a.flac", b"")), {}, 400, "empty_file"),
     (_form(("file", "a.txt", b"just some words\n" * 20)), {}, 415, "unsupported_media"),
     (_form(("language", None, b"x" * 5000), ("file", "a.flac", FLAC)), {}, 400, "invalid_request"),
     (_form(("file", "a.flac", FLAC)), {"boundary": None}, 400, "invalid_request"),
+    (_form(*[("k", None, b"v")] * 257, ("file", "a.flac", FLAC)), {"chunk": 4096}, 400, "invalid_request"),
     (_form(("file", "a.flac", FLAC)), {"max_bytes": 100}, 413, "too_large"),
     (_form(("file", "a.flac", FLAC)), {"max_bytes": 100, "content_length": False}, 413, "too_large"),
 ])
