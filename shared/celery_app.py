@@ -1,7 +1,7 @@
 """The Celery app: queues, routing and the settings that long GPU tasks need.
 
 Queues: ``stt`` (GPU speech work), ``fer`` (face work, scales out), ``diarize`` (speaker
-embeddings and clustering, CPU), ``cpu`` (probe, audio extraction, merge, webhook deliveries). Tasks are sent by name, so the gateway never imports
+embeddings and clustering, CPU), ``cpu`` (probe, audio extraction, vocal events, merge, webhook deliveries). Tasks are sent by name, so the gateway never imports
 worker code. Nothing is built at import: the gateway calls :func:`make_celery` in its lifespan, the workers in
 ``workers.app.create_worker_app``.
 """
@@ -21,6 +21,7 @@ TASK_FER = "ethos.fer.chunk"
 TASK_DIARIZE = "ethos.diarize"
 TASK_MERGE = "ethos.merge"
 TASK_PREVIEW = "ethos.preview"
+TASK_VOCAL = "ethos.vocal"
 TASK_WEBHOOK = "ethos.webhook.deliver"
 TASK_UPKEEP = "ethos.upkeep"
 
@@ -28,6 +29,7 @@ ROUTES = {
     TASK_PREPARE: {"queue": "cpu"},
     TASK_MERGE: {"queue": "cpu"},
     TASK_PREVIEW: {"queue": "cpu"},
+    TASK_VOCAL: {"queue": "cpu"},
     TASK_WEBHOOK: {"queue": "cpu"},
     TASK_UPKEEP: {"queue": "cpu"},
     TASK_STT: {"queue": "stt"},
@@ -44,7 +46,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         broker=s.redis.url,
         backend=s.redis.url,
         include=["workers.cpu.tasks", "workers.stt.tasks", "workers.fer.tasks",
-                 "workers.diarize.tasks", "workers.webhooks", "workers.upkeep"],
+                 "workers.diarize.tasks", "workers.vocal.tasks", "workers.webhooks", "workers.upkeep"],
     )
     app.conf.update(
         task_serializer="json",

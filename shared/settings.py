@@ -120,6 +120,25 @@ class DiarizeSettings(BaseModel):
     threads: int = Field(1, ge=1)
 
 
+class VocalSettings(BaseModel):
+    """The vocal-events step: YAMNet over the whole audio (README, "Vocal events")."""
+
+    # False: no vocal-events task runs; results carry no detector events.
+    enabled: bool = True
+    # ONNX Runtime intra-op threads per process (scale out with processes).
+    threads: int = Field(1, ge=1)
+    # The packaged model is unpacked here once (a folder named after the zip's digest).
+    cache_dir: Path = Path("data/models")
+    # Per key (a tag such as "laughs", or "music", "applause", "cheering"): the score a run
+    # must reach; unset keys keep the calibrated defaults (workers/vocal/pipeline.py).
+    thresholds: dict[str, float] = {}
+    # A run goes on while the score stays above release × its threshold (hysteresis).
+    release: float = Field(0.6, gt=0, le=1)
+    # An event inside a speech segment becomes an inline tag at the nearest word boundary
+    # when it starts at most this far outside the segment's time range.
+    inline_slack_s: float = Field(0.5, ge=0)
+
+
 class PreviewSettings(BaseModel):
     """The browser-playable rendition made when an upload's codecs are not (README, Studio)."""
 
@@ -225,6 +244,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     webhooks: WebhookSettings = WebhookSettings()
     diarize: DiarizeSettings = DiarizeSettings()
+    vocal: VocalSettings = VocalSettings()
     auth: AuthSettings = AuthSettings()
     retention: RetentionSettings = RetentionSettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -87,11 +87,12 @@ class RedisServer:
 
 
 def local_env(tmp: Path, redis_url: str, **extra: str) -> dict[str, str]:
-    """Environment for a stack on local-disk storage under ``tmp``. Diarization is off unless
-    ``extra`` turns it on (``ETHOS_DIARIZE__ENABLED="true"`` with a diarize worker): stacks
-    about other things keep to the workers they start."""
+    """Environment for a stack on local-disk storage under ``tmp``. Diarization and vocal events
+    are off unless ``extra`` turns them on (``ETHOS_DIARIZE__ENABLED="true"`` with a diarize
+    worker, ``ETHOS_VOCAL__ENABLED="true"``): stacks about other things keep to their work."""
     return {
         "ETHOS_DIARIZE__ENABLED": "false",
+        "ETHOS_VOCAL__ENABLED": "false",
         "ETHOS_REDIS__URL": redis_url,
         "ETHOS_STORAGE__BACKEND": "local",
         "ETHOS_STORAGE__LOCAL_ROOT": str(tmp / "storage"),

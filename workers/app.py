@@ -22,6 +22,7 @@ def create_worker_app() -> Celery:
     from workers.diarize.tasks import describe as describe_diarize
     from workers.fer.tasks import describe as describe_fer
     from workers.stt.tasks import describe as describe_stt
+    from workers.vocal.tasks import describe as describe_vocal
 
     s = runtime.settings()
 
@@ -33,5 +34,5 @@ def create_worker_app() -> Celery:
     metrics.install_job_logging()
     app = make_celery(s)
     runtime.install_signals({"stt": describe_stt, "fer": describe_fer,
-                             "diarize": describe_diarize})
+                             "diarize": describe_diarize, "cpu": describe_vocal})
     return app

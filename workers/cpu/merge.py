@@ -13,9 +13,11 @@ from shared.schemas import (
     ModelInfo,
     Result,
     SttOutput,
+    VocalOutput,
 )
 from workers.cpu.speakers import assign_speakers
 from workers.fer.timeline import Timeline, per_second, unique_frames
+from workers.vocal.inline import place_events
 
 
 def face_timeline(chunks: list[FerChunkOutput]) -> tuple[dict[int, str], dict[int, dict[str, float]]]:
@@ -30,12 +32,16 @@ def build_result(
     fer: list[FerChunkOutput],
     timings: dict[str, float],
     diarized: DiarizeOutput | None = None,
+    vocal: VocalOutput | None = None,
+    inline_slack_s: float = 0.5,
 ) -> Result:
     """The final result object for a job."""
     has_video = bool(rec.media.has_video)
     segments, speakers = assign_speakers(
         [s.model_copy(deep=True) for s in (stt.segments if stt else [])],
         diarized.turns if diarized else None)
+    events = place_events(segments, vocal.events, inline_slack_s,
+                          stt.model.engine if stt else None) if vocal else []
     faces = Timeline()
     if has_video:
         faces = per_second(f for c in sorted(fer, key=lambda c: c.start) for f in c.frames)
@@ -49,6 +55,8 @@ def build_result(
         models["fer"] = fer[0].model
     if diarized:
         models["diarize"] = diarized.model
+    if vocal:
+        models["vocal"] = vocal.model
     return Result(
         job_id=rec.id,
         filename=rec.media.filename,
@@ -57,6 +65,7 @@ def build_result(
         text=" ".join(s.text for s in segments if s.text).strip(),
         segments=segments,
         speakers=speakers,
+        events=events,
         has_video=has_video,
         face_emotion_timeline={str(k): v for k, v in faces.labels.items()} if has_video else None,
         face_scores={str(k): v for k, v in faces.scores.items()} if has_video else None,

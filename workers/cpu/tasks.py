@@ -14,9 +14,17 @@ from shared.celery_app import (
     TASK_PREPARE,
     TASK_PREVIEW,
     TASK_STT,
+    TASK_VOCAL,
 )
 from shared.errors import TooLong
-from shared.schemas import DiarizeOutput, FerChunkOutput, JobStatus, MediaInfo, SttOutput
+from shared.schemas import (
+    DiarizeOutput,
+    FerChunkOutput,
+    JobStatus,
+    MediaInfo,
+    SttOutput,
+    VocalOutput,
+)
 from workers import runtime
 from workers.cpu import media, preview
 from workers.cpu.merge import build_result, frame_log
@@ -82,6 +90,9 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
             if s.diarize.enabled:  # in parallel with transcription, on its own queue
                 parts.append("diarize")
                 header.append(signature(TASK_DIARIZE, args=(job_id,), immutable=True))
+            if s.vocal.enabled:  # laughter, sighs, crying… beside transcription
+                parts.append("vocal")
+                header.append(signature(TASK_VOCAL, args=(job_id,), immutable=True))
         if not info.browser_playable and s.preview.enabled:
             log.info("job %s needs a preview: %s", job_id, why)
             parts.append("preview")
@@ -152,9 +163,13 @@ def merge(self: JobTask, job_id: str) -> str | None:
     diarized = None
     if "diarize" in rec.parts:
         diarized = DiarizeOutput.model_validate_json(st.get_bytes(media_key(job_id, "diarize.json")))
+    vocal = None
+    if "vocal" in rec.parts:
+        vocal = VocalOutput.model_validate_json(st.get_bytes(media_key(job_id, "vocal.json")))
     timings = store.timings(job_id)
     timings["merge"] = round(time.perf_counter() - t0, 4)
-    result = build_result(rec, stt, fer, timings, diarized)
+    result = build_result(rec, stt, fer, timings, diarized, vocal,
+                          runtime.settings().vocal.inline_slack_s)
     result_key = media_key(job_id, "result.json")
     st.put_bytes(result_key, result.model_dump_json(exclude={"face_frames"}).encode())
     frames_key = None
