@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ethos_client import EthosClient, vocal_events
 from evaluation.vocal import decode
 from shared.tags import TAG_TABLE
 from tests.procs import Stack, private_stack
@@ -67,14 +68,21 @@ def test_applause_after_speech_stands_alone(vocal_stack: Stack, jfk: Path, tmp_p
         assert ",[applause]," in csv_text and csv_text.rstrip().endswith("event")
 
 
-def test_laughter_inside_speech_is_an_inline_tag(vocal_stack: Stack, jfk: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def laugh_result(vocal_stack: Stack, jfk: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """jfk.flac with a real laughter clip laid in at the pause after "my fellow Americans,"."""
     speech, laugh = decode(jfk), decode(nvd_clip(LAUGHTER))
-    at = int(2.6 * SR)  # the pause after "my fellow Americans,"
-    audio = _write(tmp_path / "jfk-laughs.wav", np.concatenate([speech[:at], laugh, speech[at:]]))
-    result = _run(vocal_stack, audio)
+    at = int(2.6 * SR)
+    audio = _write(tmp_path_factory.mktemp("laugh") / "jfk-laughs.wav",
+                   np.concatenate([speech[:at], laugh, speech[at:]]))
+    return _run(vocal_stack, audio)
+
+
+def test_laughter_inside_speech_is_an_inline_tag(vocal_stack: Stack, laugh_result: dict[str, Any]) -> None:
+    result = laugh_result
     text = result["text"]
     # tiny.en may spell the laugh out ("Hahaha"): the tag still sits where it begins
-    assert re.search(r"Americans[.,]?\s*\[laughs\]\s*(\S+\s+){0,3}ask not", text, re.I), text
+    assert re.search(r"Americans[.,]?\s*\[laughs\]\s*(\S+\s+){0,3}ask,? not", text, re.I), text
     seg = next(s for s in result["segments"] if "[laughs]" in s["text"])
     row = TAG_TABLE["laughs"]
     assert (seg["emotion"], seg["valence"], seg["arousal"]) == (row.emotion, row.valence, row.arousal)
@@ -87,3 +95,42 @@ def test_laughter_inside_speech_is_an_inline_tag(vocal_stack: Stack, jfk: Path, 
     with vocal_stack.client() as c:
         srt = c.get(f"/v1/jobs/{result['job_id']}/result", params={"format": "srt"}).text
         assert "[laughs]" in srt and "(Happy)" in srt
+    with EthosClient(vocal_stack.url) as client:  # the Python client carries them
+        assert client.vocal_events(result["job_id"], "laughs") == laughs
+        assert vocal_events(result, standalone=False) == [e for e in result["events"] if e["segment"]]
+
+
+def test_studio_shows_the_laugh_and_the_chart_moves(vocal_stack: Stack, laugh_result: dict[str, Any]) -> None:
+    """Browser: the event on the timeline with its legend, the chart no longer flat (screenshot)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_studio import ARGS, ARTIFACTS, CHROMIUM
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{vocal_stack.url}/#job={laugh_result['job_id']}")
+            page.wait_for_selector("#view-editor:not([hidden])", timeout=60_000)
+            mark = page.wait_for_selector('.vocal-mark.vocal[data-tag="laughs"]', timeout=30_000)
+            assert mark is not None and mark.is_visible()
+            assert "laughs" in (mark.get_attribute("title") or "") and "Happy" in (mark.get_attribute("title") or "")
+            legend = page.locator('#vocal-legend .legend-item[data-tag="laughs"]')
+            assert legend.is_visible() and "laughs" in legend.inner_text()
+            assert page.locator("#chart-note").is_hidden()
+            start = float(mark.get_attribute("data-start") or 0)
+            v = page.evaluate("(t) => speechAt(t)", start + 1.0)
+            assert v["valence"] == 0.7 and v["arousal"] == 0.6, v  # the chart moves at the laugh
+            assert page.evaluate("() => speechAt(0.5).valence") == 0  # and not before it
+            assert page.locator(".pill").filter(has_text="laughs").count() >= 1
+            mark.click()  # the timeline seeks to the laugh: the panel shows its emotion
+            page.wait_for_function("() => document.getElementById('speech-badge').textContent === 'Happy'",
+                                   timeout=10_000)
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(ARTIFACTS / "vocal-events.png"), full_page=True)
+        finally:
+            browser.close()
+    assert not errors, errors
