@@ -11,9 +11,13 @@ points at the segment and the engine's tag stays.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from shared.schemas import Segment, VocalEvent
+from shared.schemas import Segment, VocalEvent, VocalOutput
 from shared.tags import annotate, find_tags, word_spans
+
+if TYPE_CHECKING:
+    from workers.cpu.merge import Draft
 
 SOURCE = "yamnet"
 SAME_TAG_WINDOW_S = 1.5  # an engine's tag this close to the event is the same sound
@@ -109,3 +113,16 @@ def _rewrite(seg: Segment, todo: list[tuple[Boundary, str]], engine: str | None)
         hit.source = SOURCE if hit.char in ours else engine
     seg.tags, seg.emotion, seg.valence, seg.arousal = ann.tags, ann.emotion, ann.valence, ann.arousal
     seg.emotion_track = ann.track
+
+
+def merge_vocal(draft: Draft, outputs: list[VocalOutput]) -> None:
+    """The vocal step's merge part: inline tags in the segments, every event in ``events``."""
+    if not outputs:
+        return
+    from workers import runtime
+
+    stt = draft.models.get("stt")
+    draft.fields["events"] = place_events(draft.segments, outputs[0].events,
+                                          runtime.settings().vocal.inline_slack_s,
+                                          stt.engine if stt else None)
+    draft.models["vocal"] = outputs[0].model

@@ -6,9 +6,10 @@ import time
 
 from celery import shared_task
 
-from shared.celery_app import TASK_VOCAL
+from shared import objects
+from shared.steps import VOCAL
 from workers import runtime
-from workers.runtime import JobTask, active_record, ensure_active, jobs, media_key
+from workers.runtime import JobTask, active_record, ensure_active, jobs
 from workers.stt.audio import read_wav
 from workers.vocal.pipeline import detect_vocal_events
 
@@ -26,23 +27,23 @@ def describe() -> dict[str, object]:
         return {"ready": False, "message": str(e)}
 
 
-@shared_task(name=TASK_VOCAL, base=JobTask, bind=True)
+@shared_task(name=VOCAL.task, base=JobTask, bind=True)
 def vocal(self: JobTask, job_id: str) -> str:
-    """Vocal and context events of a job's audio; leaves ``vocal.json`` in storage."""
+    """Vocal and context events of a job's audio; leaves its output (``objects.vocal_json``)."""
     t0 = time.perf_counter()
     active_record(job_id)
     store = jobs()
-    store.part_progress(job_id, "vocal", 0.0, "vocal_events")
+    store.part_progress(job_id, VOCAL.name, 0.0, "vocal_events")
     with runtime.scratch(job_id) as tmp:
-        samples = read_wav(runtime.local_copy(media_key(job_id, "audio.wav"), tmp, "audio.wav"))
+        samples = read_wav(runtime.local_copy(objects.audio_wav(job_id), tmp))
 
     def progress(f: float) -> None:
         ensure_active(job_id)
-        store.part_progress(job_id, "vocal", f, "vocal_events")
+        store.part_progress(job_id, VOCAL.name, f, "vocal_events")
 
     out = detect_vocal_events(samples, runtime.settings().vocal, progress)
-    key = media_key(job_id, "vocal.json")
+    key = objects.vocal_json(job_id)
     runtime.storage().put_bytes(key, out.model_dump_json().encode())
-    store.part_progress(job_id, "vocal", 1.0, "vocal_events")
-    store.record_timing(job_id, "vocal", time.perf_counter() - t0)
+    store.part_progress(job_id, VOCAL.name, 1.0, "vocal_events")
+    store.record_timing(job_id, VOCAL.name, time.perf_counter() - t0)
     return key
