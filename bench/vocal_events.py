@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from ethos_testing.procs import ROOT, media_dir  # noqa: E402
 from evaluation.vocal import decode  # noqa: E402
 from shared.settings import Settings, VocalSettings  # noqa: E402
-from tests.procs import ROOT, media_dir  # noqa: E402
 
 SR = 16000
 CLIPS = ["speech-librispeech-198-209-0000.opus", "speech-librispeech-3436-172162-0000.opus",

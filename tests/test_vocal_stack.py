@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from ethos_client import EthosClient, vocal_events
+from ethos_testing.procs import Stack, private_stack
 from evaluation.vocal import decode
 from shared.tags import TAG_TABLE
-from tests.procs import Stack, private_stack
 from tests.vocal_set import LAUGHTER, committed, nvd_clip
 
 SR = 16000

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ethos_testing.procs import ROOT
 from evaluation.vocal import decode
-from tests.procs import ROOT
 
 SET = ROOT / "evaluation" / "sets" / "vocal"
 # Clips of the Deeply set used by the tests (real laughter and crying).
