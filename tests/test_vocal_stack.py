@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +53,16 @@ def _run(st: Stack, path: Path) -> dict[str, Any]:
     return result
 
 
-def test_applause_after_speech_stands_alone(vocal_stack: Stack, jfk: Path, tmp_path: Path) -> None:
-    audio = _write(tmp_path / "jfk-applause.wav",
+@pytest.fixture(scope="module")
+def applause_result(vocal_stack: Stack, jfk: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """jfk.flac, half a second of silence, then real applause (committed, CC BY)."""
+    audio = _write(tmp_path_factory.mktemp("applause") / "jfk-applause.wav",
                    np.concatenate([decode(jfk), np.zeros(SR // 2, np.float32), committed("applause.opus")]))
-    result = _run(vocal_stack, audio)
+    return _run(vocal_stack, audio)
+
+
+def test_applause_after_speech_stands_alone(vocal_stack: Stack, applause_result: dict[str, Any]) -> None:
+    result = applause_result
     assert all("[" not in s["text"] and s["emotion"] == "Neutral" for s in result["segments"])
     applause = [e for e in result["events"] if e["label"] == "Applause"]
     assert applause and all(e["tag"] is None and e["segment"] is None and e["source"] == "yamnet"
@@ -100,8 +106,8 @@ def test_laughter_inside_speech_is_an_inline_tag(vocal_stack: Stack, laugh_resul
         assert vocal_events(result, standalone=False) == [e for e in result["events"] if e["segment"]]
 
 
-def test_studio_shows_the_laugh_and_the_chart_moves(vocal_stack: Stack, laugh_result: dict[str, Any]) -> None:
-    """Browser: the event on the timeline with its legend, the chart no longer flat (screenshot)."""
+def _studio(url: str, job_id: str, check: Callable[[Any], None], shot: str) -> None:
+    """Open a job in the Studio (headless Chromium), run ``check(page)``, take a screenshot."""
     from playwright.sync_api import sync_playwright
 
     from tests.test_studio import ARGS, ARTIFACTS, CHROMIUM
@@ -113,24 +119,44 @@ def test_studio_shows_the_laugh_and_the_chart_moves(vocal_stack: Stack, laugh_re
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{vocal_stack.url}/#job={laugh_result['job_id']}")
+            page.goto(f"{url}/#job={job_id}")
             page.wait_for_selector("#view-editor:not([hidden])", timeout=60_000)
-            mark = page.wait_for_selector('.vocal-mark.vocal[data-tag="laughs"]', timeout=30_000)
-            assert mark is not None and mark.is_visible()
-            assert "laughs" in (mark.get_attribute("title") or "") and "Happy" in (mark.get_attribute("title") or "")
-            legend = page.locator('#vocal-legend .legend-item[data-tag="laughs"]')
-            assert legend.is_visible() and "laughs" in legend.inner_text()
-            assert page.locator("#chart-note").is_hidden()
-            start = float(mark.get_attribute("data-start") or 0)
-            v = page.evaluate("(t) => speechAt(t)", start + 1.0)
-            assert v["valence"] == 0.7 and v["arousal"] == 0.6, v  # the chart moves at the laugh
-            assert page.evaluate("() => speechAt(0.5).valence") == 0  # and not before it
-            assert page.locator(".pill").filter(has_text="laughs").count() >= 1
-            mark.click()  # the timeline seeks to the laugh: the panel shows its emotion
-            page.wait_for_function("() => document.getElementById('speech-badge').textContent === 'Happy'",
-                                   timeout=10_000)
-            page.wait_for_timeout(300)
-            page.screenshot(path=str(ARTIFACTS / "vocal-events.png"), full_page=True)
+            check(page)
+            page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
         finally:
             browser.close()
     assert not errors, errors
+
+
+def test_studio_shows_the_laugh_and_the_chart_moves(vocal_stack: Stack, laugh_result: dict[str, Any]) -> None:
+    """Browser: the event on the timeline with its legend, the chart no longer flat (screenshot)."""
+    def check(page: Any) -> None:
+        mark = page.wait_for_selector('.vocal-mark.vocal[data-tag="laughs"]', timeout=30_000)
+        assert mark is not None and mark.is_visible()
+        assert "laughs" in (mark.get_attribute("title") or "") and "Happy" in (mark.get_attribute("title") or "")
+        legend = page.locator('#vocal-legend .legend-item[data-tag="laughs"]')
+        assert legend.is_visible() and "laughs" in legend.inner_text()
+        assert page.locator("#chart-note").is_hidden()
+        start = float(mark.get_attribute("data-start") or 0)
+        v = page.evaluate("(t) => speechAt(t)", start + 1.0)
+        assert v["valence"] == 0.7 and v["arousal"] == 0.6, v  # the chart moves at the laugh
+        assert page.evaluate("() => speechAt(0.5).valence") == 0  # and not before it
+        assert page.locator(".pill").filter(has_text="laughs").count() >= 1
+        mark.click()  # the timeline seeks to the laugh: the panel shows its emotion
+        page.wait_for_function("() => document.getElementById('speech-badge').textContent === 'Happy'",
+                               timeout=10_000)
+        page.wait_for_timeout(300)
+
+    _studio(vocal_stack.url, laugh_result["job_id"], check, "vocal-events.png")
+
+
+def test_studio_shows_applause_as_context(vocal_stack: Stack, applause_result: dict[str, Any]) -> None:
+    """Browser: a context event is a grey mark with its legend; no tag, so the chart says why."""
+    def check(page: Any) -> None:
+        mark = page.wait_for_selector('.vocal-mark.context[data-tag="applause"]', timeout=30_000)
+        assert mark is not None and mark.is_visible() and "no emotion" in (mark.get_attribute("title") or "")
+        assert page.locator('#vocal-legend .legend-item[data-tag="applause"]').is_visible()
+        note = page.locator("#chart-note")
+        assert note.is_visible() and "vocal-events detector heard no laughter" in note.inner_text()
+
+    _studio(vocal_stack.url, applause_result["job_id"], check, "vocal-context.png")
