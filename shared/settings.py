@@ -329,6 +329,11 @@ class Settings(BaseSettings):
             self.stt.voxtral.model_id = self.model_id_env
         if self.adapter_id_env is not None:
             self.stt.voxtral.adapter_id = self.adapter_id_env or None
+        return self
+
+    @model_validator(mode="after")
+    def _check_together(self) -> Settings:
+        """Values of different groups that must agree."""
         if self.vad.neg_threshold >= self.vad.threshold:
             raise ValueError("vad.neg_threshold must be below vad.threshold")
         if self.celery.time_limit_s <= self.celery.soft_time_limit_s:

@@ -20,14 +20,14 @@ from shared import webhooks
 from shared.celery_app import TASK_WEBHOOK
 from shared.jobs import utcnow
 from shared.schemas import JobView, WebhookDelivery
-from workers import runtime
+from workers import handles
 
 log = logging.getLogger("ethos.worker.webhooks")
 
 
 def enqueue(job_id: str) -> None:
     """Queue the callback of a finished job, if it has one (the body is fixed now)."""
-    rec = runtime.jobs().get(job_id)
+    rec = handles.jobs().get(job_id)
     if rec is None or not rec.callback_url:
         return
     body = JobView.of(rec).model_dump_json(exclude={"deliveries"})
@@ -37,7 +37,7 @@ def enqueue(job_id: str) -> None:
 
 def _post(url: str, msg_id: str, body: bytes) -> tuple[int | None, str | None]:
     """One attempt → (status code, error); the URL is checked again right before it."""
-    s = runtime.settings().webhooks
+    s = handles.settings().webhooks
     try:
         webhooks.check_callback_url(url, s.allow)
     except webhooks.CallbackRefused as e:
@@ -56,13 +56,13 @@ def deliver(self: Task, job_id: str, url: str, body: str, msg_id: str, first_at:
             attempt: int) -> bool:
     """POST ``body`` to ``url``; on failure retry after base·2^(n-1) s (capped) while inside the
     retry window. Returns whether the receiver took it."""
-    s = runtime.settings().webhooks
+    s = handles.settings().webhooks
     t0 = time.perf_counter()
     code, error = _post(url, msg_id, body.encode())
     delay = min(s.backoff_base_s * 2 ** (attempt - 1), s.backoff_max_s)
     retry = error is not None and not error.startswith("refused") and (
         time.time() + delay - first_at <= s.retry_for_s)
-    runtime.jobs().record_delivery(job_id, WebhookDelivery(
+    handles.jobs().record_delivery(job_id, WebhookDelivery(
         webhook_id=msg_id, attempt=attempt, at=utcnow(), ok=error is None, status_code=code,
         error=error, seconds=round(time.perf_counter() - t0, 4), will_retry=retry))
     if error is None:

@@ -119,10 +119,10 @@ def merge_vocal(draft: Draft, outputs: list[VocalOutput]) -> None:
     """The vocal step's merge part: inline tags in the segments, every event in ``events``."""
     if not outputs:
         return
-    from workers import runtime
+    from workers import handles
 
     stt = draft.models.get("stt")
     draft.fields["events"] = place_events(draft.segments, outputs[0].events,
-                                          runtime.settings().vocal.inline_slack_s,
+                                          handles.settings().vocal.inline_slack_s,
                                           stt.engine if stt else None)
     draft.models["vocal"] = outputs[0].model

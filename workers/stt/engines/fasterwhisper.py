@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.errors import EthosError, ModelUnavailable
+from shared.errors import JobError, ModelUnavailable
 from shared.schemas import ModelInfo, Word
 from shared.settings import SttSettings
 from workers.stt.engines.base import SpeechEngine, Transcript
@@ -33,7 +33,7 @@ _MULTILINGUAL_VOCAB = 51865
 _LANG_TOKEN = re.compile(r"^<\|([a-z]{2,3})\|>$")
 
 
-class UnsupportedLanguage(EthosError):
+class UnsupportedLanguage(JobError):
     code = "unsupported_language"
 
 
