@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel
 
 from shared.schemas.result import FaceFrame, ModelInfo, Segment, VocalEvent
@@ -15,6 +17,8 @@ class SttOutput(BaseModel):
     vad: ModelInfo
     seconds: float
     language: str
+    language_probability: float | None = None
+    task: Literal["transcribe", "translate"] = "transcribe"
 
 
 class VocalOutput(BaseModel):

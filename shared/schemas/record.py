@@ -4,6 +4,7 @@ errors, webhook delivery attempts."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -61,6 +62,8 @@ class JobRecord(BaseModel):
     media: MediaInfo
     error: ErrorInfo | None = None
     language: str = "en"
+    # "transcribe", or "translate" (English text of speech in any language).
+    task: Literal["transcribe", "translate"] = "transcribe"
     # The caller's speaker count (exact, or bounds) for diarization, if given.
     num_speakers: int | None = None
     min_speakers: int | None = None

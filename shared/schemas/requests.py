@@ -16,10 +16,10 @@ class SpeakerNames(BaseModel):
 
 
 class SegmentCorrection(BaseModel):
-    """One segment of a correction: its times, text and speaker (the rest is recomputed).
+    """One segment of a correction: its times, text, speaker and language (the rest is recomputed).
 
     The fields the server computes (``emotion``, ``valence``, ``arousal``, ``tags``,
-    ``emotion_track``, ``face_emotion``, ``truncated``) may be sent back as GET gave them and
+    ``emotion_track``, ``face_emotion``, ``truncated``, ``language_probability``) may be sent back as GET gave them and
     are ignored; any other unknown field is refused.
     """
 
@@ -38,6 +38,10 @@ class SegmentCorrection(BaseModel):
     emotion_track: Any = None
     face_emotion: Any = None
     truncated: Any = None
+    # The segment's language is kept as sent; its detection probability is ignored (not measured
+    # on corrected text).
+    language: str | None = Field(None, max_length=16)
+    language_probability: Any = None
 
 
 class ResultCorrection(BaseModel):

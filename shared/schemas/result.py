@@ -3,7 +3,7 @@ the models that made it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -55,6 +55,9 @@ class Segment(BaseModel):
     words: list[Word] = []
     # True when generation hit its token cap: the text may be cut short.
     truncated: bool = False
+    # The language spoken in the segment and, when it was detected, the detection's probability.
+    language: str | None = None
+    language_probability: float | None = None
 
 
 class ModelInfo(BaseModel):
@@ -118,6 +121,10 @@ class Result(BaseModel):
     filename: str
     duration: float
     language: str
+    # Set when the language was detected (the job gave none or "auto").
+    language_probability: float | None = None
+    # "translate": ``text`` and segments are English, ``language`` is the one spoken.
+    task: Literal["transcribe", "translate"] = "transcribe"
     text: str
     segments: list[Segment]
     has_video: bool

@@ -3,6 +3,8 @@ table, limits."""
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel
 
 from shared.schemas.record import ErrorInfo, JobRecord, JobStatus, WebhookDelivery
@@ -59,6 +61,7 @@ class JobView(BaseModel):
     started_at: str | None
     finished_at: str | None
     language: str
+    task: Literal["transcribe", "translate"] = "transcribe"
     media: PublicMedia
     error: ErrorInfo | None
     deleted: bool
@@ -76,7 +79,7 @@ class JobView(BaseModel):
         return cls(
             id=rec.id, status=rec.status, stage=rec.stage, progress=round(rec.progress, 4),
             created_at=rec.created_at, started_at=rec.started_at, finished_at=rec.finished_at,
-            language=rec.language, media=media,
+            language=rec.language, task=rec.task, media=media,
             error=rec.error, deleted=rec.deleted, links=links,
         )
 
@@ -121,3 +124,5 @@ class TagTable(BaseModel):
 class Limits(BaseModel):
     max_upload_bytes: int
     max_duration_s: float
+    # Each live STT engine: {"languages": [...] or null (any), "detects": bool, "tasks": [...]}.
+    engines: dict[str, dict[str, Any]] = {}
