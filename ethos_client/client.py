@@ -65,6 +65,21 @@ def _result_params(fmt: str, version: int | None) -> dict[str, Any]:
     return {"format": fmt, **({"version": version} if version is not None else {})}
 
 
+def vocal_events(result: dict[str, Any], tag: str | None = None,
+                 standalone: bool | None = None) -> list[dict[str, Any]]:
+    """A result's vocal and context events (``[{start, end, label, tag, score, source,
+    segment}]``), optionally only one ``tag`` (``"laughs"``) or only those that stand on their
+    own between segments (``standalone=True``) or sit in a segment's text (``False``)."""
+    out = []
+    for e in result.get("events") or []:
+        if tag is not None and e.get("tag") != tag:
+            continue
+        if standalone is not None and (e.get("segment") is None) != standalone:
+            continue
+        out.append(e)
+    return out
+
+
 def _correction(segments: list[dict[str, Any]], version: int) -> dict[str, Any]:
     """The PUT body and headers that correct result ``version`` (412 if it is no longer the latest)."""
     return {"json": {"segments": segments}, "headers": {"If-Match": f'"v{version}"'}}
@@ -123,6 +138,12 @@ class EthosClient:
         """The result (the latest version, or ``version``): a dict for ``json``, text for
         ``srt``, ``vtt``, ``csv``, ``faces.csv``."""
         return _result(self.http.get(f"/v1/jobs/{job_id}/result", params=_result_params(format, version)), format)
+
+    def vocal_events(self, job_id: str, tag: str | None = None) -> list[dict[str, Any]]:
+        """The finished job's vocal and context events (see :func:`vocal_events`)."""
+        result = self.result(job_id)
+        assert isinstance(result, dict)
+        return vocal_events(result, tag)
 
     def correct(self, job_id: str, segments: list[dict[str, Any]], version: int) -> dict[str, Any]:
         """Save corrected ``segments`` over result ``version`` (the ``version`` of the result you
@@ -217,6 +238,11 @@ class AsyncEthosClient:
     async def result(self, job_id: str, format: str = "json", version: int | None = None) -> dict[str, Any] | str:
         return _result(await self.http.get(f"/v1/jobs/{job_id}/result", params=_result_params(format, version)),
                        format)
+
+    async def vocal_events(self, job_id: str, tag: str | None = None) -> list[dict[str, Any]]:
+        result = await self.result(job_id)
+        assert isinstance(result, dict)
+        return vocal_events(result, tag)
 
     async def correct(self, job_id: str, segments: list[dict[str, Any]], version: int) -> dict[str, Any]:
         r = await self.http.put(f"/v1/jobs/{job_id}/result", **_correction(segments, version))

@@ -95,11 +95,12 @@ class RedisServer:
 
 
 def local_env(tmp: Path, redis_url: str, **extra: str) -> dict[str, str]:
-    """Environment for a stack on local-disk storage under ``tmp``. Diarization is off unless
-    ``extra`` turns it on (``ETHOS_DIARIZE__ENABLED="true"`` with a diarize worker): stacks
-    about other things keep to the workers they start."""
+    """Environment for a stack on local-disk storage under ``tmp``. Diarization and vocal events
+    are off unless ``extra`` turns them on (``ETHOS_DIARIZE__ENABLED="true"`` with a diarize
+    worker, ``ETHOS_VOCAL__ENABLED="true"``): stacks about other things keep to their work."""
     return {
         "ETHOS_DIARIZE__ENABLED": "false",
+        "ETHOS_VOCAL__ENABLED": "false",
         # Jobs without a language stay English (tiny.en, cheap); detection tests send "auto".
         "ETHOS_GATEWAY__DEFAULT_LANGUAGE": "en",
         "ETHOS_REDIS__URL": redis_url,

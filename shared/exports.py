@@ -3,13 +3,19 @@ and CSV of the face timeline.
 
 Speakers appear as their name, else their id (:func:`speaker_label`): always in the CSV;
 in subtitles (SRT ``Name: text``, WebVTT ``<v Name>text``) when the recording has more than
-one speaker or a speaker was named, so a one-voice transcript keeps plain cues."""
+one speaker or a speaker was named, so a one-voice transcript keeps plain cues.
+
+Vocal events written into a segment's text travel with it. Events that stand on their own
+(between segments: laughter, applause, music) are their own subtitle cues (``[laughs]``,
+``[music]``) where no segment overlaps them, and their own CSV rows (``kind`` = ``event``)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from typing import Any
+
+from shared.tags import lookup
 
 
 def _ts(seconds: float, sep: str) -> str:
@@ -41,13 +47,35 @@ def _cue_text(seg: dict[str, Any]) -> str:
     return f"{text} ({seg['emotion']})" if seg.get("emotion") and seg["emotion"] != "Neutral" else text
 
 
+def standalone_events(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The result's events that no segment carries (``segment`` unset), in time order."""
+    return sorted((e for e in result.get("events") or [] if e.get("segment") is None),
+                  key=lambda e: (e["start"], e["end"]))
+
+
+def event_text(event: dict[str, Any]) -> str:
+    """How an event reads in an export: its tag, else its label (``[laughs]``, ``[music]``)."""
+    return f"[{event.get('tag') or str(event.get('label', '')).lower()}]"
+
+
+def _cues(result: dict[str, Any]) -> list[tuple[float, float, dict[str, Any] | None, str]]:
+    """Segments and the standalone events no segment overlaps, in time order."""
+    segs = result.get("segments", [])
+    cues: list[tuple[float, float, dict[str, Any] | None, str]] = [
+        (s["start"], s["end"], s, _cue_text(s)) for s in segs]
+    for e in standalone_events(result):
+        if not any(s["start"] < e["end"] and e["start"] < s["end"] for s in segs):
+            cues.append((e["start"], e["end"], None, event_text(e)))
+    return sorted(cues, key=lambda c: (c[0], c[1]))
+
+
 def to_srt(result: dict[str, Any]) -> str:
     """SubRip: numbered cues, ``HH:MM:SS,mmm`` times, ``Speaker: `` before the text."""
     cues = []
     named = _subtitle_speakers(result)
-    for i, seg in enumerate(result.get("segments", []), 1):
-        who = f"{speaker_label(result, seg)}: " if named else ""
-        cues.append(f"{i}\n{_ts(seg['start'], ',')} --> {_ts(seg['end'], ',')}\n{who}{_cue_text(seg)}\n")
+    for i, (start, end, seg, text) in enumerate(_cues(result), 1):
+        who = f"{speaker_label(result, seg)}: " if named and seg is not None else ""
+        cues.append(f"{i}\n{_ts(start, ',')} --> {_ts(end, ',')}\n{who}{text}\n")
     return "\n".join(cues)
 
 
@@ -55,16 +83,17 @@ def to_vtt(result: dict[str, Any]) -> str:
     """WebVTT: a header, then ``HH:MM:SS.mmm`` cues, the speaker as a voice span."""
     out = ["WEBVTT", ""]
     named = _subtitle_speakers(result)
-    for i, seg in enumerate(result.get("segments", []), 1):
+    for i, (start, end, seg, text) in enumerate(_cues(result), 1):
         who = ""
-        if named:
+        if named and seg is not None:
             voice = " ".join(speaker_label(result, seg).replace("<", "").replace(">", "").replace("&", "and").split())
             who = f"<v {voice}>"
-        out += [str(i), f"{_ts(seg['start'], '.')} --> {_ts(seg['end'], '.')}", who + _cue_text(seg), ""]
+        out += [str(i), f"{_ts(start, '.')} --> {_ts(end, '.')}", who + text, ""]
     return "\n".join(out)
 
 
-SEGMENT_CSV_COLUMNS = ("start", "end", "speaker", "text", "emotion", "valence", "arousal", "face_emotion")
+SEGMENT_CSV_COLUMNS = ("start", "end", "speaker", "text", "emotion", "valence", "arousal", "face_emotion",
+                       "kind")
 
 
 def _csv(header: tuple[str, ...], rows: list[list[Any]]) -> str:
@@ -76,11 +105,19 @@ def _csv(header: tuple[str, ...], rows: list[list[Any]]) -> str:
 
 
 def to_csv(result: dict[str, Any]) -> str:
-    """One row per segment (:data:`SEGMENT_CSV_COLUMNS`); an absent face emotion is empty."""
-    rows = [[speaker_label(result, seg) if k == "speaker"
-             else seg.get(k) if seg.get(k) is not None else "" for k in SEGMENT_CSV_COLUMNS]
-            for seg in result.get("segments", [])]
-    return _csv(SEGMENT_CSV_COLUMNS, rows)
+    """One row per segment (:data:`SEGMENT_CSV_COLUMNS`, ``kind`` = ``segment``) and per
+    standalone event (``kind`` = ``event``: no speaker, its tag as the text and the tag
+    table's emotion), in time order; an absent value is empty."""
+    rows: list[tuple[float, list[Any]]] = []
+    for seg in result.get("segments", []):
+        row = {**seg, "speaker": speaker_label(result, seg), "kind": "segment"}
+        rows.append((seg["start"], [row.get(k) if row.get(k) is not None else "" for k in SEGMENT_CSV_COLUMNS]))
+    for e in standalone_events(result):
+        emo = lookup(e["tag"]) if e.get("tag") else None
+        row = {"start": e["start"], "end": e["end"], "text": event_text(e), "kind": "event",
+               **({"emotion": emo.emotion, "valence": emo.valence, "arousal": emo.arousal} if emo else {})}
+        rows.append((e["start"], [row.get(k, "") for k in SEGMENT_CSV_COLUMNS]))
+    return _csv(SEGMENT_CSV_COLUMNS, [r for _, r in sorted(rows, key=lambda x: x[0])])
 
 
 def faces_to_csv(result: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ deterministic, so a redelivered task overwrites what it wrote before. The layout
 ``diarize.json``               the diarize step's speaker turns (:func:`diarize_json`)
 ``diarize/windows.npz``        its embedding windows, for counting again (:func:`diarize_windows`)
 ``fer/<nnnnn>.json``           one FER chunk's frames (:func:`fer_chunk`)
+``vocal.json``                 the vocal step's events (:func:`vocal_json`)
 ``preview.mp4`` / ``.m4a``     the browser-playable rendition (:func:`preview`)
 ``result.json``                the merged result, version 1 (:func:`result`)
 ``face_frames.json``           every sampled frame of a video (:func:`face_frames`)
@@ -55,6 +56,11 @@ def diarize_json(job_id: str) -> str:
 def diarize_windows(job_id: str) -> str:
     """The diarize step's embedding windows (``workers.diarize.store``): what a recount reads."""
     return object_key(job_id, "diarize/windows.npz")
+
+
+def vocal_json(job_id: str) -> str:
+    """The vocal step's output (``VocalOutput``): laughter, sighs, music… of the audio."""
+    return object_key(job_id, "vocal.json")
 
 
 def fer_chunk(job_id: str, index: int) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -239,6 +239,26 @@ class DiarizeSettings(BaseModel):
     threads: int = Field(1, ge=1)
 
 
+class VocalSettings(BaseModel):
+    """The vocal-events step: YAMNet over the whole audio (README, "Vocal events")."""
+
+    # False: no vocal-events task runs; results carry no detector events.
+    enabled: bool = True
+    # ONNX Runtime intra-op threads per process (scale out with processes).
+    threads: int = Field(1, ge=1)
+    # The packaged model is unpacked here once (a folder named after the zip's digest).
+    cache_dir: Path = Path("data/models")
+    # Per key (a tag such as "laughs", or "music", "applause", "cheering"): the score a run
+    # must reach (above 1: never reported); unset keys keep the calibrated defaults
+    # (workers/vocal/pipeline.py). JSON, e.g. ETHOS_VOCAL__THRESHOLDS='{"sighs": 0.9}'.
+    thresholds: dict[str, Annotated[float, Field(gt=0)]] = {}
+    # A run goes on while the score stays above release × its threshold (hysteresis).
+    release: float = Field(0.6, gt=0, le=1)
+    # An event inside a speech segment becomes an inline tag at the nearest word boundary
+    # when it starts at most this far outside the segment's time range.
+    inline_slack_s: float = Field(0.5, ge=0)
+
+
 class PreviewSettings(BaseModel):
     """The browser-playable rendition made when an upload's codecs are not (README, Studio)."""
 
@@ -347,6 +367,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     webhooks: WebhookSettings = WebhookSettings()
     diarize: DiarizeSettings = DiarizeSettings()
+    vocal: VocalSettings = VocalSettings()
     auth: AuthSettings = AuthSettings()
     retention: RetentionSettings = RetentionSettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared import objects
-from shared.schemas import DiarizeOutput, FerChunkOutput, MediaInfo, SttOutput
+from shared.schemas import DiarizeOutput, FerChunkOutput, MediaInfo, SttOutput, VocalOutput
 from shared.settings import Settings
 
 
@@ -73,6 +73,15 @@ DIARIZE = Step(
     merge="workers.cpu.merge:merge_speakers", describe="workers.diarize.tasks:describe",
     settings="diarize", needed=lambda s: s.diarize.enabled,
 )
+VOCAL = Step(
+    name="vocal", task="ethos.vocal", queue="cpu", module="workers.vocal.tasks",
+    # laughter, sighs, crying… beside transcription; merged after speakers, so the inline
+    # tags land in the segments as finally cut
+    when=lambda info, s: bool(info.has_audio) and s.vocal.enabled,
+    output=objects.vocal_json, schema=VocalOutput,
+    merge="workers.vocal.inline:merge_vocal", describe="workers.vocal.tasks:describe",
+    settings="vocal",
+)
 PREVIEW = Step(
     name="preview", task="ethos.preview", queue="cpu", module="workers.cpu.tasks",
     # prepare decided ``browser_playable`` (workers/cpu/preview.py); the task stores the
@@ -88,9 +97,10 @@ FER = Step(
     merge="workers.cpu.merge:merge_faces", describe="workers.fer.tasks:describe", settings="fer",
 )
 
-# In merge order: speech first (segments), then speakers (which split segments), then faces
-# (a face label per segment). The order of ``parts`` and of the chord follows it too.
-STEPS: tuple[Step, ...] = (STT, DIARIZE, PREVIEW, FER)
+# In merge order: speech first (segments), then speakers (which split segments), then vocal
+# events (inline tags in the final segments), then faces (a face label per segment). The order
+# of ``parts`` and of the chord follows it too.
+STEPS: tuple[Step, ...] = (STT, DIARIZE, VOCAL, PREVIEW, FER)
 
 
 def by_name(name: str) -> Step:

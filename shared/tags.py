@@ -42,9 +42,33 @@ _ROWS: list[tuple[tuple[str, ...], str, float, float]] = [
     (("stammers",), "Anxious", -0.25, 0.35),
     (("nervous",), "Anxious", -0.30, 0.40),
     (("laughs nervously",), "Anxious", -0.10, 0.40),
+    (("screams", "screaming"), "Anxious", -0.60, 0.90),
+    (("coughs", "coughing"), "Neutral", 0.00, 0.10),
+    (("sneezes", "sneezing"), "Neutral", 0.00, 0.10),
     (("clears throat",), "Neutral", 0.00, 0.10),
     (("pause",), "Neutral", 0.00, -0.10),
 ]
+
+# The vocal-events detector (workers/vocal): the tag it writes → the AudioSet classes (YAMNet's
+# display names) that stand for it. Every tag here is in the table above.
+AUDIOSET_TAGS: dict[str, tuple[str, ...]] = {
+    "laughs": ("Laughter", "Baby laughter", "Giggle", "Snicker", "Belly laugh", "Chuckle, chortle"),
+    "crying": ("Crying, sobbing", "Baby cry, infant cry", "Whimper", "Wail, moan"),
+    "sighs": ("Sigh",),
+    "gasps": ("Gasp",),
+    "screams": ("Screaming",),
+    "shouts": ("Shout", "Yell", "Children shouting"),
+    "whispers": ("Whispering",),
+    "coughs": ("Cough",),
+    "sneezes": ("Sneeze",),
+    "clears throat": ("Throat clearing",),
+}
+# Context events: kept in the result's events with no emotion, never written into the text.
+AUDIOSET_CONTEXT: dict[str, tuple[str, ...]] = {
+    "music": ("Music",),
+    "applause": ("Applause", "Clapping"),
+    "cheering": ("Cheering",),
+}
 
 TAG_TABLE: dict[str, TagEmotion] = {
     name: TagEmotion(emotion, valence, arousal)
@@ -188,7 +212,11 @@ def annotate(text: str, start: float, end: float, words: Sequence[Word] = ()) ->
 
 def table_rows() -> TagTable:
     """The table and the colours as the API serves them."""
-    return TagTable(
-        tags=[TagRow(tags=list(names), emotion=e, valence=v, arousal=a) for names, e, v, a in _ROWS],
-        colours=COLOURS,
-    )
+    rows = []
+    for names, e, v, a in _ROWS:
+        detected = next((t for t in names if t in AUDIOSET_TAGS), None)
+        rows.append(TagRow(tags=list(names), emotion=e, valence=v, arousal=a,
+                           audioset=list(AUDIOSET_TAGS[detected]) if detected else [],
+                           detector_tag=detected))
+    context = {k: list(v) for k, v in AUDIOSET_CONTEXT.items()}
+    return TagTable(tags=rows, colours=COLOURS, context=context)

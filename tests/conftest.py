@@ -69,6 +69,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         "ETHOS_FER__CHUNK_S": "3",
         # Speakers are tested on stacks of their own (test_diarize_stack.py).
         "ETHOS_DIARIZE__ENABLED": "false",
+        # Vocal events are tested on a stack of their own (test_vocal_stack.py).
+        "ETHOS_VOCAL__ENABLED": "false",
         # Callbacks may reach loopback receivers (the tests' own) and no other internal address.
         "ETHOS_WEBHOOKS__ALLOW": '["127.0.0.1/32"]',
         "ETHOS_WEBHOOKS__SECRET": WEBHOOK_SECRET,

@@ -23,6 +23,7 @@ function renderTimeline() {
     if (s.id === state.activeId) b.classList.add("active");
     track.append(b);
   }
+  vocalTimeline(track, r, state.pps);
 }
 
 // ------------------------------------------------------------------ chart
@@ -38,6 +39,7 @@ function drawChartBase() {
     for (let i = 0; i <= n; i++) { const t = (i / n) * r.duration; const v = speechAt(t)[key]; const y = H / 2 - v * (H / 2 - 6 * dpr); i ? g.lineTo((i / n) * W, y) : g.moveTo(0, y); }
     g.stroke();
   }
+  vocalChart(g, r, W, H, dpr);
   g.fillStyle = "#8b93a7"; g.font = `${10 * dpr}px system-ui`; g.fillText("valence", 6 * dpr, 12 * dpr); g.fillStyle = "#ff9f43"; g.fillText("arousal", 56 * dpr, 12 * dpr);
   state.chartBase = off;
   const strip = $("face-strip"); strip.replaceChildren(); strip.hidden = !r.has_video;
@@ -66,15 +68,15 @@ function faceLegend(r) {
 
 // Why the valence/arousal chart is flat: no tags, and which engine wrote none.
 function chartNote(r) {
-  const note = $("chart-note"); const tags = r.segments.reduce((n, s) => n + (s.tags || []).length, 0);
+  const note = $("chart-note"); const tags = r.segments.reduce((n, s) => n + (s.tags || []).length, 0) + (r.events || []).filter((e) => e.tag && e.segment == null).length;
   const engine = r.models.stt ? r.models.stt.engine : null;
   if (!r.segments.length) note.textContent = "No speech in this recording, so there is no speech emotion to chart.";
-  else if (!tags) note.textContent = `Flat: this transcript has no tags such as [laughs] or [sighs], and valence and arousal come only from tags. ${engine === "voxtral" ? "The model heard none." : `The ${engine || "speech"} engine writes no tags (Voxtral with the evoxtral adapter, on a GPU, does).`} You can add tags by editing a segment's text.`;
+  else if (!tags) note.textContent = `Flat: this transcript has no tags such as [laughs] or [sighs], and valence and arousal come only from tags. ${r.models.vocal ? "The vocal-events detector heard no laughter, sighs or crying. " : ""}${engine === "voxtral" ? "The model heard none." : `The ${engine || "speech"} engine writes no tags (Voxtral with the evoxtral adapter, on a GPU, does).`} You can add tags by editing a segment's text.`;
   note.hidden = !(!r.segments.length || !tags);
 }
 
 function drawChart(t) {
-  const cv = $("chart"); if (!state.chartBase) return; const g = cv.getContext("2d");
+  const cv = $("chart"); if (!state.chartBase || !state.chartBase.width || !cv.width) return; const g = cv.getContext("2d");
   g.clearRect(0, 0, cv.width, cv.height); g.drawImage(state.chartBase, 0, 0);
   const x = (t / Math.max(state.result.duration, 1e-6)) * cv.width;
   g.strokeStyle = "#7c9cff"; g.lineWidth = 2; g.beginPath(); g.moveTo(x, 0); g.lineTo(x, cv.height); g.stroke();

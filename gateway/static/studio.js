@@ -51,7 +51,7 @@ const scriptsLoaded = new Promise((ok) => document.addEventListener("DOMContentL
 async function init() {
   if (apiKey()) setKey(apiKey());  // refresh the media cookie
   const [tags, limits] = await Promise.all([api("/v1/tags"), api("/v1/limits"), scriptsLoaded]);
-  COLORS = tags.colours;
+  COLORS = tags.colours; window.tagTable = tags;
   const sheet = document.createElement("style");
   sheet.textContent = Object.entries(COLORS).map(([e, c]) => `.e-${e} { color: ${c}; }`).join("\n");
   document.head.append(sheet);
@@ -65,7 +65,7 @@ async function init() {
   $("zoom-out").onclick = () => zoom(1 / 1.6);
   $("tl-inner").addEventListener("click", (e) => { const r = $("tl-inner").getBoundingClientRect(); seek((e.clientX - r.left) / state.pps); });
   $("transcript").addEventListener("click", onTranscriptClick);
-  window.addEventListener("resize", () => state.result && (renderTimeline(), drawChartBase()));
+  window.addEventListener("resize", () => state.result && (renderTimeline(), drawChartBase(), update()));
   readiness(); setInterval(readiness, 10000);
   await refreshRecent(); setInterval(refreshRecent, 8000);
   const m = location.hash.match(/job=([\w-]+)/);

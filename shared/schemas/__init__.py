@@ -19,7 +19,13 @@ from shared.schemas.events import (
 )
 from shared.schemas.health import Health, Readiness
 from shared.schemas.original_app import CompatAccepted, CompatJob, CompatTranscript, CompatWord
-from shared.schemas.pipeline import DiarizeOutput, FerChunkOutput, SpeakerTurn, SttOutput
+from shared.schemas.pipeline import (
+    DiarizeOutput,
+    FerChunkOutput,
+    SpeakerTurn,
+    SttOutput,
+    VocalOutput,
+)
 from shared.schemas.record import (
     MAX_SPEAKERS,
     ErrorInfo,
@@ -39,6 +45,7 @@ from shared.schemas.result import (
     Segment,
     SpeakerInfo,
     TagHit,
+    VocalEvent,
     Word,
 )
 from shared.schemas.views import (
@@ -56,4 +63,4 @@ from shared.schemas.views import (
     job_links,
 )
 
-__all__ = ['CompatAccepted', 'CompatJob', 'CompatTranscript', 'CompatWord', 'DiarizeOutput', 'DoneEvent', 'EmotionPoint', 'ErrorBody', 'ErrorEvent', 'ErrorInfo', 'EventLog', 'FaceChunkInfo', 'FaceEvent', 'FaceFrame', 'FaceFrames', 'FerChunkOutput', 'Health', 'JobAccepted', 'JobEvent', 'JobLinks', 'JobList', 'JobRecord', 'JobStatus', 'JobView', 'Limits', 'MAX_SPEAKERS', 'MediaInfo', 'ModelInfo', 'ProgressEvent', 'PublicMedia', 'Readiness', 'Result', 'ResultCorrection', 'ResultVersion', 'ResultVersions', 'Segment', 'SegmentCorrection', 'SegmentEvent', 'SpeakerInfo', 'SpeakerNames', 'SpeakerTurn', 'StatusEvent', 'SttOutput', 'TagHit', 'TagRow', 'TagTable', 'WebhookDelivery', 'Word', 'job_links']
+__all__ = ['CompatAccepted', 'CompatJob', 'CompatTranscript', 'CompatWord', 'DiarizeOutput', 'DoneEvent', 'EmotionPoint', 'ErrorBody', 'ErrorEvent', 'ErrorInfo', 'EventLog', 'FaceChunkInfo', 'FaceEvent', 'FaceFrame', 'FaceFrames', 'FerChunkOutput', 'Health', 'JobAccepted', 'JobEvent', 'JobLinks', 'JobList', 'JobRecord', 'JobStatus', 'JobView', 'Limits', 'MAX_SPEAKERS', 'MediaInfo', 'ModelInfo', 'ProgressEvent', 'PublicMedia', 'Readiness', 'Result', 'ResultCorrection', 'ResultVersion', 'ResultVersions', 'Segment', 'SegmentCorrection', 'SegmentEvent', 'SpeakerInfo', 'SpeakerNames', 'SpeakerTurn', 'StatusEvent', 'SttOutput', 'TagHit', 'TagRow', 'TagTable', 'VocalEvent', 'VocalOutput', 'WebhookDelivery', 'Word', 'job_links']

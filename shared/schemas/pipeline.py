@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from shared.schemas.result import FaceFrame, ModelInfo, Segment
+from shared.schemas.result import FaceFrame, ModelInfo, Segment, VocalEvent
 
 
 class SttOutput(BaseModel):
@@ -19,6 +19,15 @@ class SttOutput(BaseModel):
     language: str
     language_probability: float | None = None
     task: Literal["transcribe", "translate"] = "transcribe"
+
+
+class VocalOutput(BaseModel):
+    """What the vocal-events task leaves in storage (``objects.vocal_json``)."""
+
+    events: list[VocalEvent]
+    model: ModelInfo
+    hops: int
+    seconds: float
 
 
 class SpeakerTurn(BaseModel):

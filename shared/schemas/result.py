@@ -15,6 +15,8 @@ class TagHit(BaseModel):
     emotion: str | None
     valence: float | None
     arousal: float | None
+    # Who put the tag there: "yamnet" (the vocal-events detector), else the engine's text.
+    source: str | None = None
 
 
 class EmotionPoint(BaseModel):
@@ -99,6 +101,21 @@ class FaceChunkInfo(BaseModel):
     seconds: float
 
 
+class VocalEvent(BaseModel):
+    """A sound of the voice (laughter, a sigh, crying…) or of the scene (music, applause)."""
+
+    start: float
+    end: float
+    # The AudioSet class that scored highest over the event ("Laughter", "Music").
+    label: str
+    # The Ethos tag it stands for ("laughs"); None for a context event, which has no emotion.
+    tag: str | None
+    score: float
+    source: str = "yamnet"
+    # The segment whose text carries it as an inline tag; None when it stands on its own.
+    segment: int | None = None
+
+
 class Result(BaseModel):
     job_id: str
     filename: str
@@ -121,6 +138,8 @@ class Result(BaseModel):
     face_chunks: list[FaceChunkInfo] | None = None
     # Every speaker of the segments, in order of first appearance, with their speech time.
     speakers: list[SpeakerInfo] = []
+    # Vocal and context events in time order (README, "Vocal events").
+    events: list[VocalEvent] = []
     models: dict[str, ModelInfo]
     timings: dict[str, float]
     created_at: str

@@ -107,6 +107,9 @@ class TagRow(BaseModel):
     emotion: str
     valence: float
     arousal: float
+    # The AudioSet classes the vocal-events detector reports, and the tag it writes for them.
+    audioset: list[str] = []
+    detector_tag: str | None = None
 
 
 class TagTable(BaseModel):
@@ -114,6 +117,8 @@ class TagTable(BaseModel):
 
     tags: list[TagRow]
     colours: dict[str, str]
+    # Context events (no emotion, never inline): their name → the AudioSet classes.
+    context: dict[str, list[str]] = {}
 
 
 class Limits(BaseModel):

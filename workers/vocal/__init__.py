@@ -1,0 +1,1 @@
+"""Vocal events: laughter, sighs, crying and other sounds of the voice, found by YAMNet."""
