@@ -68,6 +68,8 @@ def main() -> int:
         ("worker-cpu", ["-Q", "cpu", "-c", str(max(2, cores // 2)), "-n", "cpu@%h"]),
         ("worker-stt", ["-Q", "stt", "-c", "1", "-n", "stt@%h"]),  # one process per GPU
         ("worker-fer", ["-Q", "fer", "-c", str(max(1, cores // 2)), "-n", "fer@%h"]),
+        # Callbacks apart: a slow receiver holds one of these, never a cpu process.
+        ("worker-webhooks", ["-Q", "webhooks", "-c", "2", "-n", "webhooks@%h"]),
     ]
     if s.diarize.enabled:  # speakers, beside transcription (one process: it is light)
         workers.append(("worker-diarize", ["-Q", "diarize", "-c", "1", "-n", "diarize@%h"]))

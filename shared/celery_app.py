@@ -1,7 +1,8 @@
 """The Celery app: queues, routing and the settings that long GPU tasks need.
 
 Queues: ``stt`` (GPU speech work), ``fer`` (face work, scales out), ``diarize`` (speaker
-embeddings and clustering, CPU), ``cpu`` (probe, audio extraction, merge, webhook deliveries). Tasks are sent by name, so the gateway never imports
+embeddings and clustering, CPU), ``cpu`` (probe, audio extraction, merge, preview, upkeep), ``webhooks`` (callback deliveries,
+apart so that a slow receiver never holds a cpu process). Tasks are sent by name, so the gateway never imports
 worker code. Nothing is built at import: the gateway calls :func:`make_celery` in its lifespan, the workers in
 ``workers.app.create_worker_app``.
 """
@@ -13,7 +14,7 @@ from kombu import Queue
 
 from shared.settings import Settings, get_settings
 
-QUEUES = ("cpu", "stt", "fer", "diarize")
+QUEUES = ("cpu", "stt", "fer", "diarize", "webhooks")
 
 TASK_PREPARE = "ethos.prepare"
 TASK_STT = "ethos.stt.transcribe"
@@ -28,7 +29,7 @@ ROUTES = {
     TASK_PREPARE: {"queue": "cpu"},
     TASK_MERGE: {"queue": "cpu"},
     TASK_PREVIEW: {"queue": "cpu"},
-    TASK_WEBHOOK: {"queue": "cpu"},
+    TASK_WEBHOOK: {"queue": "webhooks"},
     TASK_UPKEEP: {"queue": "cpu"},
     TASK_STT: {"queue": "stt"},
     TASK_FER: {"queue": "fer"},

@@ -165,6 +165,7 @@ class WebhookSettings(BaseModel):
     # Hosts or CIDR networks a callback_url may reach even though they are not public
     # (e.g. ["127.0.0.1/32"]); everything else non-public is refused (400 at submission).
     allow: list[str] = []
+    # One attempt in all (connect, send, the response head); the response body is not read.
     timeout_s: float = Field(10.0, gt=0)
     # Retries back off exponentially (base * 2^n, capped) until retry_for_s after the first try.
     backoff_base_s: float = Field(5.0, gt=0)

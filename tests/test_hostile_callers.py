@@ -4,14 +4,17 @@ or to another tenant, each tried against real processes on loopback."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.procs import Stack, private_stack
+from tests.procs import Stack, private_stack, wait_for
 from tests.test_security import h, new_key
 
 JSON_LIMIT = 64 * 1024
@@ -22,7 +25,11 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Auth required, a small body bound, a cpu worker and the gateway (no stt: jobs stop
     after prepare, which is all these tests need)."""
     with private_stack(tmp_path_factory.mktemp("hostile2"), ETHOS_AUTH__REQUIRED="true",
-                       ETHOS_GATEWAY__MAX_JSON_BYTES=str(JSON_LIMIT)) as st:
+                       ETHOS_GATEWAY__MAX_JSON_BYTES=str(JSON_LIMIT),
+                       ETHOS_WEBHOOKS__ALLOW='["127.0.0.1/32"]', ETHOS_WEBHOOKS__TIMEOUT_S="2",
+                       ETHOS_WEBHOOKS__RETRY_FOR_S="1") as st:
+        st.worker("cpu", 1, name="cpu")
+        st.worker("webhooks", 1, name="webhooks")
         st.gateway()
         yield st
 
@@ -89,3 +96,110 @@ def test_key_holders_bodies_are_bounded(hostile: Stack, key: str, ctype: str) ->
         # a 5,000-digit Content-Length is too large, not a crash
         status, got = raw_request(hostile, head.replace(str(1 << 30), "9" * 5000), b"x")
         assert status in (400, 413), got
+
+
+class Trickler:
+    """A loopback HTTP receiver that answers one byte every ``every`` seconds, forever."""
+
+    def __init__(self, every: float = 0.3) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.every, self.hits, self.hosts = every, 0, []  # type: ignore[var-annotated]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        self.hits += 1
+        head = conn.recv(65536)
+        self.hosts.append(next((ln.split(b":", 1)[1].strip().decode() for ln in head.split(b"\r\n")
+                                if ln.lower().startswith(b"host:")), ""))
+        try:
+            for b in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 100_000:
+                conn.sendall(bytes([b]))
+                time.sleep(self.every)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def submit(st: Stack, key: str, data: bytes, name: str = "x.bin", **fields: str) -> str:
+    with httpx.Client(base_url=st.url, timeout=30) as c:
+        r = c.post("/v1/jobs", files={"file": (name, data)}, data=fields, headers=h(key))
+    assert r.status_code == 202, r.text
+    return r.json()["id"]  # type: ignore[no-any-return]
+
+
+def job(st: Stack, key: str, job_id: str) -> dict[str, Any]:
+    return httpx.get(f"{st.url}/v1/jobs/{job_id}", headers=h(key), timeout=10).json()  # type: ignore[no-any-return]
+
+
+def test_slow_webhook_receiver_holds_no_cpu_process(hostile: Stack, key: str) -> None:
+    """A receiver trickling its answer is cut off at the attempt's total deadline (2 s), on the
+    webhooks queue: meanwhile the cpu worker (one process) goes on preparing other jobs."""
+    slow = Trickler()
+    try:
+        garbage = os.urandom(20_000)  # not media: prepare fails it, which calls back
+        first = submit(hostile, key, garbage, callback_url=f"http://127.0.0.1:{slow.port}/hook")
+        wait_for(lambda: slow.hits, 30, what="the delivery to start")
+        t0 = time.monotonic()
+        second = submit(hostile, key, garbage)
+        wait_for(lambda: job(hostile, key, second)["status"] == "failed", 30, 0.1, what="the second job")
+        assert time.monotonic() - t0 < 10
+        d = wait_for(lambda: job(hostile, key, first)["deliveries"], 30, 0.2, what="the attempt's record")
+    finally:
+        slow.close()
+    assert d[0]["ok"] is False and "no answer within 2 s" in d[0]["error"], d
+    assert d[0]["seconds"] < 4
+
+
+def test_webhook_connects_to_the_address_it_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS rebinding: the name resolves to an allowed address for the check and to another one
+    after; the delivery goes to the checked one, with the name as Host, resolving it once."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from shared.settings import WebhookSettings
+    from workers.webhooks import post
+
+    got: list[str] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers["content-length"]))
+            got.append(self.headers["host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    real = socket.getaddrinfo
+    asked: list[str] = []
+
+    def rebinding(host: Any, *args: Any, **kw: Any) -> Any:
+        if host == "hooks.rebind.test":
+            asked.append(host)
+            ip = "127.0.0.1" if len(asked) == 1 else "192.0.2.1"  # then an address never checked
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, 0))]
+        return real(host, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    try:
+        url = f"http://hooks.rebind.test:{server.server_port}/hook"
+        code, error = post(url, "msg_1", b"{}", WebhookSettings(allow=["127.0.0.1/32"], timeout_s=3))
+    finally:
+        server.shutdown()
+    assert (code, error) == (204, None)
+    assert got == [f"hooks.rebind.test:{server.server_port}"] and len(asked) == 1
