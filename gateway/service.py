@@ -13,7 +13,6 @@ from gateway.auth import Caller, check_active_jobs
 from gateway.context import Context
 from gateway.errors import ApiError
 from gateway.metrics import count_upload
-from gateway.sniff import media_type, safe_extension
 from gateway.upload import receive_upload
 from shared import languages
 from shared.celery_app import TASK_PREPARE
@@ -75,7 +74,9 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
         request,
         file_field=file_field,
         storage=c.storage,
-        key_for=lambda name: object_key(job_id, f"input{safe_extension(name)}"),
+        # Not the uploader's extension: nothing downstream (ffmpeg least of all) may take the
+        # uploaded name as a hint of what the bytes are.
+        key_for=lambda name: object_key(job_id, "input"),
         max_bytes=c.settings.limits.max_upload_bytes,
         chunk_bytes=c.settings.gateway.upload_chunk_bytes,
     )
@@ -101,7 +102,8 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
             max_speakers=hi,
             callback_url=callback,
             media_key=up.key,
-            content_type=media_type(up.filename, up.sniffed),
+            # What the bytes are, never what the name says (an uploaded page is not served as one).
+            content_type=up.sniffed or "application/octet-stream",
             owner=who.key_id,
         )
         await run_in_threadpool(c.jobs.create, rec)

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -203,3 +204,26 @@ def test_webhook_connects_to_the_address_it_checked(monkeypatch: pytest.MonkeyPa
         server.shutdown()
     assert (code, error) == (204, None)
     assert got == [f"hooks.rebind.test:{server.server_port}"] and len(asked) == 1
+
+
+def test_uploaded_page_is_never_served_as_one(hostile: Stack, key: str, silent_wav: Path) -> None:
+    """An HTML upload (binary enough to pass the text check) comes back as a download with
+    nosniff, whatever its name; a recording comes back inline as the audio type it is."""
+    page = b"\x00<html><script>fetch('/v1/jobs')</script></html>" + os.urandom(4000)
+    evil = submit(hostile, key, page, name="evil.html")
+    wav = submit(hostile, key, silent_wav.read_bytes(), name="talk.html")
+    with httpx.Client(base_url=hostile.url, headers=h(key), timeout=30) as c:
+        r = c.get(f"/v1/jobs/{evil}/media")
+        assert r.status_code == 200 and r.content == page
+        assert r.headers["content-type"] == "application/octet-stream"
+        assert r.headers["content-disposition"].startswith("attachment")
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert "sandbox" in r.headers["content-security-policy"]
+        wait_for(lambda: job(hostile, key, wav)["media"].get("has_audio"), 30, 0.2, what="the probe")
+        r = c.get(f"/v1/jobs/{wav}/media")
+        assert r.headers["content-type"] == "audio/wav" and r.headers["content-disposition"].startswith("inline")
+        assert r.headers["x-content-type-options"] == "nosniff"
+    # nothing in storage keeps the uploaded extension
+    root = hostile.env["ETHOS_STORAGE__LOCAL_ROOT"]
+    names = [p.name for p in Path(root).rglob("input*")]
+    assert names and all(n == "input" for n in names), names

@@ -170,11 +170,18 @@ def get_media(job_id: str, rendition: str = "original", c: Context = Depends(ctx
         key = rec.preview_key
         name = f"{name.rsplit('.', 1)[0] or 'media'}.preview.{ext}"
         ctype = "video/mp4" if ext == "mp4" else "audio/mp4"
+    # Inline only as the audio or video type the bytes were recognised as, once the probe found
+    # a stream in them; anything else is a download, and never a page of this origin.
+    playable = ctype.startswith(("audio/", "video/")) and (rec.media.has_audio or rec.media.has_video)
+    if not playable:
+        ctype = "application/octet-stream"
     size = c.storage.size(key)
     headers = {
         "Accept-Ranges": "bytes",
-        "Content-Disposition": _disposition(name),
+        "Content-Disposition": _disposition(name, "inline" if playable else "attachment"),
         "Cache-Control": "private, max-age=3600",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
     }
     start, end, status = 0, size - 1, 200
     if range_:
