@@ -28,7 +28,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with private_stack(tmp_path_factory.mktemp("hostile2"), ETHOS_AUTH__REQUIRED="true",
                        ETHOS_GATEWAY__MAX_JSON_BYTES=str(JSON_LIMIT),
                        ETHOS_WEBHOOKS__ALLOW='["127.0.0.1/32"]', ETHOS_WEBHOOKS__TIMEOUT_S="2",
-                       ETHOS_WEBHOOKS__RETRY_FOR_S="1") as st:
+                       ETHOS_WEBHOOKS__RETRY_FOR_S="1", ETHOS_LIMITS__MAX_DURATION_S="10") as st:
         st.worker("cpu", 1, name="cpu")
         st.worker("webhooks", 1, name="webhooks")
         st.gateway()
@@ -145,6 +145,12 @@ def job(st: Stack, key: str, job_id: str) -> dict[str, Any]:
     return httpx.get(f"{st.url}/v1/jobs/{job_id}", headers=h(key), timeout=10).json()  # type: ignore[no-any-return]
 
 
+def failed(st: Stack, key: str, job_id: str, timeout: float = 30) -> dict[str, Any]:
+    """The job's view once it failed."""
+    return wait_for(lambda: (j := job(st, key, job_id))["status"] == "failed" and j,  # type: ignore[no-any-return]
+                    timeout, 0.2, what=f"job {job_id} to fail")
+
+
 def test_slow_webhook_receiver_holds_no_cpu_process(hostile: Stack, key: str) -> None:
     """A receiver trickling its answer is cut off at the attempt's total deadline (2 s), on the
     webhooks queue: meanwhile the cpu worker (one process) goes on preparing other jobs."""
@@ -227,3 +233,45 @@ def test_uploaded_page_is_never_served_as_one(hostile: Stack, key: str, silent_w
     root = hostile.env["ETHOS_STORAGE__LOCAL_ROOT"]
     names = [p.name for p in Path(root).rglob("input*")]
     assert names and all(n == "input" for n in names), names
+
+
+def test_duration_is_enforced_while_decoding(hostile: Stack, key: str, tmp_path: Path) -> None:
+    """A Matroska file whose header declares 1 s but which holds 60 s fails as too long."""
+    import struct
+    import subprocess
+
+    src = tmp_path / "long.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "60",
+                    "-c:a", "pcm_s16le", str(src)], check=True)
+    data = bytearray(src.read_bytes())
+    at = data.find(b"\x44\x89\x88")  # Segment Info → Duration, an 8-byte float in ms
+    data[at + 3:at + 11] = struct.pack(">d", 1000.0)
+    liar = submit(hostile, key, bytes(data), name="short.mkv")
+    rec = failed(hostile, key, liar, 60)
+    assert rec["media"]["duration"] == 1.0  # what the header said
+    assert rec["error"]["code"] == "too_long", rec["error"]
+
+
+def test_ffmpeg_follows_nothing_an_upload_points_at(hostile: Stack, key: str, tmp_path: Path) -> None:
+    """HLS playlists (binary enough to pass the text check) naming a file on the worker's disk
+    and a loopback URL: neither is read, the job fails as unsupported, its error names no path."""
+    import subprocess
+
+    secret = tmp_path / "secret.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=d=2", "-c:a", "mp2", "-f", "mpegts",
+                    str(secret)], check=True)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    try:
+        for target in (str(secret), f"http://127.0.0.1:{port}/a.ts"):
+            playlist = (f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2,\n{target}\n"
+                        "#EXT-X-ENDLIST\n").encode() + b"\x00" * 64
+            jid = submit(hostile, key, playlist, name="list.m3u8")
+            rec = failed(hostile, key, jid)
+            assert rec["error"]["code"] == "unsupported_media", rec["error"]
+            assert "/" not in rec["error"]["message"].split(":", 1)[-1], rec["error"]  # no scratch path
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()

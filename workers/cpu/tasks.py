@@ -75,7 +75,7 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
         if info.has_audio:
             store.set_stage(job_id, "extracting_audio", 0.05)
             wav = tmp / "audio.wav"
-            media.extract_audio(src, wav, rec.media.filename)
+            media.extract_audio(src, wav, rec.media.filename, info.format, s.limits.max_duration_s)
             storage().upload_file(media_key(job_id, "audio.wav"), wav, "audio/wav")
             parts.append("stt")
             header.append(signature(TASK_STT, args=(job_id,), immutable=True))
