@@ -16,6 +16,7 @@ from gateway import bodylimit, errors, metrics
 from gateway.context import Context
 from gateway.events import BLOCK_MS
 from gateway.routes import compat, corrections, health, jobs
+from gateway.sockets import SocketSlots
 from shared.celery_app import make_celery
 from shared.jobs import AsyncJobEvents, JobStore, connect
 from shared.settings import Settings, get_settings
@@ -32,8 +33,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = connect(s.redis.url, s.redis.socket_timeout_s)
+        # Room for every websocket the gateway allows, and for synchronous waits beside them.
         events = AsyncJobEvents(s.redis.url, s.redis.key_prefix,
-                                socket_timeout_s=s.redis.socket_timeout_s + BLOCK_MS / 1000)
+                                socket_timeout_s=s.redis.socket_timeout_s + BLOCK_MS / 1000,
+                                max_connections=s.gateway.max_websockets + 64)
+        app.state.sockets = SocketSlots(s.gateway.max_websockets_per_key, s.gateway.max_websockets)
         app.state.ctx = Context(
             settings=s,
             jobs=JobStore(client, s.redis.key_prefix, s.redis.job_ttl_s),

@@ -157,6 +157,9 @@ class GatewaySettings(BaseModel):
     sync_wait_s: float = Field(600.0, gt=0)
     # JSON request bodies (a result correction) larger than this get 413 before they are read.
     max_json_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    # Event websockets open at once, per API key and in all (each holds a Redis connection).
+    max_websockets_per_key: int = Field(20, ge=1)
+    max_websockets: int = Field(500, ge=1)
 
 
 class WebhookSettings(BaseModel):

@@ -28,7 +28,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with private_stack(tmp_path_factory.mktemp("hostile2"), ETHOS_AUTH__REQUIRED="true",
                        ETHOS_GATEWAY__MAX_JSON_BYTES=str(JSON_LIMIT),
                        ETHOS_WEBHOOKS__ALLOW='["127.0.0.1/32"]', ETHOS_WEBHOOKS__TIMEOUT_S="2",
-                       ETHOS_WEBHOOKS__RETRY_FOR_S="1", ETHOS_LIMITS__MAX_DURATION_S="10") as st:
+                       ETHOS_WEBHOOKS__RETRY_FOR_S="1", ETHOS_LIMITS__MAX_DURATION_S="10",
+                       ETHOS_GATEWAY__MAX_WEBSOCKETS_PER_KEY="3", ETHOS_GATEWAY__MAX_WEBSOCKETS="5") as st:
         st.worker("cpu", 1, name="cpu")
         st.worker("webhooks", 1, name="webhooks")
         st.gateway()
@@ -275,3 +276,43 @@ def test_ffmpeg_follows_nothing_an_upload_points_at(hostile: Stack, key: str, tm
             listener.accept()
     finally:
         listener.close()
+
+
+def test_websockets_are_capped_per_key_and_in_all(hostile: Stack, key: str, silent_wav: Path) -> None:
+    """3 sockets a key, 5 in all: the 4th of one key and the 6th overall get too_many_sockets;
+    closing one frees its slot."""
+    import asyncio
+
+    import websockets
+
+    other, third = new_key(hostile, "other"), new_key(hostile, "third")
+    mine = submit(hostile, key, silent_wav.read_bytes(), name="a.wav")  # stays unfinished: no stt
+    theirs = submit(hostile, other, silent_wav.read_bytes(), name="b.wav")
+    url = hostile.url.replace("http", "ws") + "/v1/jobs/{}/events"
+
+    async def connect(k: str, job_id: str) -> Any:
+        return await websockets.connect(url.format(job_id), subprotocols=["ethos", f"ethos.key.{k}"])  # type: ignore[list-item]
+
+    async def refused(k: str, job_id: str) -> str:
+        ws = await connect(k, job_id)
+        first = json.loads(await ws.recv())
+        await ws.close()
+        assert first.get("code") == "too_many_sockets", f"socket granted: {first}"
+        assert ws.close_code == 4429
+        return first["message"]  # type: ignore[no-any-return]
+
+    async def go() -> None:
+        held = [await connect(key, mine) for _ in range(3)]
+        for ws in held:  # each is streaming: its first event replayed
+            assert "code" not in json.loads(await ws.recv())
+        assert "MAX_WEBSOCKETS_PER_KEY" in await refused(key, mine)
+        held += [await connect(other, theirs) for _ in range(2)]
+        assert "limit of 5" in await refused(third, theirs)
+        await held.pop(0).close()
+        await asyncio.sleep(0.3)
+        held.append(await connect(key, mine))
+        assert "code" not in json.loads(await held[-1].recv())
+        for ws in held:
+            await ws.close()
+
+    asyncio.run(go())

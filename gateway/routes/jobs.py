@@ -14,6 +14,7 @@ from gateway.context import Context, ctx
 from gateway.errors import ERROR_RESPONSES, ApiError
 from gateway.events import stream_events
 from gateway.ranges import RangeNotSatisfiable, parse_range
+from gateway.sockets import SocketSlots
 from shared.exports import faces_to_csv, to_csv, to_srt, to_vtt
 from shared.schemas import (
     EventLog,
@@ -131,7 +132,17 @@ async def job_events(websocket: WebSocket, job_id: str) -> None:
         await websocket.close(code=4401, reason="an API key is needed (subprotocol ethos.key.<key>)")
         return
     await websocket.accept(subprotocol=ws_key(websocket)[1])
-    await stream_events(websocket, c, job_id, who.key_id)
+    slots: SocketSlots = websocket.app.state.sockets
+    refused = slots.take(who.key_id)
+    if refused:
+        await websocket.send_json({"type": "error", "job_id": job_id, "code": "too_many_sockets",
+                                   "message": refused})
+        await websocket.close(code=4429)
+        return
+    try:
+        await stream_events(websocket, c, job_id, who.key_id)
+    finally:
+        slots.give(who.key_id)
 
 
 @router.delete("/jobs/{job_id}", response_model=JobView)
