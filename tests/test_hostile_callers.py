@@ -19,6 +19,8 @@ from tests.procs import Stack, private_stack, wait_for
 from tests.test_security import h, new_key
 
 JSON_LIMIT = 64 * 1024
+UPLOAD_LIMIT = 1_000_000
+B = "XyZ0boundary"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                        ETHOS_GATEWAY__MAX_JSON_BYTES=str(JSON_LIMIT),
                        ETHOS_WEBHOOKS__ALLOW='["127.0.0.1/32"]', ETHOS_WEBHOOKS__TIMEOUT_S="2",
                        ETHOS_WEBHOOKS__RETRY_FOR_S="1", ETHOS_LIMITS__MAX_DURATION_S="10",
-                       ETHOS_GATEWAY__MAX_WEBSOCKETS_PER_KEY="3", ETHOS_GATEWAY__MAX_WEBSOCKETS="5") as st:
+                       ETHOS_GATEWAY__MAX_WEBSOCKETS_PER_KEY="3", ETHOS_GATEWAY__MAX_WEBSOCKETS="5",
+                       ETHOS_LIMITS__MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT)) as st:
         st.worker("cpu", 1, name="cpu")
         st.worker("webhooks", 1, name="webhooks")
         st.gateway()
@@ -316,3 +319,33 @@ def test_websockets_are_capped_per_key_and_in_all(hostile: Stack, key: str, sile
             await ws.close()
 
     asyncio.run(go())
+
+
+def _part(name: str, data: bytes, filename: str | None = None, extra: int = 0) -> bytes:
+    disp = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+    pad = "".join(f"X-Pad-{i}: p\r\n" for i in range(extra))
+    return f"--{B}\r\nContent-Disposition: {disp}\r\n{pad}\r\n".encode() + data + b"\r\n"
+
+
+@pytest.mark.parametrize("what, parts, status", [
+    ("a large other file part", [_part("junk", b"\1" * (2 * UPLOAD_LIMIT), "junk.bin")], 413),
+    ("a thousand small fields", [_part(f"f{i}", b"x") for i in range(1000)], 400),
+    ("a hundred headers in a part", [_part("language", b"en", extra=100)], 400),
+])
+def test_multipart_is_bounded_whatever_the_part(hostile: Stack, key: str, silent_wav: Path, what: str,
+                                                parts: list[bytes], status: int) -> None:
+    """Every byte of the body counts against the upload limit, chunked or not; parts and headers
+    per part are bounded; nothing is stored."""
+    body = b"".join(parts) + _part("file", silent_wav.read_bytes(), "a.wav") + f"--{B}--\r\n".encode()
+
+    def chunked() -> Iterator[bytes]:
+        for i in range(0, len(body), 65536):
+            yield body[i:i + 65536]
+
+    before = len(list(Path(hostile.env["ETHOS_STORAGE__LOCAL_ROOT"]).rglob("input")))
+    with httpx.Client(base_url=hostile.url, timeout=30) as c:
+        for content in (body, chunked()):
+            r = c.post("/v1/jobs", content=content,
+                       headers={**h(key), "Content-Type": f"multipart/form-data; boundary={B}"})
+            assert r.status_code == status, (what, r.text)
+    assert len(list(Path(hostile.env["ETHOS_STORAGE__LOCAL_ROOT"]).rglob("input"))) == before
