@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway import bodylimit, errors, metrics
+from gateway import bodylimit, errors, hosts, metrics
 from gateway.context import Context
 from gateway.events import BLOCK_MS
 from gateway.routes import compat, corrections, health, jobs
@@ -60,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Emotion-aware transcription: upload, poll or stream, read the result.")
     errors.install(app)
     bodylimit.install(app, s.gateway.max_json_bytes)
+    if not s.auth.required:  # keys guard a closed gateway; an open one checks the Host
+        hosts.install(app, s.gateway.allowed_hosts)
     if s.auth.cors_origins:  # none: browsers allow same-origin calls only
         app.add_middleware(CORSMiddleware, allow_origins=s.auth.cors_origins,
                            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],

@@ -160,6 +160,8 @@ class GatewaySettings(BaseModel):
     # Event websockets open at once, per API key and in all (each holds a Redis connection).
     max_websockets_per_key: int = Field(20, ge=1)
     max_websockets: int = Field(500, ge=1)
+    # With auth off: the Host names the gateway answers (DNS rebinding guard); "*": any.
+    allowed_hosts: list[str] = ["127.0.0.1", "localhost", "[::1]"]
 
 
 class WebhookSettings(BaseModel):

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.procs import Stack, private_stack, wait_for
-from tests.test_security import h, new_key
+from tests.test_security import extra_gateway, h, new_key
 
 JSON_LIMIT = 64 * 1024
 UPLOAD_LIMIT = 1_000_000
@@ -349,3 +349,21 @@ def test_multipart_is_bounded_whatever_the_part(hostile: Stack, key: str, silent
                        headers={**h(key), "Content-Type": f"multipart/form-data; boundary={B}"})
             assert r.status_code == status, (what, r.text)
     assert len(list(Path(hostile.env["ETHOS_STORAGE__LOCAL_ROOT"]).rglob("input"))) == before
+
+
+def test_open_gateway_answers_only_loopback_names(hostile: Stack) -> None:
+    """DNS rebinding against ``make run``: an open gateway refuses another Host (400), answers
+    its loopback names; the allowed names are a setting."""
+    url = extra_gateway(hostile, ETHOS_AUTH__REQUIRED="false")
+    port = url.rsplit(":", 1)[1]
+    with httpx.Client(base_url=url, timeout=10) as c:
+        for host in ("rebound.example", f"rebound.example:{port}", "127.0.0.1.evil.example"):
+            r = c.get("/v1/jobs", headers={"Host": host})
+            assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_host", host
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "LOCALHOST"):
+            assert c.get("/v1/jobs", headers={"Host": host}).status_code == 200, host
+    url = extra_gateway(hostile, ETHOS_AUTH__REQUIRED="false", ETHOS_GATEWAY__ALLOWED_HOSTS='["ethos.lan", "127.0.0.1"]')
+    assert httpx.get(url + "/v1/jobs", headers={"Host": "ethos.lan"}).status_code == 200
+    assert httpx.get(url + "/v1/jobs", headers={"Host": "localhost"}).status_code == 400
+    # the keyed gateway is guarded by its keys, whatever the Host
+    assert httpx.get(hostile.url + "/v1/jobs", headers={"Host": "rebound.example"}).status_code == 401
