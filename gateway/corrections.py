@@ -15,8 +15,8 @@ from typing import Any
 from gateway import service
 from gateway.context import Context
 from gateway.errors import ApiError
-from shared import corrections
-from shared.jobs import object_key, utcnow
+from shared import corrections, objects
+from shared.jobs import utcnow
 from shared.schemas import JobRecord, Result, ResultCorrection, ResultVersion, ResultVersions
 
 _ETAG = re.compile(r'^"?v(\d{1,9})"?$')
@@ -63,7 +63,7 @@ def save(c: Context, rec: JobRecord, if_match: str | None, body: ResultCorrectio
         new = corrections.apply(Result.model_validate(base_raw), body, new_version, at)
     except corrections.InvalidCorrection as e:
         raise ApiError(422, "invalid_correction", str(e)) from e
-    key = object_key(rec.id, f"versions/v{new_version:05d}-{secrets.token_hex(4)}.json")
+    key = objects.result_version(rec.id, new_version, secrets.token_hex(4))
     c.storage.put_bytes(key, new.model_dump_json().encode())
     ok, n = c.jobs.commit_version(rec.id, base_version, key, at, len(new.segments))
     if ok != 1:

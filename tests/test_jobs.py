@@ -35,7 +35,7 @@ def test_lifecycle_and_terminal_states_stick(store: JobStore) -> None:
 def test_progress_only_moves_forward(store: JobStore) -> None:
     job_id = new(store)
     store.start(job_id, "probing")
-    store.set_plan(job_id, ["stt", "fer"], 1)
+    store.set_plan(job_id, ["stt", "fer"], {"fer": 1})
     store.part_progress(job_id, "stt", 1.0, "transcribing")
     p1 = store.get(job_id).progress  # type: ignore[union-attr]
     store.part_progress(job_id, "stt", 0.2, "transcribing")  # a redelivered task restarting

@@ -26,7 +26,7 @@ def test_original_variable_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODEL_ID", "/models/voxtral")
     monkeypatch.setenv("ADAPTER_ID", "YongkangZOU/evoxtral-lora")
     s = Settings()
-    assert s.stt.model_id == "/models/voxtral" and s.stt.adapter_id == "YongkangZOU/evoxtral-lora"
+    assert s.stt.voxtral.model_id == "/models/voxtral" and s.stt.voxtral.adapter_id == "YongkangZOU/evoxtral-lora"
 
 
 def test_gateway_imports_no_model_code() -> None:

@@ -9,8 +9,8 @@ import psutil
 
 from shared.schemas import MediaInfo
 from tests.procs import Stack, private_stack, wait_for
-from workers.cpu.tasks import plan_fer_chunks
 from workers.fer.models import CLASSES
+from workers.fer.plan import plan_fer_chunks
 from workers.fer.video import sample_times
 
 

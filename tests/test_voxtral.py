@@ -136,7 +136,7 @@ def test_batched_equals_one_by_one(tiny: tuple[Path, Path]) -> None:
 
 
 def test_token_cap_scales_and_truncation_is_flagged(tiny: tuple[Path, Path]) -> None:
-    assert SttSettings().tokens_per_second == 10.0  # the measured density (README, "Token cap")
+    assert SttSettings().voxtral.tokens_per_second == 10.0  # the measured density (README, "Token cap")
     e = engine(tiny, tokens_per_second=4.0, min_new_tokens_cap=8)
     assert e.token_cap(1.0) == 8 and e.token_cap(10.0) == 40 and e.token_cap(30.0) == 120
     out = e.transcribe(clips()[:1], "en")

@@ -42,12 +42,13 @@ def curate(model_ref: str, adapter: str, data: list[Example], out: Path, cfg: Rs
     import torch
     from tqdm import tqdm
 
-    from shared.settings import SttSettings
+    from shared.settings import SttSettings, VoxtralSettings
     from workers.stt.engines.voxtral import SR, VoxtralEngine
 
     torch.manual_seed(cfg.seed)
-    engine = VoxtralEngine(SttSettings(engine="voxtral", model_id=model_ref, adapter_id=adapter,
-                                       device=cfg.device, batch_size=cfg.samples))  # type: ignore[arg-type]
+    engine = VoxtralEngine(SttSettings(
+        engine="voxtral", device=cfg.device,  # type: ignore[arg-type]
+        voxtral=VoxtralSettings(model_id=model_ref, adapter_id=adapter, batch_size=cfg.samples)))
     engine.load()
     kept: list[dict[str, Any]] = []
     for ex in tqdm(data, desc="rs", unit="clip"):

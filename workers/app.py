@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import Celery
 
-from shared import logs
+from shared import logs, steps
 from shared.celery_app import make_celery
 from workers import metrics, runtime
 
@@ -18,10 +18,6 @@ from workers import metrics, runtime
 def create_worker_app() -> Celery:
     """The Celery app a worker process runs, with its heartbeat, logging and metrics installed."""
     from celery.signals import setup_logging
-
-    from workers.diarize.tasks import describe as describe_diarize
-    from workers.fer.tasks import describe as describe_fer
-    from workers.stt.tasks import describe as describe_stt
 
     s = runtime.settings()
 
@@ -32,6 +28,29 @@ def create_worker_app() -> Celery:
     metrics.install(s)  # before the app: prometheus_client must see its folder at first import
     metrics.install_job_logging()
     app = make_celery(s)
-    runtime.install_signals({"stt": describe_stt, "fer": describe_fer,
-                             "diarize": describe_diarize})
+    runtime.install_signals(describers())
     return app
+
+
+def describers() -> dict[str, runtime.Describer]:
+    """Per queue, what a worker on it runs (the describers of the steps routed there)."""
+    by_queue: dict[str, list[runtime.Describer]] = {}
+    for step in steps.STEPS:
+        if step.describe:
+            by_queue.setdefault(step.queue, []).append(steps.hook(step.describe))
+    return {q: fns[0] if len(fns) == 1 else _combined(fns) for q, fns in by_queue.items()}
+
+
+def _combined(fns: list[runtime.Describer]) -> runtime.Describer:
+    """Several steps on one queue: their descriptions together, ready only if all are."""
+
+    def describe() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        ready = True
+        for fn in fns:
+            part = fn()
+            ready = ready and bool(part.get("ready", True))
+            out.update(part)
+        return {**out, "ready": ready}
+
+    return describe

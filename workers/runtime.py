@@ -21,7 +21,8 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from shared.errors import EthosError, JobGone
-from shared.jobs import JobStore, connect, object_key
+from shared.jobs import JobStore, connect
+from shared.objects import basename
 from shared.schemas import JobRecord
 from shared.settings import Settings, get_settings
 from shared.storage import Storage, make_storage
@@ -45,10 +46,6 @@ def jobs() -> JobStore:
     return JobStore(connect(s.redis.url, s.redis.socket_timeout_s), s.redis.key_prefix, s.redis.job_ttl_s)
 
 
-# A job's objects in storage: ``media_key(job_id, "stt.json")`` (see shared.jobs.object_key).
-media_key = object_key
-
-
 @contextlib.contextmanager
 def scratch(job_id: str) -> Iterator[Path]:
     """A private scratch folder for one task, removed afterwards."""
@@ -60,13 +57,14 @@ def scratch(job_id: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def local_copy(key: str, folder: Path, name: str) -> Path:
-    """A local path for a stored object: the file itself on local disk, else a download."""
+def local_copy(key: str, folder: Path, name: str | None = None) -> Path:
+    """A local path for a stored object: the file itself on local disk, else a download
+    into ``folder`` (as ``name``, by default the key's last part)."""
     st = storage()
     direct = st.local_path(key)
     if direct is not None and direct.exists():
         return direct
-    dest = folder / name
+    dest = folder / (name or basename(key))
     st.download_file(key, dest)
     return dest
 

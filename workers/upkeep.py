@@ -15,8 +15,9 @@ from typing import Any
 
 from celery import shared_task
 
+from shared import objects
 from shared.celery_app import TASK_UPKEEP
-from shared.jobs import JobStore, object_key
+from shared.jobs import JobStore
 from shared.storage import Storage
 from workers import runtime
 
@@ -30,7 +31,7 @@ def expire_old(jobs: JobStore, storage: Storage, period_s: float, now: float | N
     while batch := [j for j in jobs.created_before(cutoff) if j not in gone]:
         for job_id in batch:
             jobs.cancel(job_id)  # a job still running past retention stops at its next check
-            storage.delete_prefix(object_key(job_id))
+            storage.delete_prefix(objects.job_prefix(job_id))
             jobs.purge(job_id)
             gone.append(job_id)
     return gone

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from gateway.context import Context, ctx
+from shared import steps
 from shared.celery_app import QUEUES
 from shared.schemas import Health, Readiness
 
@@ -40,8 +41,9 @@ def readiness(c: Context) -> tuple[bool, dict[str, Any]]:
         deps["storage"] = {"state": "ok", "backend": c.storage.name}
     except Exception as e:  # noqa: BLE001
         deps["storage"] = {"state": "down", "backend": c.storage.name, "message": str(e)}
-    # The diarize queue is needed only while diarization is on.
-    queues = [q for q in QUEUES if q != "diarize" or c.settings.diarize.enabled]
+    # A step's queue is needed only while the step may run (e.g. diarize while it is on).
+    optional = {st.queue for st in steps.STEPS} - {st.queue for st in steps.STEPS if st.needed(c.settings)}
+    queues = [q for q in QUEUES if q not in optional]
     workers: dict[str, list[dict[str, Any]]] = {q: [] for q in queues}
     if deps["redis"]["state"] == "ok":
         now = time.time()

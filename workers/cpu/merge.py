@@ -1,7 +1,16 @@
-"""Fuse per-segment speech and per-second face results into the result (README, "Result")."""
+"""Fuse the steps' outputs into the result (README, "Result").
+
+The merge task parses each step's output objects and hands them, in the step table's order
+(``shared.steps``), to the step's merge part: a function ``part(draft, outputs)`` that adds
+what the step knows to the :class:`Draft`. The draft then becomes the :class:`Result`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared import steps
 from shared.faces import segment_face
 from shared.jobs import utcnow
 from shared.schemas import (
@@ -12,16 +21,97 @@ from shared.schemas import (
     JobRecord,
     ModelInfo,
     Result,
+    Segment,
+    SpeakerInfo,
     SttOutput,
 )
 from workers.cpu.speakers import assign_speakers
-from workers.fer.timeline import Timeline, per_second, unique_frames
+from workers.fer.timeline import per_second, unique_frames
 
 
-def face_timeline(chunks: list[FerChunkOutput]) -> tuple[dict[int, str], dict[int, dict[str, float]]]:
-    """Per-second face label (argmax of the mean scores) and mean class scores."""
-    faces = per_second(f for c in sorted(chunks, key=lambda c: c.start) for f in c.frames)
-    return faces.labels, faces.scores
+@dataclass
+class Draft:
+    """The result being assembled: the merge parts fill it in table order."""
+
+    rec: JobRecord
+    timings: dict[str, float]
+    segments: list[Segment] = field(default_factory=list)
+    speakers: list[SpeakerInfo] = field(default_factory=list)
+    models: dict[str, ModelInfo] = field(default_factory=dict)
+    # Further Result fields set by a step (e.g. the face timeline).
+    fields: dict[str, Any] = field(default_factory=dict)
+    # The per-frame log of a video job, stored beside the result (``?detail=frames``).
+    frames: FaceFrames | None = None
+
+    @property
+    def result(self) -> Result:
+        rec = self.rec
+        return Result(
+            job_id=rec.id,
+            filename=rec.media.filename,
+            duration=float(rec.media.duration or 0.0),
+            language=rec.language,
+            text=" ".join(s.text for s in self.segments if s.text).strip(),
+            segments=self.segments,
+            speakers=self.speakers,
+            has_video=bool(rec.media.has_video),
+            models=self.models,
+            timings=self.timings,
+            created_at=rec.created_at,
+            finished_at=utcnow(),
+            **self.fields,
+        )
+
+
+def compose(rec: JobRecord, outputs: dict[str, list[Any]], timings: dict[str, float]) -> Draft:
+    """Apply every step's merge part to its parsed outputs (``[]``: the step did not run)."""
+    draft = Draft(rec, timings)
+    for step in steps.STEPS:
+        if step.merge:
+            steps.hook(step.merge)(draft, outputs.get(step.name, []))
+    return draft
+
+
+def merge_speech(draft: Draft, outputs: list[SttOutput]) -> None:
+    """The stt step: the segments (every one ``SPEAKER_00`` until speakers are known)."""
+    stt = outputs[0] if outputs else None
+    draft.segments, draft.speakers = assign_speakers(
+        [s.model_copy(deep=True) for s in (stt.segments if stt else [])], None)
+    if stt:
+        draft.models["stt"] = stt.model
+        draft.models["vad"] = stt.vad
+
+
+def merge_speakers(draft: Draft, outputs: list[DiarizeOutput]) -> None:
+    """The diarize step: each segment takes its speaker, split where the speaker changes."""
+    if not outputs:
+        return
+    draft.segments, draft.speakers = assign_speakers(draft.segments, outputs[0].turns)
+    draft.models["diarize"] = outputs[0].model
+
+
+def merge_faces(draft: Draft, outputs: list[FerChunkOutput]) -> None:
+    """The fer step: the per-second face timeline and each segment's face label (video only)."""
+    if outputs:
+        draft.models["fer"] = outputs[0].model
+    if not draft.rec.media.has_video:
+        return
+    chunks = sorted(outputs, key=lambda c: c.start)
+    faces = per_second(f for c in chunks for f in c.frames)
+    for seg in draft.segments:
+        seg.face_emotion = segment_face(seg, faces.labels)
+    draft.fields.update(
+        face_emotion_timeline={str(k): v for k, v in faces.labels.items()},
+        face_scores={str(k): v for k, v in faces.scores.items()},
+        face_counts={str(k): v for k, v in faces.counts.items()},
+        frames_without_face=sum(c.frames_without_face for c in chunks),
+        face_chunks=[
+            {"start": c.start, "end": c.end, "frames": len(c.frames),
+             "frames_without_face": c.frames_without_face, "worker": c.worker, "seconds": c.seconds}
+            for c in chunks
+        ],
+    )
+    draft.frames = frame_log(chunks)
 
 
 def build_result(
@@ -31,47 +121,16 @@ def build_result(
     timings: dict[str, float],
     diarized: DiarizeOutput | None = None,
 ) -> Result:
-    """The final result object for a job."""
-    has_video = bool(rec.media.has_video)
-    segments, speakers = assign_speakers(
-        [s.model_copy(deep=True) for s in (stt.segments if stt else [])],
-        diarized.turns if diarized else None)
-    faces = Timeline()
-    if has_video:
-        faces = per_second(f for c in sorted(fer, key=lambda c: c.start) for f in c.frames)
-        for seg in segments:
-            seg.face_emotion = segment_face(seg, faces.labels)
-    models: dict[str, ModelInfo] = {}
-    if stt:
-        models["stt"] = stt.model
-        models["vad"] = stt.vad
-    if fer:
-        models["fer"] = fer[0].model
-    if diarized:
-        models["diarize"] = diarized.model
-    return Result(
-        job_id=rec.id,
-        filename=rec.media.filename,
-        duration=float(rec.media.duration or 0.0),
-        language=rec.language,
-        text=" ".join(s.text for s in segments if s.text).strip(),
-        segments=segments,
-        speakers=speakers,
-        has_video=has_video,
-        face_emotion_timeline={str(k): v for k, v in faces.labels.items()} if has_video else None,
-        face_scores={str(k): v for k, v in faces.scores.items()} if has_video else None,
-        face_counts={str(k): v for k, v in faces.counts.items()} if has_video else None,
-        frames_without_face=sum(c.frames_without_face for c in fer) if has_video else None,
-        face_chunks=[
-            {"start": c.start, "end": c.end, "frames": len(c.frames),
-             "frames_without_face": c.frames_without_face, "worker": c.worker, "seconds": c.seconds}
-            for c in sorted(fer, key=lambda c: c.start)
-        ] if has_video else None,
-        models=models,
-        timings=timings,
-        created_at=rec.created_at,
-        finished_at=utcnow(),
-    )
+    """The final result object for a job from the three merged steps' outputs."""
+    outputs: dict[str, list[Any]] = {steps.STT.name: [stt] if stt else [], steps.FER.name: fer,
+                                     steps.DIARIZE.name: [diarized] if diarized else []}
+    return compose(rec, outputs, timings).result
+
+
+def face_timeline(chunks: list[FerChunkOutput]) -> tuple[dict[int, str], dict[int, dict[str, float]]]:
+    """Per-second face label (argmax of the mean scores) and mean class scores."""
+    faces = per_second(f for c in sorted(chunks, key=lambda c: c.start) for f in c.frames)
+    return faces.labels, faces.scores
 
 
 def frame_log(fer: list[FerChunkOutput]) -> FaceFrames:

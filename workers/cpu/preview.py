@@ -58,11 +58,6 @@ def playable(info: MediaInfo) -> tuple[bool, str]:
     return True, f"{info.audio_codec} in {info.container}"
 
 
-def preview_name(info: MediaInfo) -> tuple[str, str]:
-    """The preview's object name and content type."""
-    return ("preview.mp4", "video/mp4") if info.has_video else ("preview.m4a", "audio/mp4")
-
-
 def command(src: Path, dest: Path, info: MediaInfo, cfg: PreviewSettings) -> list[str]:
     """The ffmpeg command that makes the preview (progress on stdout)."""
     # The demuxer the probe found, and no more than the probed duration (a header that lies

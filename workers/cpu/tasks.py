@@ -4,48 +4,27 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
-from celery import chord, shared_task, signature
+from celery import Signature, chord, shared_task, signature
 
-from shared.celery_app import (
-    TASK_DIARIZE,
-    TASK_FER,
-    TASK_MERGE,
-    TASK_PREPARE,
-    TASK_PREVIEW,
-    TASK_STT,
-)
+from shared import objects, steps
+from shared.celery_app import TASK_MERGE, TASK_PREPARE
 from shared.errors import TooLong
-from shared.schemas import DiarizeOutput, FerChunkOutput, JobStatus, MediaInfo, SttOutput
+from shared.schemas import JobStatus
 from workers import runtime
 from workers.cpu import media, preview
-from workers.cpu.merge import build_result, frame_log
-from workers.runtime import (
-    JobTask,
-    active_record,
-    ensure_active,
-    jobs,
-    media_key,
-    storage,
-)
+from workers.cpu.merge import compose
+from workers.runtime import JobTask, active_record, ensure_active, jobs, storage
 
 log = logging.getLogger("ethos.cpu")
 
 
-def plan_fer_chunks(info: MediaInfo, chunk_s: float, fps: float) -> list[tuple[float, float]]:
-    """Time ranges of a video for the FER fan-out; empty for audio-only media.
-
-    Chunk borders fall on the 1/fps sampling grid, so no sample is shared or skipped.
-    """
-    if not info.has_video or not info.duration:
-        return []
-    chunk_s = max(round(chunk_s * fps), 1) / fps
-    spans, start = [], 0.0
-    while start < info.duration:
-        end = min(start + chunk_s, info.duration)
-        spans.append((round(start, 3), round(end, 3)))
-        start = end
-    return spans
+def step_tasks(job_id: str, step: steps.Step, args: list[tuple[object, ...]] | None) -> list[Signature]:
+    """The step's tasks for a job: one with the job id, or one per fan-out item."""
+    if args is None:
+        return [signature(step.task, args=(job_id,), immutable=True)]
+    return [signature(step.task, args=(job_id, i, *a), immutable=True) for i, a in enumerate(args)]
 
 
 @shared_task(name=TASK_PREPARE, base=JobTask, bind=True)
@@ -70,31 +49,28 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
                 f"{s.limits.max_duration_s:.0f} s (ETHOS_LIMITS__MAX_DURATION_S)"
             )
         ensure_active(job_id)
-        parts: list[str] = []
-        header = []
         if info.has_audio:
             store.set_stage(job_id, "extracting_audio", 0.05)
-            wav = tmp / "audio.wav"
+            wav = tmp / "extracted.wav"
             media.extract_audio(src, wav, rec.media.filename, info.format, s.limits.max_duration_s)
-            storage().upload_file(media_key(job_id, "audio.wav"), wav, "audio/wav")
-            parts.append("stt")
-            header.append(signature(TASK_STT, args=(job_id,), immutable=True))
-            if s.diarize.enabled:  # in parallel with transcription, on its own queue
-                parts.append("diarize")
-                header.append(signature(TASK_DIARIZE, args=(job_id,), immutable=True))
-        if not info.browser_playable and s.preview.enabled:
-            log.info("job %s needs a preview: %s", job_id, why)
-            parts.append("preview")
-            header.append(signature(TASK_PREVIEW, args=(job_id,), immutable=True))
-        spans = plan_fer_chunks(info, s.fer.chunk_s, s.fer.fps)
-        if spans:
-            parts.append("fer")
-            header += [
-                signature(TASK_FER, args=(job_id, i, a, b), immutable=True)
-                for i, (a, b) in enumerate(spans)
-            ]
+            storage().upload_file(objects.audio_wav(job_id), wav, "audio/wav")
+        if not info.browser_playable:
+            log.info("job %s: the upload does not play in a browser: %s", job_id, why)
+        parts: list[str] = []
+        chunks: dict[str, int] = {}
+        header: list[Signature] = []
+        for step in steps.STEPS:  # the step table decides what runs (shared.steps)
+            if not step.when(info, s):
+                continue
+            args = list(steps.hook(step.fan_out)(info, s)) if step.fan_out else None
+            if args is not None:
+                if not args:
+                    continue
+                chunks[step.name] = len(args)
+            parts.append(step.name)
+            header += step_tasks(job_id, step, args)
     ensure_active(job_id)
-    store.set_plan(job_id, parts, len(spans))
+    store.set_plan(job_id, parts, chunks)
     store.record_timing(job_id, "prepare", time.perf_counter() - t0)
     store.set_stage(job_id, "analyzing", 0.10)
     merge = signature(TASK_MERGE, args=(job_id,), immutable=True)
@@ -102,21 +78,21 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
         chord(header)(merge)
     else:
         merge.apply_async()
-    return {"parts": parts, "fer_chunks": len(spans)}
+    return {"parts": parts, "chunks": chunks}
 
 
-@shared_task(name=TASK_PREVIEW, base=JobTask, bind=True)
+@shared_task(name=steps.PREVIEW.task, base=JobTask, bind=True)
 def make_preview(self: JobTask, job_id: str) -> str | None:
     """Encode the browser-playable preview beside the original (a failure only loses it)."""
     t0 = time.perf_counter()
     store = jobs()
     rec = active_record(job_id)
-    name, ctype = preview.preview_name(rec.media)
+    key, ctype = objects.preview(job_id, bool(rec.media.has_video))
     cfg = runtime.settings().preview
     store.part_progress(job_id, "preview", 0.0, "preview")
     with runtime.scratch(job_id) as tmp:
         src = runtime.local_copy(rec.media_key, tmp, "input")
-        out = tmp / name
+        out = tmp / objects.basename(key)
         try:
             preview.encode(src, out, rec.media, cfg,
                            lambda f: store.part_progress(job_id, "preview", f, "preview"))
@@ -126,7 +102,6 @@ def make_preview(self: JobTask, job_id: str) -> str | None:
             store.part_progress(job_id, "preview", 1.0, "preview")
             return None
         ensure_active(job_id)
-        key = media_key(job_id, name)
         storage().upload_file(key, out, ctype)
     store.set_preview(job_id, key)
     store.record_timing(job_id, "preview", time.perf_counter() - t0)
@@ -142,29 +117,31 @@ def merge(self: JobTask, job_id: str) -> str | None:
     rec = active_record(job_id)
     store.set_stage(job_id, "merging", 0.92)
     st = storage()
-    stt = None
-    if "stt" in rec.parts:
-        stt = SttOutput.model_validate_json(st.get_bytes(media_key(job_id, "stt.json")))
-    fer = [
-        FerChunkOutput.model_validate_json(st.get_bytes(media_key(job_id, f"fer/{i:05d}.json")))
-        for i in range(rec.fer_chunks)
-    ]
-    diarized = None
-    if "diarize" in rec.parts:
-        diarized = DiarizeOutput.model_validate_json(st.get_bytes(media_key(job_id, "diarize.json")))
+    outputs: dict[str, list[Any]] = {}
+    for step in steps.STEPS:  # each step's output objects, parsed ([] when it did not run)
+        if step.merge is None or step.output is None or step.schema is None:
+            continue
+        if step.name not in rec.parts:
+            keys = []
+        elif step.fan_out:
+            keys = [step.output(job_id, i) for i in range(rec.chunks.get(step.name, 0))]
+        else:
+            keys = [step.output(job_id)]
+        outputs[step.name] = [step.schema.model_validate_json(st.get_bytes(k)) for k in keys]
     timings = store.timings(job_id)
     timings["merge"] = round(time.perf_counter() - t0, 4)
-    result = build_result(rec, stt, fer, timings, diarized)
-    result_key = media_key(job_id, "result.json")
+    draft = compose(rec, outputs, timings)
+    result = draft.result
+    result_key = objects.result(job_id)
     st.put_bytes(result_key, result.model_dump_json(exclude={"face_frames"}).encode())
     frames_key = None
-    if result.has_video:
-        frames_key = media_key(job_id, "face_frames.json")
-        st.put_bytes(frames_key, frame_log(fer).model_dump_json().encode())
+    if draft.frames is not None:
+        frames_key = objects.face_frames(job_id)
+        st.put_bytes(frames_key, draft.frames.model_dump_json().encode())
     if not store.succeed(job_id, result_key, frames_key):
         # Canceled or deleted while merging: leave nothing behind.
         if store.status(job_id) != JobStatus.succeeded:
-            st.delete_prefix(media_key(job_id))
+            st.delete_prefix(objects.job_prefix(job_id))
         return None
     runtime.notify_callback(job_id)
     return result_key

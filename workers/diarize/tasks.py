@@ -6,11 +6,12 @@ import time
 
 from celery import shared_task
 
-from shared.celery_app import TASK_DIARIZE
+from shared import objects
+from shared.steps import DIARIZE
 from workers import runtime
 from workers.diarize.cluster import SpeakerCount
 from workers.diarize.pipeline import diarize_audio
-from workers.runtime import JobTask, active_record, ensure_active, jobs, media_key
+from workers.runtime import JobTask, active_record, ensure_active, jobs
 from workers.stt.audio import read_wav
 
 
@@ -24,16 +25,16 @@ def describe() -> dict[str, object]:
         return {"ready": False, "message": str(e)}
 
 
-@shared_task(name=TASK_DIARIZE, base=JobTask, bind=True)
+@shared_task(name=DIARIZE.task, base=JobTask, bind=True)
 def diarize(self: JobTask, job_id: str) -> str:
-    """Speaker turns of a job's audio; leaves ``diarize.json`` in storage."""
+    """Speaker turns of a job's audio; leaves its output object (``objects.diarize_json``)."""
     t0 = time.perf_counter()
     rec = active_record(job_id)
     store = jobs()
     s = runtime.settings()
     store.part_progress(job_id, "diarize", 0.0, "speakers")
     with runtime.scratch(job_id) as tmp:
-        samples = read_wav(runtime.local_copy(media_key(job_id, "audio.wav"), tmp, "audio.wav"))
+        samples = read_wav(runtime.local_copy(objects.audio_wav(job_id), tmp))
 
     def progress(f: float) -> None:
         ensure_active(job_id)
@@ -41,7 +42,7 @@ def diarize(self: JobTask, job_id: str) -> str:
 
     count = SpeakerCount(rec.num_speakers, rec.min_speakers, rec.max_speakers)
     out = diarize_audio(samples, s.diarize, count, progress)
-    key = media_key(job_id, "diarize.json")
+    key = objects.diarize_json(job_id)
     runtime.storage().put_bytes(key, out.model_dump_json().encode())
     store.part_progress(job_id, "diarize", 1.0, "speakers")
     store.record_timing(job_id, "diarize", time.perf_counter() - t0)

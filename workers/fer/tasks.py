@@ -7,13 +7,14 @@ import time
 
 from celery import shared_task
 
-from shared.celery_app import TASK_FER
+from shared import objects
 from shared.schemas import FaceEvent
+from shared.steps import FER
 from workers import runtime
 from workers.fer.analyze import analyze_range
 from workers.fer.models import resolve_model
 from workers.fer.timeline import per_second
-from workers.runtime import JobTask, active_record, jobs, media_key
+from workers.runtime import JobTask, active_record, jobs
 
 
 def describe() -> dict[str, object]:
@@ -29,9 +30,9 @@ def describe() -> dict[str, object]:
         return {"ready": False, "message": str(e)}
 
 
-@shared_task(name=TASK_FER, base=JobTask, bind=True)
+@shared_task(name=FER.task, base=JobTask, bind=True)
 def chunk(self: JobTask, job_id: str, index: int, start: float, end: float) -> str:
-    """Classify faces in [start, end) of the job's video; leaves ``fer/<index>.json``."""
+    """Classify faces in [start, end) of the job's video; leaves its chunk object (``objects.fer_chunk``)."""
     t0 = time.perf_counter()
     rec = active_record(job_id)
     store = jobs()
@@ -42,13 +43,13 @@ def chunk(self: JobTask, job_id: str, index: int, start: float, end: float) -> s
     out = analyze_range(source, start, end, rec.media.video_width or 640, rec.media.video_height or 360, s.fer,
                         format_name=rec.media.format)
     out.worker = f"{self.request.hostname or socket.gethostname()}"
-    key = media_key(job_id, f"fer/{index:05d}.json")
+    key = objects.fer_chunk(job_id, index)
     st.put_bytes(key, out.model_dump_json().encode())
     timeline = {str(sec): lab for sec, lab in per_second(out.frames).labels.items()}
     store.emit(FaceEvent(job_id=job_id, index=index, start=start, end=end, timeline=timeline,
                          frames_without_face=out.frames_without_face), dedupe=f"face:{index}")
-    done = store.chunk_done(job_id, "fer", index)
+    done = store.chunk_done(job_id, FER.name, index)
     if done:
-        store.part_progress(job_id, "fer", done / max(rec.fer_chunks, 1), "faces")
+        store.part_progress(job_id, FER.name, done / max(rec.chunks.get(FER.name, 0), 1), "faces")
     store.record_timing(job_id, f"fer_{index:05d}", time.perf_counter() - t0)
     return key

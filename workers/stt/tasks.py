@@ -6,43 +6,31 @@ import time
 
 from celery import shared_task
 
-from shared.celery_app import TASK_STT
+from shared import objects
 from shared.schemas import Segment, SegmentEvent, SttOutput
+from shared.steps import STT
 from workers import runtime
-from workers.runtime import (
-    JobTask,
-    active_record,
-    ensure_active,
-    jobs,
-    media_key,
-)
+from workers.runtime import JobTask, active_record, ensure_active, jobs
 from workers.stt import vad
 from workers.stt.audio import read_wav
-from workers.stt.engines import engine_languages, get_engine, resolve_engine_name
+from workers.stt.engines import get_engine, registry
 from workers.stt.transcribe import transcribe_audio
 
 
 def describe() -> dict[str, object]:
     """The engine this worker runs, for heartbeats and /readyz (no model is loaded)."""
     cfg = runtime.settings().stt
-    name = resolve_engine_name(cfg)
-    langs = engine_languages(cfg)
+    engine = registry.resolve(cfg)
+    langs = engine.languages(cfg)
     # The gateway checks each job's language against this (shared.languages).
-    out: dict[str, object] = {"engine": name, "languages": list(langs) if langs is not None else None}
-    if name == "voxtral":
-        from workers.stt.engines.voxtral import availability
-
-        out.update(availability(cfg))
-    else:
-        from workers.stt.engines.fasterwhisper import availability as whisper_availability
-
-        out.update(whisper_availability(cfg))
+    out: dict[str, object] = {"engine": engine.name, "languages": list(langs) if langs is not None else None}
+    out.update(engine.availability(cfg))
     return out
 
 
-@shared_task(name=TASK_STT, base=JobTask, bind=True)
+@shared_task(name=STT.task, base=JobTask, bind=True)
 def transcribe(self: JobTask, job_id: str) -> str:
-    """Transcribe a job's audio into segments; leaves ``stt.json`` in storage."""
+    """Transcribe a job's audio into segments; leaves its output object (``objects.stt_json``)."""
     t0 = time.perf_counter()
     rec = active_record(job_id)
     store = jobs()
@@ -50,7 +38,7 @@ def transcribe(self: JobTask, job_id: str) -> str:
     engine = get_engine(s.stt)
     store.part_progress(job_id, "stt", 0.0, "transcribing")
     with runtime.scratch(job_id) as tmp:
-        samples = read_wav(runtime.local_copy(media_key(job_id, "audio.wav"), tmp, "audio.wav"))
+        samples = read_wav(runtime.local_copy(objects.audio_wav(job_id), tmp))
 
     def on_batch(new: list[Segment], done: int, total: int) -> None:
         ensure_active(job_id)
@@ -66,7 +54,7 @@ def transcribe(self: JobTask, job_id: str) -> str:
         seconds=round(time.perf_counter() - t0, 4),
         language=rec.language,
     )
-    key = media_key(job_id, "stt.json")
+    key = objects.stt_json(job_id)
     runtime.storage().put_bytes(key, out.model_dump_json().encode())
     store.part_progress(job_id, "stt", 1.0, "transcribing")
     store.record_timing(job_id, "stt", time.perf_counter() - t0)

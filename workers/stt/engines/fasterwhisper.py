@@ -128,10 +128,10 @@ class FasterWhisperEngine(SpeechEngine):
         self.batch_size = 1
         self.model: Any = None
         self.device = "cpu"
-        self.compute_type = cfg.whisper_compute_type or "int8"
-        self.threads = cfg.cpu_threads or default_threads()
+        self.compute_type = cfg.whisper.compute_type or "int8"
+        self.threads = cfg.whisper.cpu_threads or default_threads()
         self._lock = threading.Lock()
-        self.ref = cfg.whisper_model
+        self.ref = cfg.whisper.model
         folder: Path | None = None
         try:
             folder = packaged_model() if self.ref is None else local_folder(self.ref)
@@ -189,7 +189,7 @@ class FasterWhisperEngine(SpeechEngine):
 
             source, offline = self._source()
             device = self._pick_device()
-            compute = self.cfg.whisper_compute_type or ("float16" if device == "cuda" else "int8")
+            compute = self.cfg.whisper.compute_type or ("float16" if device == "cuda" else "int8")
             try:
                 model = WhisperModel(source, device=device, compute_type=compute,
                                      cpu_threads=self.threads, local_files_only=offline)
@@ -208,7 +208,7 @@ class FasterWhisperEngine(SpeechEngine):
             version=f"faster-whisper {metadata.version('faster-whisper')}, "
                     f"ctranslate2 {metadata.version('ctranslate2')}",
             device=self.device,
-            extra={"tags": False, "compute_type": self.compute_type, "beam_size": self.cfg.whisper_beam_size,
+            extra={"tags": False, "compute_type": self.compute_type, "beam_size": self.cfg.whisper.beam_size,
                    "cpu_threads": self.threads, "word_timestamps": True,
                    "languages": list(self.languages) if self.languages else None},
         )
@@ -227,7 +227,7 @@ class FasterWhisperEngine(SpeechEngine):
 
     def _one(self, clip: np.ndarray, language: str | None) -> Transcript:
         segments, _ = self.model.transcribe(
-            clip.astype(np.float32), language=language, beam_size=self.cfg.whisper_beam_size,
+            clip.astype(np.float32), language=language, beam_size=self.cfg.whisper.beam_size,
             word_timestamps=True, vad_filter=False, condition_on_previous_text=False,
         )
         texts: list[str] = []
@@ -255,7 +255,7 @@ def availability(cfg: SttSettings) -> dict[str, object]:
     out: dict[str, object] = {"engine": engine.name, "model_id": engine.model_id,
                               "languages": list(engine.languages) if engine.languages else None}
     try:
-        folder = packaged_model() if cfg.whisper_model is None else local_folder(cfg.whisper_model)
+        folder = packaged_model() if cfg.whisper.model is None else local_folder(cfg.whisper.model)
     except ModelUnavailable as e:
         return {**out, "ready": False, "message": e.message}
     out["ready"] = folder is not None and (folder / "model.bin").exists()

@@ -83,13 +83,13 @@ def ensure_loadable(ref: str | None, filename: str, what: str) -> None:
 
 def availability(cfg: SttSettings) -> dict[str, object]:
     """Whether the weights can load without a download (for /readyz; loads nothing)."""
-    model_ok = _cached(cfg.model_id, "config.json")
-    adapter_ok = cfg.adapter_id is None or _cached(cfg.adapter_id, "adapter_config.json")
-    out: dict[str, object] = {"engine": "voxtral", "model_id": cfg.model_id, "adapter_id": cfg.adapter_id,
+    model_ok = _cached(cfg.voxtral.model_id, "config.json")
+    adapter_ok = cfg.voxtral.adapter_id is None or _cached(cfg.voxtral.adapter_id, "adapter_config.json")
+    out: dict[str, object] = {"engine": "voxtral", "model_id": cfg.voxtral.model_id, "adapter_id": cfg.voxtral.adapter_id,
                               "device": "cuda" if cuda_available() else "cpu",
                               "ready": model_ok and adapter_ok}
     if not out["ready"]:
-        missing = [r for r, ok in ((cfg.model_id, model_ok), (cfg.adapter_id, adapter_ok)) if not ok and r]
+        missing = [r for r, ok in ((cfg.voxtral.model_id, model_ok), (cfg.voxtral.adapter_id, adapter_ok)) if not ok and r]
         out["message"] = (f"not in the local Hugging Face cache: {', '.join(missing)}; the first job downloads "
                           "them if the hub is reachable (see README, 'Models')")
     return out
@@ -134,12 +134,12 @@ class VoxtralEngine(SpeechEngine):
 
     def __init__(self, cfg: SttSettings, model: Any = None, processor: Any = None) -> None:
         self.cfg = cfg
-        self.sizer = BatchSizer(cfg.batch_size, cfg.batch_regrow_after)
+        self.sizer = BatchSizer(cfg.voxtral.batch_size, cfg.voxtral.batch_regrow_after)
         self.languages = request_languages()
         self.model = model
         self.processor = processor
         self.device = "cpu"
-        self.dtype_name: str = cfg.cpu_dtype
+        self.dtype_name: str = cfg.voxtral.cpu_dtype
         self._lock = threading.Lock()
         self.merged = False
         self.adapter: AdapterReport | None = None
@@ -155,7 +155,7 @@ class VoxtralEngine(SpeechEngine):
             if not torch.cuda.is_available():
                 raise ModelUnavailable("ETHOS_STT__DEVICE=cuda but no CUDA GPU is visible")
             return "cuda", torch.bfloat16
-        return "cpu", getattr(torch, self.cfg.cpu_dtype)
+        return "cpu", getattr(torch, self.cfg.voxtral.cpu_dtype)
 
     def load(self) -> None:
         with self._lock:
@@ -165,34 +165,34 @@ class VoxtralEngine(SpeechEngine):
             from transformers import AutoProcessor, VoxtralForConditionalGeneration
 
             device, dtype = self._pick_device()
-            ref = self.cfg.model_id
+            ref = self.cfg.voxtral.model_id
             ensure_loadable(ref, "config.json", "model")
-            ensure_loadable(self.cfg.adapter_id, "adapter_config.json", "adapter")
+            ensure_loadable(self.cfg.voxtral.adapter_id, "adapter_config.json", "adapter")
             try:
                 processor = AutoProcessor.from_pretrained(ref)
                 model = VoxtralForConditionalGeneration.from_pretrained(ref, dtype=dtype)
             except OSError as e:
                 raise ModelUnavailable(unavailable_message(ref, "model", e)) from e
-            if self.cfg.adapter_id:
+            if self.cfg.voxtral.adapter_id:
                 try:
-                    model, self.adapter = load_strict(model, self.cfg.adapter_id)
+                    model, self.adapter = load_strict(model, self.cfg.voxtral.adapter_id)
                 except (OSError, ValueError) as e:
-                    raise ModelUnavailable(unavailable_message(self.cfg.adapter_id, "adapter", e)) from e
+                    raise ModelUnavailable(unavailable_message(self.cfg.voxtral.adapter_id, "adapter", e)) from e
                 self.merged = True
             model.to(device).eval()  # type: ignore[arg-type]
             self.model, self.processor, self.device = model, processor, device
             self.dtype_name = str(dtype).replace("torch.", "")
-            log.info("Voxtral loaded: %s + %s on %s (%s)", ref, self.cfg.adapter_id, device, self.dtype_name)
+            log.info("Voxtral loaded: %s + %s on %s (%s)", ref, self.cfg.voxtral.adapter_id, device, self.dtype_name)
 
     def info(self) -> ModelInfo:
         from importlib import metadata
 
         return ModelInfo(
-            engine=self.name, model_id=self.cfg.model_id, adapter_id=self.cfg.adapter_id,
+            engine=self.name, model_id=self.cfg.voxtral.model_id, adapter_id=self.cfg.voxtral.adapter_id,
             version=f"transformers {metadata.version('transformers')}, peft {metadata.version('peft')}",
             device=self.device,
             extra={"tags": True, "dtype": self.dtype_name, "adapter_merged": self.merged,
-                   "tokens_per_second": self.cfg.tokens_per_second,
+                   "tokens_per_second": self.cfg.voxtral.tokens_per_second,
                    **(self.adapter.extra() if self.adapter else {})},
         )
 
@@ -203,11 +203,11 @@ class VoxtralEngine(SpeechEngine):
     # -- generation --------------------------------------------------------------------
     def token_cap(self, seconds: float) -> int:
         """Most new tokens allowed for a clip of this length."""
-        return max(self.cfg.min_new_tokens_cap, math.ceil(seconds * self.cfg.tokens_per_second))
+        return max(self.cfg.voxtral.min_new_tokens_cap, math.ceil(seconds * self.cfg.voxtral.tokens_per_second))
 
     def encode(self, clips: list[np.ndarray], language: str) -> Any:
         """The transcription-request batch, as the adapter was trained (language from the job)."""
-        inputs = transcription_request(self.processor, clips, language, self.cfg.model_id)
+        inputs = transcription_request(self.processor, clips, language, self.cfg.voxtral.model_id)
         return inputs.to(self.device, dtype=self.model.dtype)
 
     def generate_ids(self, clips: list[np.ndarray], language: str, caps: list[int],
