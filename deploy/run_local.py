@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from shared.logs import redacted  # noqa: E402
 from shared.settings import get_settings  # noqa: E402
 
 log = logging.getLogger("ethos.run")
@@ -60,7 +61,7 @@ def main() -> int:
     env.setdefault("PYTHONUNBUFFERED", "1")
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     if not redis_answers(s.redis.url):
-        log.info("no Redis at %s: starting one (data in data/redis)", s.redis.url)
+        log.info("no Redis at %s: starting one (data in data/redis)", redacted(s.redis.url))
         procs.append(("redis", start_redis(s.redis.url, ROOT / "data" / "redis")))
     py = sys.executable
     cores = os.cpu_count() or 2

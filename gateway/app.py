@@ -19,11 +19,22 @@ from gateway.routes import compat, corrections, health, jobs
 from gateway.sockets import SocketSlots
 from shared.celery_app import make_celery
 from shared.jobs import AsyncJobEvents, JobStore, connect
+from shared.logs import redacted
 from shared.settings import Settings, get_settings
 from shared.storage import make_storage
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("ethos.gateway")
+# The Studio runs its own scripts and styles only, talks to its own origin (HTTP and the
+# websocket) and may not be framed: an injected script or a clickjacking frame gets nothing.
+STUDIO_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; "
+                               "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             storage=make_storage(s.storage),
             celery=make_celery(s),
         )
-        log.info("gateway ready: storage=%s redis=%s auth=%s", s.storage.backend, s.redis.url,
+        log.info("gateway ready: storage=%s redis=%s auth=%s", s.storage.backend, redacted(s.redis.url),
                  "required" if s.auth.required else "open")
         if not s.auth.required:
             log.warning("*** AUTH IS OFF: anyone who can reach %s:%d can upload, list and read "
@@ -56,7 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         client.close()
         await events.close()
 
+    # Swagger UI and ReDoc load their scripts from a CDN: not on an origin whose pages hold API
+    # keys (the Studio's localStorage). /openapi.json stays.
+    docs = not s.auth.required
     app = FastAPI(title="Ethos", version="0.1.0", lifespan=lifespan,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
                   description="Emotion-aware transcription: upload, poll or stream, read the result.")
     errors.install(app)
     bodylimit.install(app, s.gateway.max_json_bytes)
@@ -77,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def studio() -> FileResponse:
-        """The Studio page."""
-        return FileResponse(STATIC / "index.html")
+        """The Studio page, with its own scripts only and in no frame."""
+        return FileResponse(STATIC / "index.html", headers=STUDIO_HEADERS)
 
     return app

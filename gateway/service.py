@@ -17,7 +17,7 @@ from gateway.upload import receive_upload
 from shared import languages, objects
 from shared.celery_app import TASK_PREPARE
 from shared.jobs import new_job_id, utcnow
-from shared.logs import job_id_var
+from shared.logs import JOB_ID, job_id_var
 from shared.schemas import MAX_SPEAKERS, JobRecord, JobStatus, MediaInfo
 from shared.webhooks import CallbackRefused, check_callback_url
 
@@ -127,9 +127,14 @@ def _forget(c: Context, job_id: str) -> None:
             log.warning("cleanup of job %s incomplete", job_id, exc_info=True)
 
 
+def is_job_id(job_id: str) -> bool:
+    """Whether ``job_id`` has the shape of a job id (nothing else reaches a Redis key)."""
+    return JOB_ID.fullmatch(job_id) is not None
+
+
 def get_job(c: Context, job_id: str, who: Caller) -> JobRecord:
     """The job's record; 404 when there is none or another key owns it (the two look alike)."""
-    rec = c.jobs.get(job_id) if job_id.startswith("job_") else None
+    rec = c.jobs.get(job_id) if is_job_id(job_id) else None
     if rec is None or not who.owns(rec):
         raise ApiError(404, "not_found", f"no job {job_id!r}")
     return rec

@@ -373,3 +373,55 @@ def test_open_gateway_answers_only_loopback_names(hostile: Stack) -> None:
     assert httpx.get(url + "/v1/jobs", headers={"Host": "localhost"}).status_code == 400
     # the keyed gateway is guarded by its keys, whatever the Host
     assert httpx.get(hostile.url + "/v1/jobs", headers={"Host": "rebound.example"}).status_code == 401
+
+
+def test_odd_ids_and_ranges_are_client_errors(hostile: Stack, key: str) -> None:
+    """A job id with a Redis key's suffix is 404 (not 503); a 5,000-digit Range is 416."""
+    jid = submit(hostile, key, os.urandom(5000))
+    with httpx.Client(base_url=hostile.url, headers=h(key), timeout=30) as c:
+        for odd in (f"{jid}:events", f"{jid}:deliveries", "job_x", f"{jid}x"):
+            for path in (f"/v1/jobs/{odd}", f"/v1/jobs/{odd}/events", f"/api/job/{odd}"):
+                r = c.get(path)
+                assert r.status_code == 404, (path, r.status_code, r.text)
+        for rng in ("bytes=" + "9" * 5000 + "-", "bytes=0-" + "9" * 5000, "bytes=-" + "9" * 5000):
+            r = c.get(f"/v1/jobs/{jid}/media", headers={"Range": rng})
+            assert r.status_code == 416, (rng[:20], r.status_code)
+        assert c.get(f"/v1/jobs/{jid}/media", headers={"Range": "bytes=0-9"}).status_code == 206
+
+
+def test_what_a_keyless_caller_still_sees(hostile: Stack, key: str) -> None:
+    """/metrics needs the key; /readyz gives a stranger states only; no CDN-loaded /docs on the
+    key-holding origin; the Studio page carries a CSP and may not be framed."""
+    with httpx.Client(base_url=hostile.url, timeout=30) as c:
+        assert c.get("/metrics").status_code == 401
+        assert "ethos_jobs_submitted_total" in c.get("/metrics", headers=h(key)).text
+        stranger = c.get("/readyz").json()["dependencies"]
+        assert all(set(d) == {"state"} for d in stranger.values()), stranger
+        assert "workers" in c.get("/readyz", headers=h(key)).json()["dependencies"]["workers.cpu"]
+        assert c.get("/docs").status_code == 404 and c.get("/redoc").status_code == 404
+        assert c.get("/openapi.json").status_code == 200
+        page = c.get("/")
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert page.headers["x-frame-options"] == "DENY"
+
+
+def test_csv_cells_never_become_formulas() -> None:
+    """A transcript line a spreadsheet would run (``=HYPERLINK(…)``) is exported as text."""
+    from shared.exports import faces_to_csv, to_csv
+
+    seg = {"start": 0.0, "end": 1.0, "text": '=HYPERLINK("http://x.example","hi")', "emotion": "+1",
+           "valence": -0.5, "arousal": 0.1, "speaker": "SPEAKER_00"}
+    result = {"segments": [seg], "speakers": [{"id": "SPEAKER_00", "name": "@admin"}]}
+    rows = to_csv(result).splitlines()[1]
+    assert "'=HYPERLINK" in rows and ",'+1," in rows and "'@admin" in rows and ",-0.5," in rows
+    faces = faces_to_csv({"face_emotion_timeline": {"0": "-cmd"}, "face_scores": {}})
+    assert "'-cmd" in faces
+
+
+def test_redis_password_is_not_logged() -> None:
+    from shared.logs import redacted
+
+    assert redacted("redis://:s3cret@redis:6379/0") == "redis://:***@redis:6379/0"
+    assert redacted("rediss://user:s3cret@host/1") == "rediss://user:***@host/1"
+    assert redacted("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
