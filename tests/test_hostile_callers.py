@@ -425,3 +425,28 @@ def test_redis_password_is_not_logged() -> None:
     assert redacted("redis://:s3cret@redis:6379/0") == "redis://:***@redis:6379/0"
     assert redacted("rediss://user:s3cret@host/1") == "rediss://user:***@host/1"
     assert redacted("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_one_failing_deletion_does_not_stop_retention(redis_server: Any, tmp_path: Path) -> None:
+    """Retention over a real Redis: the job whose objects cannot be deleted is kept for the next
+    sweep (and logged); the others are removed."""
+    from shared.jobs import JobStore, connect, new_job_id, utcnow
+    from shared.schemas import JobRecord, JobStatus, MediaInfo
+    from shared.storage.local import LocalStorage
+    from workers.upkeep import expire_old
+
+    store = JobStore(connect(redis_server.url), prefix=f"t{new_job_id()}")
+    ids = [new_job_id() for _ in range(3)]
+    for job_id in ids:
+        store.create(JobRecord(id=job_id, status=JobStatus.succeeded, stage="done", created_at=utcnow(),
+                               media=MediaInfo(filename="a.wav"), media_key=f"jobs/{job_id}/input"))
+
+    class Flaky(LocalStorage):
+        def delete_prefix(self, prefix: str) -> None:
+            if ids[1] in prefix:
+                raise OSError("permission denied")
+            super().delete_prefix(prefix)
+
+    gone = expire_old(store, Flaky(tmp_path), period_s=0, now=time.time() + 10)
+    assert sorted(gone) == sorted([ids[0], ids[2]])
+    assert store.get(ids[1]) is not None and store.get(ids[0]) is None
