@@ -40,6 +40,8 @@ class StorageSettings(BaseModel):
 class LimitSettings(BaseModel):
     max_upload_bytes: int = Field(4 * GiB, ge=1)
     max_duration_s: float = Field(4 * 3600.0, gt=0)
+    # Saved versions of one job's result (1 the machine output, each correction one more).
+    max_result_versions: int = Field(100, ge=2)
 
 
 class VadSettings(BaseModel):

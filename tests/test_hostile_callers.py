@@ -32,7 +32,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                        ETHOS_WEBHOOKS__ALLOW='["127.0.0.1/32"]', ETHOS_WEBHOOKS__TIMEOUT_S="2",
                        ETHOS_WEBHOOKS__RETRY_FOR_S="1", ETHOS_LIMITS__MAX_DURATION_S="10",
                        ETHOS_GATEWAY__MAX_WEBSOCKETS_PER_KEY="3", ETHOS_GATEWAY__MAX_WEBSOCKETS="5",
-                       ETHOS_LIMITS__MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT)) as st:
+                       ETHOS_LIMITS__MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT),
+                       ETHOS_LIMITS__MAX_RESULT_VERSIONS="3") as st:
         st.worker("cpu", 1, name="cpu")
         st.worker("webhooks", 1, name="webhooks")
         st.gateway()
@@ -450,3 +451,29 @@ def test_one_failing_deletion_does_not_stop_retention(redis_server: Any, tmp_pat
     gone = expire_old(store, Flaky(tmp_path), period_s=0, now=time.time() + 10)
     assert sorted(gone) == sorted([ids[0], ids[2]])
     assert store.get(ids[1]) is not None and store.get(ids[0]) is None
+
+
+def test_result_versions_are_bounded(hostile: Stack, key: str) -> None:
+    """Corrections stop at ETHOS_LIMITS__MAX_RESULT_VERSIONS (3 here): 409 too_many_versions."""
+    from shared import objects
+    from shared.jobs import JobStore, connect, new_job_id, utcnow
+    from shared.schemas import JobRecord, JobStatus, MediaInfo
+    from shared.storage.local import LocalStorage
+
+    job_id, now = new_job_id(), utcnow()
+    result = {"job_id": job_id, "filename": "a.wav", "duration": 1.0, "language": "en", "text": "",
+              "segments": [], "has_video": False, "models": {}, "timings": {}, "created_at": now,
+              "finished_at": now}
+    LocalStorage(Path(hostile.env["ETHOS_STORAGE__LOCAL_ROOT"])).put_bytes(objects.result(job_id),
+                                                                           json.dumps(result).encode())
+    store = JobStore(connect(hostile.env["ETHOS_REDIS__URL"]))
+    store.create(JobRecord(id=job_id, status=JobStatus.queued, stage="queued", created_at=now,
+                           media=MediaInfo(filename="a.wav"), media_key=objects.upload(job_id, ""),
+                           owner=key.split("_")[1]))
+    assert store.start(job_id, "probing") and store.succeed(job_id, objects.result(job_id))
+    codes = []
+    with httpx.Client(base_url=hostile.url, headers=h(key), timeout=30) as c:
+        for _ in range(4):
+            r = c.put(f"/v1/jobs/{job_id}/result", json={"segments": []}, headers={"If-Match": "*"})
+            codes.append(r.status_code)
+    assert codes == [200, 200, 409, 409] and r.json()["error"]["code"] == "too_many_versions"
