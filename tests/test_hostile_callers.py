@@ -477,3 +477,21 @@ def test_result_versions_are_bounded(hostile: Stack, key: str) -> None:
             r = c.put(f"/v1/jobs/{job_id}/result", json={"segments": []}, headers={"If-Match": "*"})
             codes.append(r.status_code)
     assert codes == [200, 200, 409, 409] and r.json()["error"]["code"] == "too_many_versions"
+
+
+def test_cli_takes_the_key_from_a_file_or_the_environment(hostile: Stack, key: str, tmp_path: Path) -> None:
+    """``ethos --api-key-file`` / ETHOS_API_KEY_FILE / ETHOS_API_KEY: the key never on the command line."""
+    import subprocess
+    import sys
+
+    from tests.procs import ROOT
+
+    keyfile = tmp_path / "key"
+    keyfile.write_text(key + "\n")
+    keyfile.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETHOS_API_KEY")}
+    for extra_args, extra_env in ((["--api-key-file", str(keyfile)], {}), ([], {"ETHOS_API_KEY_FILE": str(keyfile)}),
+                                  ([], {"ETHOS_API_KEY": key}), ([], {})):
+        out = subprocess.run([sys.executable, "-m", "ethos_client.cli", "--url", hostile.url, *extra_args, "jobs"],
+                             cwd=ROOT, capture_output=True, text=True, env={**env, **extra_env}, timeout=60)
+        assert out.returncode == (0 if extra_args or extra_env else 1), (extra_args, extra_env, out.stderr)
