@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import wave
 from datetime import datetime
@@ -27,12 +26,10 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from evaluation.der import der  # noqa: E402
-from tests.dialogue import SENTENCES, alternating, dialogue  # noqa: E402
-from tests.media import SR  # noqa: E402
-from tests.procs import Stack, private_stack  # noqa: E402
+from ethos_testing.dialogue import SENTENCES, alternating, dialogue
+from ethos_testing.media import SR
+from ethos_testing.procs import Stack, private_stack
+from evaluation.der import der
 
 Truth = list[tuple[str, float, float]]
 

@@ -23,10 +23,9 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from ethos_testing.procs import free_port, media_dir
 
-from tests.procs import free_port, media_dir  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def wait_ready(url: str, timeout: float = 180.0) -> None:

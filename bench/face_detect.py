@@ -16,20 +16,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from shared.settings import FerSettings  # noqa: E402
-from tests.media import small_face_video  # noqa: E402
-from tests.procs import MEDIA  # noqa: E402
-from workers.fer.analyze import analyze_range  # noqa: E402
-from workers.fer.detect import FaceDetector, get_detector  # noqa: E402
-from workers.fer.timeline import label_changes, per_second  # noqa: E402
-from workers.fer.video import frames, sample_times  # noqa: E402
+from ethos_testing.media import small_face_video
+from ethos_testing.procs import MEDIA
+from shared.settings import FerSettings
+from workers.fer.analyze import analyze_range
+from workers.fer.detect import FaceDetector, get_detector
+from workers.fer.timeline import label_changes, per_second
+from workers.fer.video import frames, sample_times
 
 OUT = Path(__file__).resolve().parent / "out"
 SIZES = (240, 120, 80, 64, 48)

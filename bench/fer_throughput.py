@@ -21,16 +21,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from shared.settings import FerSettings  # noqa: E402
-from tests.procs import MEDIA, RedisServer, Stack, local_env  # noqa: E402
-from workers.fer.analyze import StageTimes, analyze_range  # noqa: E402
+from ethos_testing.procs import MEDIA, RedisServer, Stack, local_env
+from shared.settings import FerSettings
+from workers.fer.analyze import StageTimes, analyze_range
 
 OUT = Path(__file__).resolve().parent / "out"
 VIDEO = OUT / "face720p_600s.mp4"

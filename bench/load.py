@@ -26,12 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import httpx
 
-import httpx  # noqa: E402
-
-from bench.upload_memory import vm  # noqa: E402
-from tests.procs import ROOT, private_stack  # noqa: E402
+from ethos_testing.procs import ROOT, private_stack, vm
 
 POLLERS = 40  # concurrent polling clients sharing the poll rate
 

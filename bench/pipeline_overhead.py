@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import httpx
 
-import httpx  # noqa: E402
-
-from tests.media import silence  # noqa: E402
-from tests.procs import private_stack  # noqa: E402
+from ethos_testing.media import silence
+from ethos_testing.procs import private_stack
 
 
 def main() -> None:

@@ -14,17 +14,14 @@ holds for any input.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from shared.settings import PreviewSettings  # noqa: E402
-from tests.media import run  # noqa: E402
-from workers.cpu.media import probe  # noqa: E402
-from workers.cpu.preview import encode, playable  # noqa: E402
+from ethos_testing.media import run
+from shared.settings import PreviewSettings
+from workers.cpu.media import probe
+from workers.cpu.preview import encode, playable
 
 
 def main() -> None:

@@ -13,16 +13,13 @@ pauses of 0.3 to 2.5 s). Multiply by the per-window and per-token costs that
 from __future__ import annotations
 
 import random
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from shared.settings import VadSettings  # noqa: E402
-from tests import media  # noqa: E402
-from workers.stt import vad  # noqa: E402
-from workers.stt.audio import read_wav  # noqa: E402
+from ethos_testing import media
+from shared.settings import VadSettings
+from workers.stt import vad
+from workers.stt.audio import read_wav
 
 SENTENCES = [
     "The committee met on Tuesday to discuss the new budget.", "Nobody expected the results to arrive so soon.",

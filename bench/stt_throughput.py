@@ -17,15 +17,12 @@ Leaderboard). Target on one H100: ≥ 400×.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 
 def build(tiny: bool, device: str, tmp: Path):  # type: ignore[no-untyped-def]
@@ -37,8 +34,8 @@ def build(tiny: bool, device: str, tmp: Path):  # type: ignore[no-untyped-def]
         WhisperFeatureExtractor,
     )
 
+    from ethos_testing.tiny_voxtral import build_model, build_tokenizer
     from shared.settings import SttSettings
-    from tests.tiny_voxtral import build_model, build_tokenizer
     from workers.stt.engines.voxtral import VoxtralEngine
 
     dtype = torch.bfloat16 if device == "cuda" else torch.float32

@@ -10,23 +10,13 @@ resident set) from /proc. Target: under 200 MB.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import httpx
 
-import httpx  # noqa: E402
-
-from tests.procs import private_stack  # noqa: E402
-
-
-def vm(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise KeyError(field)
+from ethos_testing.procs import private_stack, vm
 
 
 def body(total: int, chunk: int = 1024 * 1024):  # type: ignore[no-untyped-def]

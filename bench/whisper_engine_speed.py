@@ -16,15 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from ethos_testing.procs import media_dir
+from evaluation import manifest
+from evaluation.metrics import ErrorRates, word_errors
+from shared.settings import SttSettings, VadSettings
+from workers.stt.engines.fasterwhisper import FasterWhisperEngine
+from workers.stt.transcribe import transcribe_audio
 
-from evaluation import manifest  # noqa: E402
-from evaluation.metrics import ErrorRates, word_errors  # noqa: E402
-from shared.settings import SttSettings, VadSettings  # noqa: E402
-from tests.procs import media_dir  # noqa: E402
-from workers.stt.engines.fasterwhisper import FasterWhisperEngine  # noqa: E402
-from workers.stt.transcribe import transcribe_audio  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:

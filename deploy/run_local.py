@@ -16,11 +16,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from shared.logs import redacted
+from shared.settings import get_settings
 
-from shared.logs import redacted  # noqa: E402
-from shared.settings import get_settings  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 log = logging.getLogger("ethos.run")
 

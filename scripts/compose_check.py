@@ -335,8 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         say(f"SKIPPED: Docker cannot run here: {reason}")
         return 1 if a.require else 0
-    sys.path.insert(0, str(ROOT))
-    from tests.procs import media_dir
+    from ethos_testing.procs import media_dir
 
     media = media_dir()
     talking = Path(tempfile.mkdtemp(prefix="ethos-check-")) / "talking.mp4"

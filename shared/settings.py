@@ -148,6 +148,10 @@ class FerSettings(BaseModel):
     fps: float = Field(5.0, gt=0, le=30)
     chunk_s: float = Field(60.0, ge=1)
     model_path: Path | None = None
+    # Where a dropped-in original model (emotion_model_web.onnx) is picked up when model_path is
+    # unset; relative paths from the working directory (the repository under `make run`, /app
+    # in the images).
+    models_dir: Path = Path("models")
     model_spec: Literal["auto", "fer2013", "mobilevit"] = "auto"
     # blazeface: MediaPipe's full-range BlazeFace (LiteRT); haar: OpenCV's cascade.
     detector: Literal["blazeface", "haar"] = "blazeface"

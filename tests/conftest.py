@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import media
-from tests.procs import RedisServer, Stack, media_dir, private_stack
+from ethos_testing import media
+from ethos_testing.procs import RedisServer, Stack, media_dir, private_stack
 
 UPLOAD_LIMIT = 20 * 1024 * 1024
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
+from ethos_testing.procs import Stack
 from tests.conftest import UPLOAD_LIMIT
-from tests.procs import Stack
 
 RESULT_FIELDS = {"filename", "duration", "text", "segments", "has_video", "face_emotion_timeline"}
 SEGMENT_FIELDS = {"id", "speaker", "start", "end", "text", "emotion", "valence", "arousal",

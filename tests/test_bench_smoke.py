@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.procs import ROOT
+from ethos_testing.procs import ROOT
 
 
 def test_stt_throughput_smoke() -> None:

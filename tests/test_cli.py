@@ -16,7 +16,7 @@ import pysrt
 import pytest
 import webvtt
 
-from tests.procs import ROOT, Stack
+from ethos_testing.procs import ROOT, Stack
 
 
 def ethos_command() -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.procs import Stack, private_stack
+from ethos_testing.procs import Stack, private_stack
 
 
 def test_transcribe_diarize_waits_for_result(stack: Stack, jfk: Path) -> None:
@@ -79,7 +79,8 @@ def test_compat_errors_are_detail(stack: Stack, jfk: Path, tmp_path: Path) -> No
         assert r.status_code == 400 and set(r.json()) == {"detail"}
         with open(junk, "rb") as fh:
             r = c.post("/transcribe/stream", files={"file": ("notes.txt", fh)})
-        assert r.status_code in (400, 415) and r.json()["detail"]
+        # text, refused by the upload's sniff before any job exists
+        assert r.status_code == 415 and r.json() == {"detail": "'notes.txt' is text, not audio or video"}
         r = c.post("/transcribe", content=b"x", headers={"content-type": "text/plain"})
         assert r.status_code == 400 and r.json()["detail"]
 

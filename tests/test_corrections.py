@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from ethos_testing.procs import Stack, private_stack
 from shared.corrections import InvalidCorrection, apply
 from shared.schemas import Result, ResultCorrection
-from tests.procs import Stack, private_stack
 
 
 @pytest.fixture(scope="module")
@@ -167,17 +167,21 @@ def test_concurrent_saves_from_one_version_one_wins(cstack: Stack, job: dict[str
     assert len(stored) == n
 
 
-def test_correcting_a_job_without_a_result(cstack: Stack, jfk: Path) -> None:
-    r = cstack.submit(jfk)
-    jid = r.json()["id"]
-    with cstack.client() as c:
-        early = c.put(f"/v1/jobs/{jid}/result", json={"segments": []}, headers={"If-Match": '"v1"'})
-        assert early.status_code in (200, 409)  # 409 unless the job already finished
-        cstack.wait_job(jid)
-        assert c.delete(f"/v1/jobs/{jid}").status_code == 200
-        gone = c.put(f"/v1/jobs/{jid}/result", json={"segments": []}, headers={"If-Match": '"v1"'})
-        assert gone.status_code == 410
-        assert c.get(f"/v1/jobs/{jid}/result", params={"version": 1}).status_code == 410
+def test_correcting_a_job_without_a_result(tmp_path: Path, jfk: Path) -> None:
+    """A job without a result (here: queued, no worker on this stack) refuses a correction with
+    409 ``not_ready``; once deleted, 410."""
+    with private_stack(tmp_path) as st:
+        st.gateway()
+        jid = st.submit(jfk).json()["id"]
+        with st.client() as c:
+            early = c.put(f"/v1/jobs/{jid}/result", json={"segments": []}, headers={"If-Match": '"v1"'})
+            assert early.status_code == 409, early.text
+            assert early.json() == {"error": {"code": "not_ready", "message": f"job {jid} is queued"}}
+            assert c.get(f"/v1/jobs/{jid}").json()["status"] == "queued"
+            assert c.delete(f"/v1/jobs/{jid}").status_code == 200
+            gone = c.put(f"/v1/jobs/{jid}/result", json={"segments": []}, headers={"If-Match": '"v1"'})
+            assert gone.status_code == 410 and gone.json()["error"]["code"] == "gone"
+            assert c.get(f"/v1/jobs/{jid}/result", params={"version": 1}).status_code == 410
 
 
 def test_apply_keeps_the_machine_fields() -> None:
@@ -198,7 +202,7 @@ def test_apply_keeps_the_machine_fields() -> None:
 def test_preview_and_versions_on_s3(stack: Stack, yongen: Path, jfk: Path, tmp_path: Path) -> None:
     """The same paths against S3 (moto): the preview stored and served in ranges, versions saved,
     read back, and a losing save's object removed."""
-    from tests import media
+    from ethos_testing import media
 
     video = media.mpeg4_part2(yongen, jfk, tmp_path / "camera.mp4")
     job, result = stack.run_job(video)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.procs import ROOT
+from ethos_testing.procs import ROOT
 
 DEPLOY = ROOT / "deploy"
 BASE, CPU, CHECK, WORKERS = (DEPLOY / f for f in (

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ethos_testing.dialogue import alternating, dialogue
 from evaluation.der import der
 from shared.schemas import Segment, SpeakerTurn, TagHit, Word
 from shared.settings import Settings
-from tests.dialogue import alternating, dialogue
 from workers.cpu.speakers import assign_speakers
 from workers.diarize.cluster import SpeakerCount, cluster
 from workers.diarize.embed import plan_windows

@@ -10,9 +10,9 @@ import pysrt
 import pytest
 import webvtt
 
+from ethos_testing.dialogue import alternating, dialogue
+from ethos_testing.procs import Stack
 from evaluation.der import der
-from tests.dialogue import alternating, dialogue
-from tests.procs import Stack
 
 Truth = list[tuple[str, float, float]]
 
@@ -146,8 +146,8 @@ def test_evaluation_harness_scores_der(diarize_stack: Stack, voices, tmp_path: P
     import subprocess
     import sys
 
-    from tests.dialogue import SENTENCES
-    from tests.procs import ROOT
+    from ethos_testing.dialogue import SENTENCES
+    from ethos_testing.procs import ROOT
 
     path, truth = voices["AB"]
     (tmp_path / "set.jsonl").write_text(json.dumps({

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from ethos_testing.procs import ROOT, Stack, free_port
 from evaluation import manifest
 from evaluation.metrics import tags_of
 from evaluation.report import Summary, score_clip
-from tests.procs import ROOT, Stack, free_port
 
 CI_SET = ROOT / "evaluation" / "sets" / "ci" / "manifest.jsonl"
 

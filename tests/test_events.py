@@ -10,7 +10,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.procs import Stack
+from ethos_testing.procs import Stack
 
 
 def collect(stack: Stack, job_id: str, timeout: float = 120) -> list[tuple[float, dict]]:  # type: ignore[type-arg]

@@ -10,8 +10,8 @@ from typing import Any
 import pysrt
 import webvtt
 
+from ethos_testing.procs import Stack
 from shared.exports import SEGMENT_CSV_COLUMNS, faces_to_csv, to_csv, to_srt, to_vtt
-from tests.procs import Stack
 
 RESULT: dict[str, Any] = {
     "segments": [

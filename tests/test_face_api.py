@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from tests import media
-from tests.procs import private_stack
+from ethos_testing import media
+from ethos_testing.procs import private_stack
 from workers.fer.models import CLASSES
 
 

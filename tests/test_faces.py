@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ethos_testing import media
 from shared.errors import ModelUnavailable
 from shared.schemas import FaceFrame
 from shared.settings import FerSettings
-from tests import media
 from workers.fer import blazeface, ssd
 from workers.fer.align import aligned_crop, eye_angle
 from workers.fer.analyze import StageTimes, analyze_range

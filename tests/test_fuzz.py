@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.procs import Stack, private_stack
+from ethos_testing.procs import Stack, private_stack
 from tests.test_security import new_key
 
 EXAMPLES = 25

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.procs import Stack, private_stack, wait_for
+from ethos_testing.procs import Stack, private_stack, wait_for
 from tests.test_security import extra_gateway, h, new_key
 
 JSON_LIMIT = 64 * 1024
@@ -484,7 +484,7 @@ def test_cli_takes_the_key_from_a_file_or_the_environment(hostile: Stack, key: s
     import subprocess
     import sys
 
-    from tests.procs import ROOT
+    from ethos_testing.procs import ROOT
 
     keyfile = tmp_path / "key"
     keyfile.write_text(key + "\n")

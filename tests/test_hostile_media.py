@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import media
-from tests.procs import Stack, private_stack
+from ethos_testing import media
+from ethos_testing.procs import Stack, private_stack
 
 
 @pytest.fixture(scope="module")

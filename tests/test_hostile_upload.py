@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.procs import Stack, private_stack
+from ethos_testing.procs import Stack, private_stack
 
 B = "XyZ0boundary"
 CTYPE = {"content-type": f"multipart/form-data; boundary={B}"}

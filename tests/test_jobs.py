@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ethos_testing.procs import RedisServer
 from shared.jobs import JobStore, connect, new_job_id, object_key, utcnow
 from shared.schemas import JobRecord, JobStatus, MediaInfo, SegmentEvent
-from tests.procs import RedisServer
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from ethos_testing.procs import Stack, wait_for
 from shared.languages import LanguageRejected, Supported, from_heartbeats, normalise, resolve
-from tests.procs import Stack, wait_for
 
 
 def beat(langs: Any, queues: tuple[str, ...] = ("stt",)) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests import media
-from tests.procs import Stack, private_stack, wait_for
+from ethos_testing import media
+from ethos_testing.procs import Stack, private_stack, wait_for
 
 LOCAL = pytest.mark.parametrize("stack", ["local"], indirect=True)
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ethos_testing.procs import Stack, free_port, private_stack, wait_for
 from shared import logs
-from tests.procs import Stack, free_port, private_stack, wait_for
 
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from ethos_testing import media
+from ethos_testing.procs import Stack, private_stack
 from shared.schemas import MediaInfo
-from tests import media
-from tests.procs import Stack, private_stack
 from workers.cpu.preview import playable
 
 

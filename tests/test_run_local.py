@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.procs import ROOT, RedisServer, free_port, local_env, wait_for
+from ethos_testing.procs import ROOT, RedisServer, free_port, local_env, wait_for
 
 
 def test_make_run_starts_beat_and_warns_when_open(tmp_path: Path) -> None:

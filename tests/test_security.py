@@ -16,7 +16,7 @@ import pytest
 import redis
 import websockets
 
-from tests.procs import ROOT, Stack, free_port, private_stack, wait_for
+from ethos_testing.procs import ROOT, Stack, free_port, private_stack, wait_for
 
 ALLOWED_ORIGIN = "http://studio.example"
 

@@ -8,8 +8,8 @@ import sys
 import pytest
 from pydantic import ValidationError
 
+from ethos_testing.procs import ROOT
 from shared.settings import Settings
-from tests.procs import ROOT
 
 
 def test_bad_values_fail_fast(monkeypatch: pytest.MonkeyPatch) -> None:

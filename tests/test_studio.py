@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from ethos_testing.procs import ROOT, Stack
 from shared.schemas import TagHit
 from shared.tags import emotion_track
-from tests.procs import ROOT, Stack
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -41,6 +41,8 @@ def _open(browser, url: str):  # type: ignore[no-untyped-def]
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(url + "/")
+    # The Studio's start-up has its tags and limits, and with them its upload handlers.
+    pg.wait_for_function("() => window.studio.limits !== null", timeout=30_000)
     yield pg
     ctx.close()
     assert not errors, errors
@@ -76,6 +78,20 @@ def seek(page, t: float) -> None:  # type: ignore[no-untyped-def]
         p.addEventListener('seeked', () => setTimeout(ok, 50), { once: true }); p.currentTime = t; })""", t)
 
 
+def seek_by(page, act: Callable[[], object]) -> None:  # type: ignore[no-untyped-def]
+    """Do ``act`` (a click the Studio answers with a seek) and wait until that seek has finished."""
+    page.evaluate("""() => { window.seekDone = false; window.studio.player.addEventListener('seeked',
+        () => { window.seekDone = true; }, { once: true }); }""")
+    act()
+    page.wait_for_function("() => window.seekDone", timeout=10_000)
+
+
+def played_text(page) -> str:  # type: ignore[no-untyped-def]
+    """The highlighted (heard) text of the active and past segments."""
+    return page.eval_on_selector_all(  # type: ignore[no-any-return]
+        ".seg.active .played, .seg.past .played", "es => es.map(e => e.textContent).join('')")
+
+
 @LOCAL
 def test_audio_job_in_the_studio(page, stack: Stack, jfk: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=str(ARTIFACTS / "upload.png"))
@@ -96,8 +112,7 @@ def test_audio_job_in_the_studio(page, stack: Stack, jfk: Path, tmp_path: Path) 
             const b = r.getBoundingClientRect(); return { x: b.left + b.width / 2, y: b.top + b.height / 2 }; } }
         return null; }""", [seg["id"], "country"])
     assert box is not None
-    page.mouse.click(box["x"], box["y"])
-    page.wait_for_timeout(300)
+    seek_by(page, lambda: page.mouse.click(box["x"], box["y"]))
     assert abs(player_time(page) - expected) < 0.5, (player_time(page), expected)
 
     # Playing moves the character highlight and the active segment.
@@ -107,8 +122,9 @@ def test_audio_job_in_the_studio(page, stack: Stack, jfk: Path, tmp_path: Path) 
     page.wait_for_function("() => window.studio.player.currentTime > %f" % (first["start"] + 0.8), timeout=10_000)
     active = page.eval_on_selector(".seg.active", "e => Number(e.dataset.id)")
     played1 = len(page.inner_text(".seg.active .played"))
-    page.wait_for_timeout(700)
-    played2 = len(page.eval_on_selector_all(".seg.active .played, .seg.past .played", "es => es.map(e => e.textContent).join('')"))
+    page.wait_for_function("""(n) => [...document.querySelectorAll('.seg.active .played, .seg.past .played')]
+        .map(e => e.textContent).join('').length > n""", arg=played1, timeout=10_000)
+    played2 = len(played_text(page))
     page.evaluate("() => window.studio.player.pause()")
     assert active == first["id"] and 0 < played1 < played2
     assert page.inner_text("#live-label") == "paused"
@@ -150,15 +166,16 @@ def test_video_job_face_badge_follows_timeline(page, stack: Stack, yongen: Path)
     seek(page, 3.2)
     page.screenshot(path=str(ARTIFACTS / "editor-video.png"))
     # And while playing, each second's badge is the timeline's label for that second.
+    # The badge as each timeupdate leaves it (the Studio's own handler runs first), over 3 s of
+    # play; bounded at 10 s should the clock stall.
     seek(page, 0.0)
-    page.evaluate("() => window.studio.player.play()")
-    seen = {}
-    for _ in range(30):
-        t, label = page.evaluate("() => [window.studio.player.currentTime, document.getElementById('face-badge').textContent]")
-        if abs(t - round(t)) > 0.1:  # not at a second's edge
-            seen[int(t)] = label
-        page.wait_for_timeout(100)
-    page.evaluate("() => window.studio.player.pause()")
+    samples = page.evaluate("""() => new Promise((ok) => { const p = window.studio.player; const out = [];
+        const done = () => { p.removeEventListener('timeupdate', on); clearTimeout(bound); p.pause(); ok(out); };
+        const on = () => { out.push([p.currentTime, document.getElementById('face-badge').textContent]);
+          if (p.currentTime >= 3 || p.ended) done(); };
+        const bound = setTimeout(done, 10000);
+        p.addEventListener('timeupdate', on); p.play(); })""")
+    seen = {int(t): label for t, label in samples if abs(t - round(t)) > 0.1}  # not at a second's edge
     assert seen and all(timeline.get(str(s), "no face") == lab for s, lab in seen.items()), seen
 
 
@@ -202,8 +219,7 @@ def test_tag_pills_and_emotion_panel(page, stack: Stack, jfk: Path) -> None:  # 
     before = page.evaluate(f"""() => {{ const p = document.querySelector('.seg[data-id="{tags["id"]}"] .pill');
         let s = ''; for (let n = p.previousSibling; n; n = n.previousSibling) s = n.textContent + s; return s; }}""")
     assert before.strip() == tags["first"]
-    page.click(f'.seg[data-id="{tags["id"]}"] .pill >> nth=1')
-    page.wait_for_timeout(200)
+    seek_by(page, lambda: page.click(f'.seg[data-id="{tags["id"]}"] .pill >> nth=1'))
     assert abs(player_time(page) - (tags["tags"][1]["time"] - 0.05)) < 0.05
     seek(page, tags["start"] + 0.01)
     assert page.inner_text("#speech-badge") == "Neutral" and page.inner_text("#valence-num") == "0.00"
@@ -264,8 +280,7 @@ def test_highlight_follows_word_times(whisper_page, whisper_stack: Stack, jfk: P
     for target in ("country", "fellow"):
         w = next(w for w in words if w["word"].strip(" ,.;").lower() == target)
         box = _text_box(page, seg["id"], target)
-        page.mouse.click(box["x"], box["y"])
-        page.wait_for_timeout(300)
+        seek_by(page, lambda box=box: page.mouse.click(box["x"], box["y"]))
         assert abs(player_time(page) - w["start"]) < 0.02, (target, player_time(page), w["start"])
         # The highlight then ends exactly at the end of that word.
         played = page.eval_on_selector(f'.seg[data-id="{seg["id"]}"]',

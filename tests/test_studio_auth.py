@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.procs import private_stack
+from ethos_testing.procs import private_stack
 from tests.test_security import new_key
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import media
-from tests.procs import Stack
+from ethos_testing import media
+from ethos_testing.procs import Stack
 from tests.test_studio import ARTIFACTS, LOCAL, _open, browser, seek  # noqa: F401 - browser: a fixture
 
 
@@ -89,7 +89,8 @@ def test_mpeg4_part2_upload_plays_from_its_preview(pg, stack: Stack, mpeg4_video
     legend = pg.eval_on_selector_all("#face-legend .legend-item", "es => es.map(e => e.dataset.label)")
     assert set(timeline.values()) <= set(legend)
     seek(pg, 3.5)
-    pg.wait_for_timeout(300)
+    pg.wait_for_function("() => { const p = window.studio.player; return !p.seeking && p.readyState >= 2; }",
+                         timeout=10_000)  # the frame at 3.5 s is decoded
     pg.screenshot(path=str(ARTIFACTS / "studio-mpeg4-preview.png"))
     # The frame on screen is a picture, not black.
     lit = pg.evaluate("""() => { const v = window.studio.player; const c = document.createElement('canvas');
@@ -175,7 +176,9 @@ def test_undo_redo_across_three_edits(pg, stack: Stack, three_sentences: tuple[P
     asked: list[str] = []
     pg.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
     pg.click(f'#recent li:not([data-id="{job_id}"]) >> nth=0')
-    pg.wait_for_timeout(300)
+    # Leaving would have cleared the result and the undo stack in the click's handler, before
+    # any request; this evaluate runs after that handler (and the declined dialog).
+    assert pg.evaluate("() => window.studio.result !== null && window.studio.edit.undo.length") == 3
     assert asked == ["Leave your unsaved edits?"] and job_id in pg.url and _texts(pg) == states[3]
     pg.click("#undo")
     assert _texts(pg) == states[2]

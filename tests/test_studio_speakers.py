@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.dialogue import alternating, dialogue
-from tests.procs import Stack
+from ethos_testing.dialogue import alternating, dialogue
+from ethos_testing.procs import Stack
 from tests.test_studio import ARTIFACTS, _open, browser, upload  # noqa: F401 - fixture
 
 __all__ = ["browser"]

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from ethos_testing.media import silence, speak
+from ethos_testing.tiny_voxtral import build_adapter, build_model, rewrite_adapter
 from shared.errors import ModelUnavailable
 from shared.settings import SttSettings
-from tests.media import silence, speak
-from tests.tiny_voxtral import build_adapter, build_model, rewrite_adapter
 from training import rs, sft
 from training.data import IGNORE, Collator
 from training.manifest import load_audio, read_manifest, write_manifest

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from starlette.requests import Request
 
+from ethos_testing import media
 from gateway.errors import ApiError
 from gateway.ranges import RangeNotSatisfiable, parse_range
 from gateway.upload import receive_upload
@@ -28,7 +29,6 @@ from shared.schemas import (
 )
 from shared.settings import VadSettings
 from shared.storage.local import LocalStorage
-from tests import media
 from workers.cpu.merge import build_result, face_timeline
 from workers.stt.audio import read_wav
 from workers.stt.engines.base import SpeechEngine, Transcript

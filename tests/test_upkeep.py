@@ -12,7 +12,7 @@ import httpx
 import psutil
 import redis
 
-from tests.procs import Stack, private_stack, wait_for
+from ethos_testing.procs import Stack, private_stack, wait_for
 
 
 def beat(st: Stack, tmp: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import psutil
 
+from ethos_testing.procs import Stack, private_stack, wait_for
 from shared.schemas import MediaInfo
-from tests.procs import Stack, private_stack, wait_for
 from workers.fer.models import CLASSES
 from workers.fer.plan import plan_fer_chunks
 from workers.fer.video import sample_times

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from ethos_testing.procs import RedisServer, Stack, local_env, wait_for
+from ethos_testing.tiny_voxtral import ALL_TARGETS, build_adapter, build_model, rewrite_adapter
 from shared.errors import ModelUnavailable
 from shared.settings import SttSettings
-from tests.procs import RedisServer, Stack, local_env, wait_for
-from tests.tiny_voxtral import ALL_TARGETS, build_adapter, build_model, rewrite_adapter
 from workers.stt.engines.base import Transcript
 from workers.stt.engines.batching import BatchSizer
 from workers.stt.engines.voxtral import VoxtralEngine
@@ -222,7 +222,7 @@ def test_missing_weights_offline_say_how_to_fix(monkeypatch: pytest.MonkeyPatch,
     assert "huggingface-cli download mistralai/not-cached-model" in err.value.message
     assert "ETHOS_STT__ENGINE=fasterwhisper" in err.value.message
     # Not marked offline, but the hub does not answer: fails in seconds too.
-    from tests.procs import free_port
+    from ethos_testing.procs import free_port
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{free_port()}")

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from ethos_testing.procs import Stack, private_stack, wait_for
 from shared import webhooks
 from shared.settings import WebhookSettings
 from tests.conftest import WEBHOOK_SECRET
-from tests.procs import Stack, private_stack, wait_for
 
 LOCAL = pytest.mark.parametrize("stack", ["local"], indirect=True)
 

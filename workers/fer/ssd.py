@@ -70,10 +70,6 @@ class Detections:
         return Detections(np.zeros((0, 4), np.float32), np.zeros((0, NUM_KEYPOINTS, 2), np.float32),
                           np.zeros((0,), np.float32))
 
-    def take(self, idx: np.ndarray | list[int]) -> Detections:
-        idx = np.asarray(idx, dtype=np.int64)
-        return Detections(self.boxes[idx], self.keypoints[idx], self.scores[idx])
-
     @staticmethod
     def concat(parts: list[Detections]) -> Detections:
         if not parts:

@@ -44,7 +44,7 @@ def build_model(dest: Path, seed: int = 0, init_range: float = 0.02) -> Path:
     logits span about ±1 whatever a LoRA does (final norm × small ``lm_head`` rows), so the
     fine-tuning test uses a larger one to let the loss fall."""
     import torch
-    from transformers import (
+    from transformers import (  # type: ignore[attr-defined]  # MistralCommonBackend: a lazy export
         MistralCommonBackend,
         VoxtralConfig,
         VoxtralForConditionalGeneration,
@@ -92,7 +92,7 @@ def build_adapter(model_dir: Path, dest: Path, seed: int = 1, targets: list[str]
         for name, p in peft_model.named_parameters():
             if "lora_B" in name:
                 p.normal_(0, 0.05)
-    peft_model.save_pretrained(dest)
+    peft_model.save_pretrained(str(dest))
     return dest
 
 

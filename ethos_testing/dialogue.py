@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.media import SR, run
+from ethos_testing.media import SR, run
 
 # Clearly different voices: variant, pitch (0-99) and speed (words per minute).
 VOICES = {

@@ -47,6 +47,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def vm(pid: int, field: str) -> int:
+    """A ``/proc/<pid>/status`` memory figure (``VmRSS``, ``VmHWM``…) in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
 def wait_for(pred: Callable[[], Any], timeout: float = 30.0, every: float = 0.1, what: str = "condition") -> Any:
     deadline = time.time() + timeout
     while time.time() < deadline:
