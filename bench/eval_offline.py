@@ -8,6 +8,10 @@ and leaves the report in ``bench/out/eval-<engine>/``.
 
     .venv/bin/python bench/eval_offline.py                      # faster-whisper, packaged tiny.en
     .venv/bin/python bench/eval_offline.py --engine voxtral     # on a CUDA host with the weights
+    .venv/bin/python bench/eval_offline.py --english-model base  # English jobs on the multilingual base
+    .venv/bin/python bench/eval_offline.py --manifest evaluation/sets/multilingual/manifest.jsonl \
+        --language auto                                         # detection + CER on real non-English speech
+    .venv/bin/python bench/eval_offline.py --batch-size 1       # faster-whisper one segment at a time
 """
 
 from __future__ import annotations
@@ -45,12 +49,23 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--engine", default="fasterwhisper")
     p.add_argument("--manifest", type=Path, default=ROOT / "evaluation" / "sets" / "ci" / "manifest.jsonl")
+    p.add_argument("--language", default="en", help="sent with every job (`auto`: detected)")
+    p.add_argument("--english-model", choices=["tiny.en", "base"], default=None,
+                   help="ETHOS_STT__WHISPER__ENGLISH_MODEL for the run (default: the setting's default)")
+    p.add_argument("--batch-size", type=int, default=None, help="ETHOS_STT__WHISPER__BATCH_SIZE for the run")
     args = p.parse_args()
-    out = ROOT / "bench" / "out" / f"eval-{args.engine}"
+    args.manifest = args.manifest.resolve()
+    tag = "".join(f"-{k}{v}" for k, v in (("", args.manifest.parent.name), ("", args.language),
+                                          ("", args.english_model), ("b", args.batch_size)) if v is not None)
+    out = ROOT / "bench" / "out" / f"eval-{args.engine}{tag}"
     port, rport = free_port(), free_port()
     env = {**os.environ, "ETHOS_STT__ENGINE": args.engine, "ETHOS_GATEWAY__PORT": str(port),
            "ETHOS_REDIS__URL": f"redis://127.0.0.1:{rport}/0", "ETHOS_STORAGE__LOCAL_ROOT": str(out / "storage"),
            "ETHOS_WORK_DIR": str(out / "work")}
+    if args.english_model:
+        env["ETHOS_STT__WHISPER__ENGLISH_MODEL"] = args.english_model
+    if args.batch_size:
+        env["ETHOS_STT__WHISPER__BATCH_SIZE"] = str(args.batch_size)
     out.mkdir(parents=True, exist_ok=True)
     log = open(out / "stack.log", "wb")  # noqa: SIM115 - owned by the stack process
     stack = subprocess.Popen([sys.executable, "deploy/run_local.py"], cwd=ROOT, env=env, stdout=log,
@@ -60,11 +75,12 @@ def main() -> int:
         wait_ready(url)
         done = subprocess.run([sys.executable, "-m", "evaluation.cli", str(args.manifest), "--url", url,
                                "--out", str(out / "report"), "--media", str(media_dir()),
-                               "--work", str(out / "clips")], cwd=ROOT, capture_output=True, text=True)
+                               "--work", str(out / "clips"), "--language", args.language],
+                              cwd=ROOT, capture_output=True, text=True)
     finally:
         os.killpg(stack.pid, signal.SIGINT)
         stack.wait(60)
-    if done.returncode not in (0, 1):
+    if done.returncode not in (0, 1) or not (out / "report" / "report.json").exists():
         print(done.stderr[-3000:])
         return done.returncode
     r = json.loads((out / "report" / "report.json").read_text())
@@ -72,6 +88,11 @@ def main() -> int:
           f"through a local stack, engine {', '.join(r['engines'])}, {os.cpu_count()} cores")
     print(f"  WER {r['wer']:.2%}  CER {r['cer']:.2%}  tag F1 (micro) {r['tags']['micro']['f1']:.2%}  "
           f"failed {r['failed']}")
+    if r.get("language_accuracy") is not None:
+        print(f"  language detected right on {r['language_accuracy']:.0%} of {r['language_labelled']} clips")
+        for c in r["per_clip"]:
+            print(f"    {c['id']}: {c['language']} (p {c['language_probability']}, expected {c['language_expected']})"
+                  f"  CER {c['cer']:.1%}  WER {c['wer']:.1%}  {c['hypothesis']}")
     rtfx = [c["duration_s"] / c["stt_s"] for c in r["per_clip"] if c["stt_s"]]
     print(f"  STT real-time factor {r['rtf']} ({r['rtfx']}x real time over the set; per clip "
           f"{min(rtfx):.1f}x to {max(rtfx):.1f}x)")

@@ -1,57 +1,100 @@
-"""The faster-whisper engine alone (no stack): VAD + engine over the committed set, in one process.
+"""The faster-whisper engine alone (no stack): VAD + engine over an evaluation set, in one process.
 
-Separates the engine's speed from the stack's (upload, queue, storage, Celery): the same
-clips as ``bench/eval_offline.py``, read into memory, cut by the same VAD, transcribed by
-``FasterWhisperEngine`` with the default settings after one warm-up clip. RTFx = seconds of
-audio / seconds of VAD + engine.
+Separates the engine's speed from the stack's (upload, queue, storage, Celery): the clips of
+a manifest, read into memory, cut by the same VAD, transcribed by ``FasterWhisperEngine`` after
+one warm-up clip. RTFx = seconds of audio / seconds of VAD + engine. Several configurations
+(model × batch size) are measured in one run, clip by clip in turn, so they share the
+machine's load; ``--joined`` also measures the whole set joined into one recording with 4-s
+silences between clips (one VAD segment per clip: what batching is for).
 
-    .venv/bin/python bench/whisper_engine_speed.py
+    .venv/bin/python bench/whisper_engine_speed.py                       # tiny.en, batch 4 and 1
+    .venv/bin/python bench/whisper_engine_speed.py --models tiny.en,base --batch 4,1 --joined
+    .venv/bin/python bench/whisper_engine_speed.py --manifest evaluation/sets/multilingual/manifest.jsonl \\
+        --models base --language auto --batch 4,1 --joined
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ethos_testing.procs import media_dir
 from evaluation import manifest
-from evaluation.metrics import ErrorRates, word_errors
+from evaluation.metrics import ErrorRates, char_errors, word_errors
 from shared.settings import SttSettings, VadSettings
 from workers.stt.engines.fasterwhisper import FasterWhisperEngine
 from workers.stt.transcribe import transcribe_audio
 
 ROOT = Path(__file__).resolve().parent.parent
 
+GAP_S = 4.0
+
+
+class Config:
+    def __init__(self, model: str, batch: int) -> None:
+        beam = None if model == "tiny.en" else SttSettings().whisper.multilingual_beam_size
+        self.name = f"{model} batch {batch}"
+        self.engine = FasterWhisperEngine(SttSettings(engine="fasterwhisper", whisper={"batch_size": batch}), model, beam)
+        self.words, self.chars, self.audio, self.seconds = ErrorRates(), ErrorRates(), 0.0, 0.0
+        self.languages_right = 0
+
+
+def run(cfg: Config, samples: np.ndarray, language: str) -> tuple[float, str, list[str | None]]:
+    t0 = time.perf_counter()
+    segs = transcribe_audio(samples, cfg.engine, VadSettings(), language)
+    return time.perf_counter() - t0, " ".join(s.text for s in segs), [s.language for s in segs]
+
 
 def main() -> int:
     from faster_whisper import decode_audio
 
-    path = ROOT / "evaluation" / "sets" / "ci" / "manifest.jsonl"
-    clips = manifest.load(path)
-    engine = FasterWhisperEngine(SttSettings(engine="fasterwhisper"))
-    vad_cfg = VadSettings()
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--manifest", type=Path, default=ROOT / "evaluation" / "sets" / "ci" / "manifest.jsonl")
+    p.add_argument("--models", default="tiny.en", help="comma-separated: tiny.en, base")
+    p.add_argument("--batch", default="4,1", help="comma-separated batch sizes (ETHOS_STT__WHISPER_BATCH_SIZE)")
+    p.add_argument("--language", default="en")
+    p.add_argument("--joined", action="store_true", help="also the whole set as one recording")
+    args = p.parse_args()
+    clips = manifest.load(args.manifest)
     with tempfile.TemporaryDirectory() as tmp:
-        audio = {c.id: decode_audio(str(manifest.resolve(c, path, media_dir(), Path(tmp)))) for c in clips}
-    engine.load()
-    transcribe_audio(audio[clips[0].id], engine, vad_cfg, "en")  # warm-up: VAD and engine loaded
-    info = engine.info()
-    print(f"whisper_engine_speed: {info.model_id}, {info.extra['compute_type']}, {info.extra['cpu_threads']} threads, "
-          f"beam {info.extra['beam_size']}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    errors, total_audio, total_s = ErrorRates(), 0.0, 0.0
+        audio = {c.id: decode_audio(str(manifest.resolve(c, args.manifest, media_dir(), Path(tmp)))) for c in clips}
+    configs = [Config(m, int(b)) for m in args.models.split(",") for b in args.batch.split(",")]
+    for cfg in configs:
+        cfg.engine.load()
+        run(cfg, audio[clips[0].id], args.language)  # warm-up: VAD and engine loaded
+    info = configs[0].engine.info()
+    print(f"whisper_engine_speed: {args.manifest.name}, language {args.language}, {info.extra['compute_type']}, "
+          f"{info.extra['cpu_threads']} threads, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     for c in clips:
-        t0 = time.perf_counter()
-        segs = transcribe_audio(audio[c.id], engine, vad_cfg, "en")
-        dt = time.perf_counter() - t0
         seconds = len(audio[c.id]) / 16000
-        e = word_errors(c.reference, " ".join(s.text for s in segs))
-        errors, total_audio, total_s = errors + e, total_audio + seconds, total_s + dt
-        print(f"  {c.id:20s} {seconds:5.1f} s  {len(segs)} segment(s)  {dt:5.2f} s  RTFx {seconds / dt:5.1f}  "
-              f"WER {e.rate:.1%}")
-    print(f"  set: {total_audio:.1f} s of audio in {total_s:.2f} s, RTFx {total_audio / total_s:.1f}, "
-          f"WER {errors.rate:.2%}")
+        for cfg in configs:
+            dt, text, langs = run(cfg, audio[c.id], args.language)
+            w, ch = word_errors(c.reference, text), char_errors(c.reference, text)
+            cfg.words, cfg.chars, cfg.audio, cfg.seconds = cfg.words + w, cfg.chars + ch, cfg.audio + seconds, \
+                cfg.seconds + dt
+            cfg.languages_right += bool(c.language and langs and all(lang == c.language for lang in langs))
+            print(f"  {cfg.name:16s} {c.id:20s} {seconds:5.1f} s  {dt:5.2f} s  RTFx {seconds / dt:5.1f}  "
+                  f"WER {w.rate:6.1%}  CER {ch.rate:6.1%}  {','.join(sorted({x or '-' for x in langs}))}")
+    for cfg in configs:
+        right = f", language right on {cfg.languages_right}/{len(clips)}" if any(c.language for c in clips) else ""
+        print(f"  set, {cfg.name:16s}: {cfg.audio:.1f} s of audio in {cfg.seconds:.2f} s, RTFx "
+              f"{cfg.audio / cfg.seconds:.1f}, WER {cfg.words.rate:.2%}, CER {cfg.chars.rate:.2%}{right}")
+    if args.joined:
+        gap = np.zeros(int(GAP_S * 16000), dtype=np.float32)
+        joined = np.concatenate([x for c in clips for x in (audio[c.id], gap)])
+        reference = " ".join(c.reference for c in clips)
+        for cfg in configs:
+            dt, text, langs = run(cfg, joined, args.language)
+            print(f"  joined, {cfg.name:16s}: {len(joined) / 16000:.1f} s in {dt:.2f} s, RTFx "
+                  f"{len(joined) / 16000 / dt:.1f}, WER {word_errors(reference, text).rate:.2%}, "
+                  f"CER {char_errors(reference, text).rate:.2%}, segment languages {langs}")
+    print(f"  load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 
 

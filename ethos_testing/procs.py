@@ -100,6 +100,8 @@ def local_env(tmp: Path, redis_url: str, **extra: str) -> dict[str, str]:
     about other things keep to the workers they start."""
     return {
         "ETHOS_DIARIZE__ENABLED": "false",
+        # Jobs without a language stay English (tiny.en, cheap); detection tests send "auto".
+        "ETHOS_GATEWAY__DEFAULT_LANGUAGE": "en",
         "ETHOS_REDIS__URL": redis_url,
         "ETHOS_STORAGE__BACKEND": "local",
         "ETHOS_STORAGE__LOCAL_ROOT": str(tmp / "storage"),

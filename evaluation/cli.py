@@ -36,7 +36,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--media", type=Path, default=None,
                    help="folder for `media:` clips (default $ETHOS_MEDIA, else ../shared/media)")
     p.add_argument("--work", type=Path, default=None, help="where tts clips are made (default a temporary folder)")
-    p.add_argument("--language", default="en", help="language sent with every job (default %(default)s)")
+    p.add_argument("--language", default="en",
+                   help="language sent with every job; `auto`: detected, and checked against each clip's "
+                        "`language` (default %(default)s)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for one job (default %(default)s)")
     p.add_argument("--warmup", type=int, default=1, choices=range(0, 11), metavar="N",
                    help="send the first clip N times, unscored, before measuring, so model loading is not "
@@ -49,7 +51,8 @@ def evaluate(clips: list[manifest.Clip], audio: dict[str, Path], client: EthosCl
     """Run every clip through the service and score it; a failed job scores as no text."""
     scores: list[ClipScore] = []
     for clip in clips:
-        expected: dict[str, Any] = {"emotion_expected": clip.emotion, "speakers_expected": clip.speakers}
+        expected: dict[str, Any] = {"emotion_expected": clip.emotion, "speakers_expected": clip.speakers,
+                                    "language_expected": clip.language}
         try:
             result, job = client.transcribe(audio[clip.id], language)
         except JobFailed as e:
@@ -67,10 +70,11 @@ def evaluate(clips: list[manifest.Clip], audio: dict[str, Path], client: EthosCl
             clip.id, clip.reference, result.text, duration_s=result.duration,
             emotion=segment_emotion(tags)[0], speakers=len({s.speaker for s in result.segments}) or None,
             stt_s=result.timings.get("stt"), wall_s=wall_seconds(job),
-            engine=stt.engine if stt else None, model_id=stt.model_id if stt else None, **expected,
+            engine=stt.engine if stt else None, model_id=stt.model_id if stt else None,
+            language=result.language, language_probability=result.language_probability, **expected,
         )
-        log.info("%s: WER %.3f, %.1f s of audio, STT %.2f s", clip.id, score.wer, score.duration_s,
-                 score.stt_s or 0.0)
+        log.info("%s: WER %.3f, CER %.3f, language %s, %.1f s of audio, STT %.2f s", clip.id, score.wer,
+                 score.cer, score.language, score.duration_s, score.stt_s or 0.0)
         scores.append(score)
     return scores
 
@@ -95,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(
         f"{len(scores)} clips, {summary['failed']} failed, engine {', '.join(engines) or '—'}\n"
         f"WER {summary['wer']:.2%}  CER {summary['cer']:.2%}  "
-        f"tag P/R/F1 (micro) {micro['precision']:.2%} / {micro['recall']:.2%} / {micro['f1']:.2%}  "
+        + (f"language {summary['language_accuracy']:.0%}  " if summary["language_accuracy"] is not None else "")
+        + f"tag P/R/F1 (micro) {micro['precision']:.2%} / {micro['recall']:.2%} / {micro['f1']:.2%}  "
         f"RTF {summary['rtf']}  ({summary['rtfx']}x real time)\n"
         f"report: {paths['markdown']}, {paths['json']}, {paths['chart']}\n"
     )

@@ -4,7 +4,9 @@ One JSON object per line:
 
 - ``id`` (optional; default the line number), ``reference``: the spoken text with inline
   ``[tags]``; optional ``emotion`` (the expected speech-emotion label), ``speakers``
-  (the number of speakers) and ``turns`` (the reference speaker turns,
+  (the number of speakers), ``language`` (the language spoken, ISO 639-1: checked against
+  the detected one when jobs are sent with ``--language auto``), ``source`` and ``licence``
+  (where a committed recording comes from), and ``turns`` (the reference speaker turns,
   ``[{"speaker", "start", "end"}]`` in seconds: the clip is then scored for DER);
 - the audio, either ``audio``: a path relative to the manifest's folder, an absolute path, or
   ``media:<name>`` (a file in the media folder: ``--media``, else ``$ETHOS_MEDIA``, else
@@ -55,6 +57,9 @@ class Clip(BaseModel):
     emotion: str | None = None
     speakers: int | None = Field(None, ge=1)
     turns: list[RefTurn] | None = None
+    language: str | None = None
+    source: str | None = None
+    licence: str | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> Clip:

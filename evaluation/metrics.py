@@ -5,7 +5,10 @@ Text normalisation for WER/CER (stated once, used everywhere):
 2. Unicode NFKC, lower case;
 3. apostrophes inside words are kept (``don't``), every other character that is not a letter,
    a digit or whitespace becomes a space (so ``well-known`` is two words);
-4. whitespace collapses to single spaces.
+4. whitespace collapses to single spaces;
+5. for CER only, text in a script written without spaces between words (Chinese, Japanese;
+   Korean too, whose spacing varies between writers) is scored by character with every space
+   removed: a reference holding any Han, kana or Hangul character is "CJK".
 
 Tags are compared as multisets per clip after the table's own normalisation (lower case,
 trimmed): a hypothesis tag is a true positive while the reference still has an unmatched
@@ -28,6 +31,12 @@ from shared.tags import TAG_RE, normalize
 
 _NOT_WORD = re.compile(r"[^\w\s'’]|_")
 _LOOSE_APOSTROPHE = re.compile(r"(?<!\w)['’]|['’](?!\w)")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def is_cjk(text: str) -> bool:
+    """True when the text holds Han, kana or Hangul characters (scored by character)."""
+    return bool(_CJK.search(text))
 
 
 def strip_tags(text: str) -> str:
@@ -79,8 +88,11 @@ def word_errors(reference: str, hypothesis: str) -> ErrorRates:
 
 
 def char_errors(reference: str, hypothesis: str) -> ErrorRates:
-    """Character edit errors (spaces included) against the reference's character count."""
+    """Character edit errors (spaces included, except in CJK text) against the reference's
+    character count."""
     ref, hyp = normalise(reference), normalise(hypothesis)
+    if is_cjk(ref):
+        ref, hyp = "".join(ref.split()), "".join(hyp.split())
     if not ref or not hyp:
         return ErrorRates(len(ref) + len(hyp), len(ref), len(hyp))
     out = jiwer.process_characters(ref, hyp)

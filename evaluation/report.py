@@ -47,6 +47,10 @@ class ClipScore:
     wall_s: float | None = None
     engine: str | None = None
     model_id: str | None = None
+    # The language the clip is in (manifest) and the one the result gives (detected with auto).
+    language_expected: str | None = None
+    language: str | None = None
+    language_probability: float | None = None
 
     @property
     def rtf(self) -> float | None:
@@ -87,6 +91,7 @@ class Summary:
         tags = tag_report((c.reference, c.hypothesis) for c in self.clips)
         labelled = [c for c in self.clips if c.emotion_expected]
         counted = [c for c in self.clips if c.speakers_expected]
+        languaged = [c for c in self.clips if c.language_expected]
         diarized = [c for c in self.clips if c.der_reference_s]
         der_ref = sum(c.der_reference_s or 0.0 for c in diarized)
         audio = sum(c.duration_s for c in ok)
@@ -105,6 +110,9 @@ class Summary:
             "emotion_accuracy": (round(sum(c.emotion == c.emotion_expected for c in labelled) / len(labelled), 4)
                                  if labelled else None),
             "emotion_labelled": len(labelled),
+            "language_accuracy": (round(sum(c.language == c.language_expected for c in languaged) / len(languaged), 4)
+                                  if languaged else None),
+            "language_labelled": len(languaged),
             "speaker_count_accuracy": (round(sum(c.speakers == c.speakers_expected for c in counted) / len(counted), 4)
                                        if counted else None),
             "der": round(sum(c.der_error_s or 0.0 for c in diarized) / der_ref, 4) if der_ref else None,
@@ -136,6 +144,8 @@ def markdown(d: dict[str, Any]) -> str:
         f"| tag F1, macro over the {t['macro_clips']} clips with reference tags | {_pct(t['macro_f1'])} |",
         f"| speech-emotion accuracy ({d['emotion_labelled']} labelled clips) | {_pct(d['emotion_accuracy'])} |",
         f"| speaker-count accuracy | {_pct(d['speaker_count_accuracy'])} |",
+        f"| language accuracy ({d.get('language_labelled', 0)} clips with a language) | "
+        f"{_pct(d.get('language_accuracy'))} |",
         f"| DER, 0.25-s collar ({d['der_clips']} clips with reference turns) | {_pct(d['der'])} |",
         f"| real-time factor (STT seconds / audio seconds) | {d['rtf'] if d['rtf'] is not None else '—'}"
         f" ({d['rtfx'] if d['rtfx'] is not None else '—'}x real time) |",
@@ -144,12 +154,13 @@ def markdown(d: dict[str, Any]) -> str:
     lines += [f"| {tag} | {c['tp']} | {c['fp']} | {c['fn']} | {_pct(c['precision'])} | {_pct(c['recall'])} | "
               f"{_pct(c['f1'])} |" for tag, c in t["per_tag"].items()] or ["| (no tags on either side) | | | | | | |"]
     lines += ["", "## Per clip", "",
-              "| clip | seconds | WER | CER | tag F1 | emotion (expected) | STT s | RTF | error |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| clip | seconds | WER | CER | tag F1 | emotion (expected) | language (expected) | STT s | RTF | error |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for c in d["per_clip"]:
         emo = f"{c['emotion'] or '—'} ({c['emotion_expected']})" if c["emotion_expected"] else (c["emotion"] or "—")
+        lang = f"{c.get('language') or '—'} ({c['language_expected']})" if c.get("language_expected") else "—"
         lines.append(f"| {c['id']} | {c['duration_s']:.1f} | {_pct(c['wer'])} | {_pct(c['cer'])} | "
-                     f"{_pct(c['tag_f1'])} | {emo} | {c['stt_s'] if c['stt_s'] is not None else '—'} | "
+                     f"{_pct(c['tag_f1'])} | {emo} | {lang} | {c['stt_s'] if c['stt_s'] is not None else '—'} | "
                      f"{c['rtf'] if c['rtf'] is not None else '—'} | {c['error'] or ''} |")
     lines += ["", "## Hypotheses", ""]
     lines += [f"- **{c['id']}**: {c['hypothesis'] or '(none)'}" for c in d["per_clip"]]

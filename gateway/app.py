@@ -15,10 +15,11 @@ from fastapi.staticfiles import StaticFiles
 from gateway import bodylimit, errors, hosts, metrics
 from gateway.context import Context
 from gateway.events import BLOCK_MS
-from gateway.routes import compat, corrections, health, jobs
+from gateway.routes import corrections, health, jobs, original_app
 from gateway.sockets import SocketSlots
 from shared.celery_app import make_celery
 from shared.jobs import AsyncJobEvents, JobStore, connect
+from shared.keys import KeyStore
 from shared.logs import redacted
 from shared.settings import Settings, get_settings
 from shared.storage import make_storage
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             events=events,
             storage=make_storage(s.storage),
             celery=make_celery(s),
+            keys=KeyStore(client, s.redis.key_prefix),
         )
         log.info("gateway ready: storage=%s redis=%s auth=%s", s.storage.backend, redacted(s.redis.url),
                  "required" if s.auth.required else "open")
@@ -85,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.install(app)
     app.include_router(jobs.router)
     app.include_router(corrections.router)
-    app.include_router(compat.router)
+    app.include_router(original_app.router)
     app.include_router(health.router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -17,7 +17,6 @@ from starlette.websockets import WebSocket
 
 from gateway.context import Context, ctx
 from gateway.errors import ApiError
-from shared.keys import KeyStore
 from shared.schemas import JobRecord
 
 WS_SUBPROTOCOL = "ethos"
@@ -54,7 +53,7 @@ def _identify(c: Context, key: str | None) -> Caller:
     if key is None:
         raise ApiError(401, "unauthorized", "this server needs an API key: send "
                        "'Authorization: Bearer <key>' (ask its operator for one)", CHALLENGE)
-    key_id = KeyStore(c.jobs.r, c.settings.redis.key_prefix).verify(key)
+    key_id = c.keys.verify(key)
     if key_id is None:
         raise ApiError(401, "unauthorized", "the API key is not valid or was revoked", CHALLENGE)
     return Caller(key_id)
@@ -70,7 +69,7 @@ def caller(request: Request, c: Context = Depends(ctx)) -> Caller:
     who = _identify(c, key)
     limit = c.settings.auth.requests_per_minute
     if who.key_id and limit:
-        wait = KeyStore(c.jobs.r, c.settings.redis.key_prefix).hit(who.key_id, limit)
+        wait = c.keys.hit(who.key_id, limit)
         if wait:
             raise ApiError(429, "rate_limited", f"more than {limit} requests per minute with this key; "
                            f"retry after {wait:g} s", {"Retry-After": str(int(wait))})

@@ -1,4 +1,5 @@
-"""What the routes share: settings, the job store and its async event reader, storage, Celery."""
+"""What the routes share: settings, the job store and its async event reader, the API keys,
+storage, Celery."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from celery import Celery
 from fastapi import Request
 
 from shared.jobs import AsyncJobEvents, JobStore
+from shared.keys import KeyStore
 from shared.settings import Settings
 from shared.storage import Storage
 
@@ -19,6 +21,7 @@ class Context:
     events: AsyncJobEvents
     storage: Storage
     celery: Celery
+    keys: KeyStore
 
 
 def ctx(request: Request) -> Context:

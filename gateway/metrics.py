@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.auth import caller
 from shared.celery_app import QUEUES
-from shared.logs import JOB_ID, job_id_var
+from shared.logs import JOB_ID, job_context
 
 log = logging.getLogger("ethos.gateway.metrics")
 FINAL = ("succeeded", "failed", "canceled")
@@ -98,18 +98,16 @@ class MetricsMiddleware:
         self.app, self.metrics = app, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            found = JOB_ID.search(scope.get("path", ""))
-            token = job_id_var.set(found.group(0) if found else None)
-            try:
+        found = JOB_ID.search(scope.get("path", ""))
+        with job_context(found.group(0) if found else None):
+            if scope["type"] != "http":
                 await self.app(scope, receive, send)
-            finally:
-                job_id_var.reset(token)
-            return
+            else:
+                await self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         status = 500
-        found = JOB_ID.search(scope.get("path", ""))
-        token = job_id_var.set(found.group(0) if found else None)
 
         async def sending(message: Message) -> None:
             nonlocal status
@@ -123,7 +121,6 @@ class MetricsMiddleware:
             route = _route_of(scope)
             self.metrics.requests.labels(scope["method"], route, str(status)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - start)
-            job_id_var.reset(token)
 
 
 def install(app: FastAPI) -> GatewayMetrics:

@@ -25,10 +25,16 @@ log = logging.getLogger("ethos.gateway")
 
 
 
-def job_language(c: Context, raw: str) -> str:
-    """The job's language, normalised and checked against the live STT workers (400 if not)."""
+def job_language(c: Context, raw: str | None, task: str | None = None) -> tuple[str, str]:
+    """The job's language (``auto`` when omitted where the engines detect) and task, normalised
+    and checked against the live STT workers (400 if not)."""
     try:
-        return languages.resolve(raw, languages.from_heartbeats(c.jobs.live_workers()))
+        supported = languages.from_heartbeats(c.jobs.live_workers())
+        fallback = c.settings.gateway.default_language
+        if languages.normalise(fallback) == languages.AUTO:
+            fallback = languages.default_language(supported)
+        language = languages.resolve(raw or fallback, supported)
+        return language, languages.resolve_task(task, supported)
     except languages.LanguageRejected as e:
         raise ApiError(400, e.code, e.message) from e
 
@@ -82,7 +88,8 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
     )
     try:
         await run_in_threadpool(check_active_jobs, c, who)
-        language = await run_in_threadpool(job_language, c, up.fields.get("language") or "en")
+        language, task = await run_in_threadpool(job_language, c, up.fields.get("language"),
+                                                 up.fields.get("task"))
         num, lo, hi = speaker_options(up.fields, num_speakers)
         callback = up.fields.get("callback_url") or None
         if callback:
@@ -97,6 +104,7 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
             created_at=utcnow(),
             media=MediaInfo(filename=up.filename, size=up.size),
             language=language,
+            task=task,
             num_speakers=num,
             min_speakers=lo,
             max_speakers=hi,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 
-class EthosError(Exception):
-    """An error with a stable code that reaches the user as ``{"code", "message"}``."""
+class JobError(Exception):
+    """An error that ends a job with a stable code, reaching the user as ``{"code", "message"}``
+    (the Python client's own ``ethos_client.EthosError`` is an HTTP error it receives)."""
 
     code = "internal_error"
 
@@ -15,15 +16,15 @@ class EthosError(Exception):
             self.code = code
 
 
-class UnsupportedMedia(EthosError):
+class UnsupportedMedia(JobError):
     code = "unsupported_media"
 
 
-class TooLong(EthosError):
+class TooLong(JobError):
     code = "too_long"
 
 
-class ModelUnavailable(EthosError):
+class ModelUnavailable(JobError):
     code = "model_unavailable"
 
 

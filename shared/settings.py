@@ -70,6 +70,25 @@ class WhisperSettings(BaseModel):
     beam_size: int = Field(1, ge=1, le=10)
     # CPU threads for faster-whisper; 0: every core this process may run on.
     cpu_threads: int = Field(0, ge=0)
+    # With model unset: the packaged model for jobs in English ("tiny.en": about twice as fast;
+    # "base": the multilingual one, fewer errors). Every other language, "auto" and translate use
+    # the packaged multilingual base (README, "Every language, offline").
+    english_model: Literal["tiny.en", "base"] = "tiny.en"
+    # Where the multilingual base is assembled from its two packages (None: $HF_HOME/ethos,
+    # else ~/.cache/ethos).
+    model_cache: Path | None = None
+    # VAD segments decoded together per encoder/decoder call; 1: one after another through
+    # faster-whisper's own loop.
+    batch_size: int = Field(4, ge=1, le=64)
+    # Beam width of the multilingual base (the pair's non-English jobs): 5 fixed most of its
+    # errors on our multilingual set (README).
+    multilingual_beam_size: int = Field(5, ge=1, le=10)
+    # A prompt per language for the multilingual model: Whisper writes Mandarin in traditional
+    # characters about as often as in simplified ones; a simplified sentence steers it.
+    language_prompts: dict[str, str] = {"zh": "以下是普通话的句子。"}
+    # Language detection per segment: a segment detected below this probability takes the
+    # recording's language so far instead (a short "okay" does not switch languages).
+    segment_language_min_probability: float = Field(0.5, gt=0, le=1)
 
 
 class VoxtralSettings(BaseModel):
@@ -228,6 +247,9 @@ class GatewaySettings(BaseModel):
     max_websockets: int = Field(500, ge=1)
     # With auth off: the Host names the gateway answers (DNS rebinding guard); "*": any.
     allowed_hosts: list[str] = ["127.0.0.1", "localhost", "[::1]"]
+    # A job's language when the caller gives none: "auto" detects it (where the engines can;
+    # else "en"), or a fixed code.
+    default_language: str = "auto"
 
 
 class WebhookSettings(BaseModel):
@@ -316,6 +338,11 @@ class Settings(BaseSettings):
             self.stt.voxtral.model_id = self.model_id_env
         if self.adapter_id_env is not None:
             self.stt.voxtral.adapter_id = self.adapter_id_env or None
+        return self
+
+    @model_validator(mode="after")
+    def _check_together(self) -> Settings:
+        """Values of different groups that must agree."""
         if self.vad.neg_threshold >= self.vad.threshold:
             raise ValueError("vad.neg_threshold must be below vad.threshold")
         if self.celery.time_limit_s <= self.celery.soft_time_limit_s:

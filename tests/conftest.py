@@ -62,6 +62,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         "ETHOS_LIMITS__MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
         "ETHOS_LIMITS__MAX_DURATION_S": "600",
         "ETHOS_STT__ENGINE": "fasterwhisper",
+        # Jobs without a language stay English (tiny.en); detection is tested with "auto".
+        "ETHOS_GATEWAY__DEFAULT_LANGUAGE": "en",
         # Fine segments (one per sentence of the generated speech), as the segment tests expect.
         "ETHOS_VAD__MERGE_GAP_S": "0.6",
         "ETHOS_FER__CHUNK_S": "3",

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ethos_testing.procs import Stack, private_stack
-from shared.corrections import InvalidCorrection, apply
+from shared.revisions import InvalidCorrection, apply
 from shared.schemas import Result, ResultCorrection
 
 

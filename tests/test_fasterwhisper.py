@@ -22,6 +22,7 @@ from workers.stt.engines.fasterwhisper import (
     model_languages,
     packaged_model,
 )
+from workers.stt.engines.whisper_pair import WhisperPair
 from workers.stt.transcribe import place_words, transcribe_audio
 
 
@@ -45,7 +46,9 @@ def jfk_wav(tmp_path_factory: pytest.TempPathFactory, jfk: Path) -> Path:
 
 def test_auto_is_faster_whisper_without_cuda() -> None:
     assert resolve_engine_name(SttSettings()) == "fasterwhisper"
-    assert isinstance(get_engine(SttSettings(engine="fasterwhisper")), FasterWhisperEngine)
+    # Without ETHOS_STT__WHISPER_MODEL: the packaged pair (tests/test_multilingual.py); with it, one model.
+    assert isinstance(get_engine(SttSettings(engine="fasterwhisper")), WhisperPair)
+    assert isinstance(get_engine(SttSettings(engine="fasterwhisper", whisper_model="tiny.en")), FasterWhisperEngine)
 
 
 def test_jfk_word_for_word_with_words_inside_segments(engine: FasterWhisperEngine, jfk_wav: Path) -> None:

@@ -210,7 +210,8 @@ class _Echo(SpeechEngine):
     def load(self) -> None:
         pass
 
-    def transcribe(self, clips: list[np.ndarray], language: str) -> list[Transcript]:
+    def transcribe(self, clips: list[np.ndarray], language: str, task: str = "transcribe",
+                   prior: str | None = None) -> list[Transcript]:
         self.batches.append(len(clips))
         return [Transcript(text=f"{len(c) / 16000:.4f} s [laughs]", truncated=i == 0) for i, c in enumerate(clips)]
 

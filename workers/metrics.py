@@ -13,13 +13,14 @@ server sums every process's files at each scrape.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
 import time
 from typing import Any
 
-from shared.logs import JOB_ID, job_id_var
+from shared.logs import JOB_ID, job_context
 from shared.settings import Settings
 
 log = logging.getLogger("ethos.worker.metrics")
@@ -50,15 +51,16 @@ def install_job_logging() -> None:
     """Each task's log lines carry its job id (the first argument of every job task)."""
     from celery.signals import task_postrun, task_prerun
 
-    tokens: dict[str, Any] = {}
+    scopes: dict[str, contextlib.AbstractContextManager[None]] = {}
 
     def before(task_id: str = "", args: Any = None, kwargs: Any = None, **_: Any) -> None:
-        tokens[task_id] = job_id_var.set(_job_of(args, kwargs))
+        scope = scopes[task_id] = job_context(_job_of(args, kwargs))
+        scope.__enter__()  # left in task_postrun: the two signals bracket the task
 
     def after(task_id: str = "", **_: Any) -> None:
-        token = tokens.pop(task_id, None)
-        if token is not None:
-            job_id_var.reset(token)
+        scope = scopes.pop(task_id, None)
+        if scope is not None:
+            scope.__exit__(None, None, None)
 
     task_prerun.connect(before, weak=False, dispatch_uid="ethos-log-job-before")
     task_postrun.connect(after, weak=False, dispatch_uid="ethos-log-job-after")

@@ -1,7 +1,5 @@
-"""Per-process handles every worker needs (settings, storage, job store) and the base task.
-
-Handles are created lazily in the process that uses them, never in a parent before fork.
-"""
+"""What every task uses: the per-process handles (``handles.py``, importable from here),
+scratch folders and local copies, the job checks, the base task, heartbeats and callbacks."""
 
 from __future__ import annotations
 
@@ -13,37 +11,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from shared.errors import EthosError, JobGone
+from shared.errors import JobError, JobGone
 from shared.jobs import JobStore, connect
 from shared.objects import basename
 from shared.schemas import JobRecord
-from shared.settings import Settings, get_settings
-from shared.storage import Storage, make_storage
+from workers import webhooks
+from workers.handles import jobs, settings, storage
 
 log = logging.getLogger("ethos.worker")
-
-
-@lru_cache
-def settings() -> Settings:
-    return get_settings()
-
-
-@lru_cache
-def storage() -> Storage:
-    return make_storage(settings().storage)
-
-
-@lru_cache
-def jobs() -> JobStore:
-    s = settings()
-    return JobStore(connect(s.redis.url, s.redis.socket_timeout_s), s.redis.key_prefix, s.redis.job_ttl_s)
 
 
 @contextlib.contextmanager
@@ -118,7 +99,7 @@ class JobTask(Task):
         job_id = args[0] if args else kwargs.get("job_id")
         if not job_id:
             return
-        if isinstance(exc, EthosError):
+        if isinstance(exc, JobError):
             code, message = exc.code, exc.message
         elif isinstance(exc, SoftTimeLimitExceeded):
             code, message = "timeout", f"{self.name} ran past its time limit"
@@ -186,8 +167,6 @@ def install_signals(describers: dict[str, Describer]) -> None:
 
 def notify_callback(job_id: str) -> None:
     """Queue the signed, retried delivery of the job's ``callback_url`` (workers.webhooks)."""
-    from workers import webhooks
-
     try:
         webhooks.enqueue(job_id)
     except Exception:  # the job's own outcome stands; the lost callback is logged

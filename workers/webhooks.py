@@ -28,14 +28,14 @@ from shared.celery_app import TASK_WEBHOOK
 from shared.jobs import utcnow
 from shared.schemas import JobView, WebhookDelivery
 from shared.settings import WebhookSettings
-from workers import runtime
+from workers import handles
 
 log = logging.getLogger("ethos.worker.webhooks")
 
 
 def enqueue(job_id: str) -> None:
     """Queue the callback of a finished job, if it has one (the body is fixed now)."""
-    rec = runtime.jobs().get(job_id)
+    rec = handles.jobs().get(job_id)
     if rec is None or not rec.callback_url:
         return
     body = JobView.of(rec).model_dump_json(exclude={"deliveries"})
@@ -82,13 +82,13 @@ def deliver(self: Task, job_id: str, url: str, body: str, msg_id: str, first_at:
             attempt: int) -> bool:
     """POST ``body`` to ``url``; on failure retry after base·2^(n-1) s (capped) while inside the
     retry window. Returns whether the receiver took it."""
-    s = runtime.settings().webhooks
+    s = handles.settings().webhooks
     t0 = time.perf_counter()
     code, error = post(url, msg_id, body.encode(), s)
     delay = min(s.backoff_base_s * 2 ** (attempt - 1), s.backoff_max_s)
     retry = error is not None and not error.startswith("refused") and (
         time.time() + delay - first_at <= s.retry_for_s)
-    runtime.jobs().record_delivery(job_id, WebhookDelivery(
+    handles.jobs().record_delivery(job_id, WebhookDelivery(
         webhook_id=msg_id, attempt=attempt, at=utcnow(), ok=error is None, status_code=code,
         error=error, seconds=round(time.perf_counter() - t0, 4), will_retry=retry))
     if error is None:

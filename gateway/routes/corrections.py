@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Response
 
-from gateway import corrections, service
+from gateway import service, versions
 from gateway.auth import Caller, caller
 from gateway.context import Context, ctx
 from gateway.errors import ERROR_RESPONSES
@@ -28,8 +28,8 @@ def put_result(job_id: str, body: ResultCorrection, response: Response,
 
     Tags, emotions and face labels are recomputed from the text and times; 412 when the
     result changed since, 428 without ``If-Match``."""
-    result, version = corrections.save(c, service.get_job(c, job_id, who), if_match, body)
-    response.headers["ETag"] = corrections.etag(version)
+    result, version = versions.save(c, service.get_job(c, job_id, who), if_match, body)
+    response.headers["ETag"] = versions.etag(version)
     response.headers["Location"] = f"/v1/jobs/{job_id}/result?version={version}"
     return result
 
@@ -37,4 +37,4 @@ def put_result(job_id: str, body: ResultCorrection, response: Response,
 @router.get("/jobs/{job_id}/versions", response_model=ResultVersions)
 def list_versions(job_id: str, c: Context = Depends(ctx), who: Caller = Depends(caller)) -> ResultVersions:
     """The saved versions of the result: 1 is the machine output, each correction adds one."""
-    return corrections.versions(c, service.get_job(c, job_id, who))
+    return versions.versions(c, service.get_job(c, job_id, who))

@@ -15,6 +15,7 @@ from gateway.errors import ERROR_RESPONSES, ApiError
 from gateway.events import stream_events
 from gateway.ranges import RangeNotSatisfiable, parse_range
 from gateway.sockets import SocketSlots
+from shared import languages
 from shared.exports import faces_to_csv, to_csv, to_srt, to_vtt
 from shared.schemas import (
     EventLog,
@@ -35,7 +36,8 @@ router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)
 @router.post("/jobs", status_code=202, response_model=JobAccepted)
 async def create_job(request: Request, response: Response, c: Context = Depends(ctx),
                      who: Caller = Depends(caller)) -> JobAccepted:
-    """Upload a recording (multipart field ``file``; optional ``language``, ``num_speakers`` or
+    """Upload a recording (multipart field ``file``; optional ``language`` (omitted or ``auto``:
+    detected), ``task`` (``transcribe`` or ``translate`` into English), ``num_speakers`` or
     ``min_speakers``/``max_speakers`` (1-8), ``callback_url``)."""
     rec = await service.accept_job(request, c, who, "file")
     links = job_links(rec.id)
@@ -233,4 +235,5 @@ def tags() -> TagTable:
 def limits(c: Context = Depends(ctx)) -> Limits:
     """Upload limits, so clients can check a file before sending it."""
     return Limits(max_upload_bytes=c.settings.limits.max_upload_bytes,
-                  max_duration_s=c.settings.limits.max_duration_s)
+                  max_duration_s=c.settings.limits.max_duration_s,
+                  engines=languages.engines(c.jobs.live_workers()))

@@ -150,7 +150,7 @@ function mergeNext(id) {
 async function save() {
   if (!dirty() || readonly() || edit.busy) return;
   edit.busy = true; refreshEditBar(); editError("");
-  const body = { segments: state.result.segments.map((s) => ({ start: s.start, end: s.end, text: s.text, speaker: s.speaker, words: s.words || [] })) };
+  const body = { segments: state.result.segments.map((s) => ({ start: s.start, end: s.end, text: s.text, speaker: s.speaker, words: s.words || [], language: s.language || null })) };
   try {
     const r = await fetch(`/v1/jobs/${state.job.id}/result`, { method: "PUT", body: JSON.stringify(body),
       headers: { ...authHeaders(), "Content-Type": "application/json", "If-Match": edit.etag || "" } });

@@ -43,6 +43,7 @@ function renderTranscript() {
     const time = el("div", "time", `${fmt(seg.start)}`); time.dataset.time = seg.start;
     row.classList.add(speakerClass(seg.speaker)); time.append(el("span", "who", speakerName(seg.speaker)));
     const text = el("div", "text"); text.append(renderSegText(seg, 0));
+    if (seg.language) { time.append(el("span", "lang", seg.language)); text.lang = state.result.task === "translate" ? "en" : seg.language; }
     const emo = seg.dirty ? el("div", "emo", "edited · unsaved")
       : el("div", `emo e-${seg.emotion}`, seg.face_emotion ? `${seg.emotion} · face ${seg.face_emotion}` : seg.emotion);
     if (seg.dirty) row.classList.add("dirty");

@@ -50,7 +50,6 @@ class Draft:
             job_id=rec.id,
             filename=rec.media.filename,
             duration=float(rec.media.duration or 0.0),
-            language=rec.language,
             text=" ".join(s.text for s in self.segments if s.text).strip(),
             segments=self.segments,
             speakers=self.speakers,
@@ -59,7 +58,8 @@ class Draft:
             timings=self.timings,
             created_at=rec.created_at,
             finished_at=utcnow(),
-            **self.fields,
+            # The stt step replaces the job's language with the detected one (``auto``).
+            **{"language": rec.language, "task": rec.task, **self.fields},
         )
 
 
@@ -80,6 +80,7 @@ def merge_speech(draft: Draft, outputs: list[SttOutput]) -> None:
     if stt:
         draft.models["stt"] = stt.model
         draft.models["vad"] = stt.vad
+        draft.fields.update(language=stt.language, language_probability=stt.language_probability)
 
 
 def merge_speakers(draft: Draft, outputs: list[DiarizeOutput]) -> None:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from workers.fer.detect import Face, crop
+from workers.fer.faces import Face, crop
 
 
 def eye_angle(face: Face) -> float:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from shared.schemas import FaceFrame, FerChunkOutput
 from shared.settings import FerSettings
 from workers.fer.align import aligned_crop
-from workers.fer.detect import Face, FaceDetector, get_detector, largest_face
+from workers.fer.detect import get_detector
+from workers.fer.faces import Face, FaceDetector, largest_face
 from workers.fer.models import load_classifier, resolve_model
 from workers.fer.video import frames, sample_times
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from shared.errors import ModelUnavailable
 from workers.fer import ssd
-from workers.fer.detect import Face, FaceDetector
+from workers.fer.faces import Face, FaceDetector
 
 MODEL_FILE = "face_detection_full_range.tflite"
 SPEC = ssd.FULL_RANGE

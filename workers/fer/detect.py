@@ -1,39 +1,19 @@
-"""Face detection behind a small interface: BlazeFace (``blazeface.py``) by default, or
-OpenCV's Haar cascade (``ETHOS_FER__DETECTOR=haar``)."""
+"""Face detection behind a small interface (``faces.py``): BlazeFace (``blazeface.py``) by
+default, or OpenCV's Haar cascade (``ETHOS_FER__DETECTOR=haar``)."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-Box = tuple[int, int, int, int]  # x, y, w, h
-Point = tuple[float, float]
+from workers.fer.blazeface import BlazeFaceDetector
+from workers.fer.faces import Box, Face, FaceDetector, Point, crop, largest, largest_face
 
-
-@dataclass(frozen=True)
-class Face:
-    """One face in frame pixels; ``eyes`` (the subject's right, then left) when the detector
-    finds keypoints."""
-
-    box: Box
-    score: float = 1.0
-    eyes: tuple[Point, Point] | None = None
-
-
-class FaceDetector(ABC):
-    name: str
-
-    def detect(self, rgb: np.ndarray) -> list[Box]:
-        """Face boxes in an RGB frame."""
-        return [f.box for f in self.faces(rgb)]
-
-    @abstractmethod
-    def faces(self, rgb: np.ndarray) -> list[Face]:
-        """Faces in an RGB frame."""
+# The seam's names, importable from here as before.
+__all__ = ["Box", "Face", "FaceDetector", "HaarDetector", "Point", "crop", "get_detector", "largest",
+           "largest_face"]
 
 
 def _cascade_path() -> Path:
@@ -86,23 +66,5 @@ def get_detector(name: str, min_face_px: int = 40, threads: int = 1, min_score: 
     if name == "haar":
         return HaarDetector(min_face_px, threads)
     if name == "blazeface":
-        from workers.fer.blazeface import BlazeFaceDetector
-
         return BlazeFaceDetector(threads, min_score=min_score, tile_px=tile_px)
     raise ValueError(f"unknown face detector {name!r}")
-
-
-def largest(boxes: list[Box]) -> Box | None:
-    return max(boxes, key=lambda b: b[2] * b[3]) if boxes else None
-
-
-def largest_face(faces: list[Face]) -> Face | None:
-    return max(faces, key=lambda f: f.box[2] * f.box[3]) if faces else None
-
-
-def crop(rgb: np.ndarray, box: Box, margin: float = 0.1) -> np.ndarray:
-    """The face with a small margin, clipped to the frame."""
-    x, y, w, h = box
-    dx, dy = int(w * margin), int(h * margin)
-    H, W = rgb.shape[:2]
-    return rgb[max(y - dy, 0): min(y + h + dy, H), max(x - dx, 0): min(x + w + dx, W)]

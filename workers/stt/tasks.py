@@ -13,17 +13,16 @@ from workers import runtime
 from workers.runtime import JobTask, active_record, ensure_active, jobs
 from workers.stt import vad
 from workers.stt.audio import read_wav
-from workers.stt.engines import get_engine, registry
-from workers.stt.transcribe import transcribe_audio
+from workers.stt.engines import engine_abilities, get_engine, registry
+from workers.stt.transcribe import recording_language, transcribe_audio
 
 
 def describe() -> dict[str, object]:
     """The engine this worker runs, for heartbeats and /readyz (no model is loaded)."""
     cfg = runtime.settings().stt
     engine = registry.resolve(cfg)
-    langs = engine.languages(cfg)
-    # The gateway checks each job's language against this (shared.languages).
-    out: dict[str, object] = {"engine": engine.name, "languages": list(langs) if langs is not None else None}
+    # The gateway checks each job's language and task against this (shared.languages).
+    out: dict[str, object] = {"engine": engine.name, **engine_abilities(cfg)}
     out.update(engine.availability(cfg))
     return out
 
@@ -46,13 +45,16 @@ def transcribe(self: JobTask, job_id: str) -> str:
             store.emit(SegmentEvent(job_id=job_id, **seg.model_dump()), dedupe=f"segment:{seg.id}")
         store.part_progress(job_id, "stt", done / max(total, 1), "transcribing")
 
-    segments = transcribe_audio(samples, engine, s.vad, rec.language, on_batch)
+    segments = transcribe_audio(samples, engine, s.vad, rec.language, on_batch, task=rec.task)
+    language, probability = recording_language(segments, rec.language)
     out = SttOutput(
         segments=segments,
         model=engine.info(),
         vad=vad.info(s.vad, s.vad.merge_gap_s if s.vad.merge_gap_s is not None else engine.default_merge_gap_s),
         seconds=round(time.perf_counter() - t0, 4),
-        language=rec.language,
+        language=language,
+        language_probability=probability,
+        task=rec.task,
     )
     key = objects.stt_json(job_id)
     runtime.storage().put_bytes(key, out.model_dump_json().encode())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 
 import numpy as np
@@ -28,15 +29,39 @@ def place_words(words: list[Word], start: float, end: float) -> list[Word]:
 
 
 def make_segment(seg_id: int, start: float, end: float, text: str, truncated: bool,
-                 words: list[Word] | None = None) -> Segment:
+                 words: list[Word] | None = None, language: str | None = None,
+                 language_probability: float | None = None) -> Segment:
     """A result segment with its tags, speech emotion and words (``words`` clip-relative)."""
     timed = place_words(words or [], start, end)
     a = annotate(text, start, end, timed)
     return Segment(
         id=seg_id, start=start, end=end, text=text, emotion=a.emotion,
         valence=a.valence, arousal=a.arousal, tags=a.tags, emotion_track=a.track,
-        words=timed, truncated=truncated,
+        words=timed, truncated=truncated, language=language, language_probability=language_probability,
     )
+
+
+def recording_language(segments: list[Segment], asked: str) -> tuple[str, float | None]:
+    """The recording's language: the one asked for, or (``auto``) the one spoken longest over
+    the segments, with the duration-weighted mean of their detection probabilities."""
+    if asked != "auto":
+        return asked, None
+    spoken: dict[str, float] = defaultdict(float)
+    weighted: dict[str, float] = defaultdict(float)
+    for seg in segments:
+        if seg.language and seg.text:
+            spoken[seg.language] += seg.end - seg.start
+            weighted[seg.language] += (seg.end - seg.start) * (seg.language_probability or 0.0)
+    if not spoken:
+        return "auto", None  # nothing was said
+    best = max(spoken, key=lambda k: spoken[k])
+    return best, round(weighted[best] / max(spoken[best], 1e-9), 4)
+
+
+def _prior(segments: list[Segment]) -> str | None:
+    """The recording's language so far (confident segments only weigh in via the engine)."""
+    lang, _ = recording_language(segments, "auto")
+    return None if lang == "auto" else lang
 
 
 def transcribe_audio(
@@ -45,6 +70,7 @@ def transcribe_audio(
     vad_cfg: VadSettings,
     language: str,
     on_batch: Callable[[list[Segment], int, int], None] | None = None,
+    task: str = "transcribe",
 ) -> list[Segment]:
     """Every speech segment of the audio, each transcribed on its own time range.
 
@@ -59,9 +85,11 @@ def transcribe_audio(
         # Read each time: the engine's batch shrinks after an out-of-memory and grows back.
         batch = spans[i : i + max(engine.batch_size, 1)]
         i += len(batch)
-        outs = engine.transcribe([cut(samples, a, b) for a, b in batch], language)
+        outs = engine.transcribe([cut(samples, a, b) for a, b in batch], language, task,
+                                 _prior(segments) if language == "auto" else None)
         new = [
-            make_segment(len(segments) + k + 1, a, b, out.text, out.truncated, out.words)
+            make_segment(len(segments) + k + 1, a, b, out.text, out.truncated, out.words,
+                         out.language or (None if language == "auto" else language), out.language_probability)
             for k, ((a, b), out) in enumerate(zip(batch, outs, strict=True))
         ]
         segments += new

@@ -29,4 +29,11 @@ def engine_languages(cfg: SttSettings) -> tuple[str, ...] | None:
     return registry.resolve(cfg).languages(cfg)
 
 
-__all__ = ["SpeechEngine", "Transcript", "engine_languages", "get_engine", "registry", "resolve_engine_name"]
+def engine_abilities(cfg: SttSettings) -> dict[str, object]:
+    """What the gateway checks jobs against: languages, ``auto`` detection, tasks; loads no model."""
+    engine = registry.resolve(cfg).create(cfg)
+    return {"languages": list(engine.languages) if engine.languages is not None else None,
+            "detects": engine.detects, "tasks": list(engine.tasks)}
+
+
+__all__ = ["SpeechEngine", "Transcript", "engine_abilities", "engine_languages", "get_engine", "registry", "resolve_engine_name"]

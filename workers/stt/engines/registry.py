@@ -57,8 +57,9 @@ class Engine:
 ENGINES: tuple[Engine, ...] = (
     Engine("voxtral", "workers.stt.engines.voxtral:VoxtralEngine",
            availability_check="workers.stt.engines.voxtral:availability", settings="voxtral", auto="cuda"),
-    Engine("fasterwhisper", "workers.stt.engines.fasterwhisper:FasterWhisperEngine",
-           availability_check="workers.stt.engines.fasterwhisper:availability", settings="whisper",
+    # The packaged pair (tiny.en for English, the multilingual base for the rest) or one model.
+    Engine("fasterwhisper", "workers.stt.engines.whisper_pair:make_whisper",
+           availability_check="workers.stt.engines.whisper_pair:whisper_availability", settings="whisper",
            auto="always"),
 )
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.errors import ModelUnavailable
+from shared.errors import JobError, ModelUnavailable
 from shared.schemas import ModelInfo
 from shared.settings import SttSettings
 from workers.stt.engines.adapter import AdapterReport, load_strict
@@ -107,6 +107,10 @@ def unavailable_message(ref: str, what: str, err: BaseException) -> str:
 
 
 @lru_cache
+class UnsupportedTask(JobError):
+    code = "unsupported_task"
+
+
 def request_languages() -> tuple[str, ...]:
     """The codes a Voxtral transcription request accepts: ISO 639-1 two-letter codes, as
     mistral-common's request validator (``LanguageAlpha2``, over pycountry) checks them."""
@@ -127,6 +131,7 @@ def transcription_request(processor: Any, clips: list[np.ndarray], language: str
 
 class VoxtralEngine(SpeechEngine):
     name = "voxtral"
+    detects = True
     # Each segment costs a whole 30-s window (375 audio tokens) however short it is, so pack
     # speech across pauses up to 3 s: about 4x fewer windows than 0.6 s on paced speech
     # (bench/segment_packing.py), segments still ≤ ETHOS_VAD__MAX_SEGMENT_S.
@@ -241,9 +246,17 @@ class VoxtralEngine(SpeechEngine):
         return [Transcript(text=t.strip(), truncated=len(r) >= cap)
                 for t, r, cap in zip(texts, rows, caps, strict=True)]
 
-    def transcribe(self, clips: list[np.ndarray], language: str) -> list[Transcript]:
+    def transcribe(self, clips: list[np.ndarray], language: str, task: str = "transcribe",
+                   prior: str | None = None) -> list[Transcript]:
+        if task != "transcribe":  # the gateway refuses it (the heartbeat's tasks)
+            raise UnsupportedTask(f"Voxtral here transcribes only (task={task!r})")
         self.load()
-        return self._with_backoff(clips, language)
+        # "auto": the request carries no language and the model detects it (not reported).
+        code: Any = None if language == "auto" else language
+        out = self._with_backoff(clips, code)
+        for t in out:
+            t.language = code
+        return out
 
     def _with_backoff(self, clips: list[np.ndarray], language: str) -> list[Transcript]:
         """Run in batches of the sizer's size; on CUDA OOM halve the batch and retry."""

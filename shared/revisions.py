@@ -52,7 +52,7 @@ def apply(base: Result, body: ResultCorrection, version: int, at: str) -> Result
         seg = Segment(
             id=i + 1, speaker=s.speaker, start=round(s.start, 3), end=round(s.end, 3), text=text,
             emotion=a.emotion, valence=a.valence, arousal=a.arousal, tags=a.tags,
-            emotion_track=a.track, words=s.words,
+            emotion_track=a.track, words=s.words, language=s.language,
         )
         if base.has_video:
             seg.face_emotion = segment_face(seg, timeline)

