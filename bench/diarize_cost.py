@@ -9,6 +9,8 @@
 2. **DER** (evaluation.der, 0.25-s collar) of the results' segments against the true turns,
    on the synthetic set: two voices, three voices (automatic count and ``num_speakers=3``),
    one voice, and the 10-minute recording.
+3. **Counting again**: the 10-minute job's speakers recounted with ``num_speakers=2``
+   (``POST /v1/jobs/{id}/speakers/recount``), its request time against the job's first run.
 
     .venv/bin/python bench/diarize_cost.py [--minutes 10] [--rounds 2]
 """
@@ -19,6 +21,7 @@ import argparse
 import os
 import statistics
 import tempfile
+import time
 import wave
 from datetime import datetime
 from pathlib import Path
@@ -124,6 +127,16 @@ def main() -> None:
                   f"{100 * statistics.median(diar_s) / on_m:.0f} % of the job's wall time, in parallel "
                   f"with stt {statistics.median(stt_s):.1f} s)")
             assert long_result is not None
+            # Counting again on the stored windows (POST …/speakers/recount): no audio, no encoder.
+            with on.client() as c:
+                t0 = time.perf_counter()
+                r = c.post(f"/v1/jobs/{long_result['job_id']}/speakers/recount", json={"num_speakers": 2},
+                           timeout=300)
+                took = time.perf_counter() - t0
+            assert r.status_code == 200, r.text
+            print(f"  counting the speakers again (num_speakers=2): {took:.2f} s for the request "
+                  f"({r.json()['timings']['recount']:.2f} s on the worker) = {100 * took / on_m:.1f} % "
+                  f"of the first run; version {r.json()['version']}")
             extra = long_result["models"]["diarize"]
             print(f"  diarize model: {extra['model_id']}, step {extra['extra']['step_s']} s")
             print("DER (0.25-s collar) on the synthetic set:")

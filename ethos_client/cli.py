@@ -91,6 +91,13 @@ def cmd_cancel(c: EthosClient, a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_speakers(c: EthosClient, a: argparse.Namespace) -> int:
+    res = c.recount_speakers(a.id, a.num, a.min, a.max)
+    spk = ", ".join(f"{x['id']} {x['total_speech_s']:.1f} s" for x in res.get("speakers", []))
+    _out(f"{a.id} version {res.get('version')}: {len(res.get('speakers', []))} speakers ({spk})")
+    return 0
+
+
 def cmd_watch(c: EthosClient, a: argparse.Namespace) -> int:
     job = _follow(c, a.id, a.id, show_segments=True)
     _out(f"{job['id']} {job['status']}")
@@ -125,6 +132,12 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=FORMATS, default="json")
     r.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
     r.set_defaults(fn=cmd_result)
+    k = sub.add_parser("speakers", help="count a finished job's speakers again (a new result version)")
+    k.add_argument("id")
+    k.add_argument("--num", type=int, default=None, help="exactly this many speakers (default: automatic)")
+    k.add_argument("--min", type=int, default=None, help="at least this many")
+    k.add_argument("--max", type=int, default=None, help="at most this many")
+    k.set_defaults(fn=cmd_speakers)
     j = sub.add_parser("jobs", help="recent jobs, newest first")
     j.add_argument("--limit", type=int, default=50)
     j.set_defaults(fn=cmd_jobs)

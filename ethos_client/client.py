@@ -70,6 +70,13 @@ def _correction(segments: list[dict[str, Any]], version: int) -> dict[str, Any]:
     return {"json": {"segments": segments}, "headers": {"If-Match": f'"v{version}"'}}
 
 
+def _recount(num_speakers: int | None, min_speakers: int | None, max_speakers: int | None,
+             version: int | None) -> dict[str, Any]:
+    body = {k: v for k, v in (("num_speakers", num_speakers), ("min_speakers", min_speakers),
+                              ("max_speakers", max_speakers)) if v is not None}
+    return {"json": body, "headers": {"If-Match": f'"v{version}"'} if version else {}, "timeout": 180.0}
+
+
 def _result(r: httpx.Response, fmt: str) -> dict[str, Any] | str:
     _raise_for(r)
     return r.json() if fmt == "json" else r.text  # type: ignore[no-any-return]
@@ -127,6 +134,16 @@ class EthosClient:
     def name_speakers(self, job_id: str, names: dict[str, str]) -> dict[str, Any]:
         """Name a finished job's speakers (``{"SPEAKER_00": "Alice"}``) → the result with them."""
         r = self.http.patch(f"/v1/jobs/{job_id}/speakers", json={"names": names})
+        _raise_for(r)
+        return r.json()  # type: ignore[no-any-return]
+
+    def recount_speakers(self, job_id: str, num_speakers: int | None = None, min_speakers: int | None = None,
+                         max_speakers: int | None = None, version: int | None = None) -> dict[str, Any]:
+        """Count a finished job's speakers again (exactly ``num_speakers``, within bounds, or
+        automatically) without transcribing again → the result as a new version; ``version``:
+        the version you read (EthosError 412 when the result changed since)."""
+        r = self.http.post(f"/v1/jobs/{job_id}/speakers/recount",
+                           **_recount(num_speakers, min_speakers, max_speakers, version))
         _raise_for(r)
         return r.json()  # type: ignore[no-any-return]
 
@@ -208,6 +225,14 @@ class AsyncEthosClient:
 
     async def name_speakers(self, job_id: str, names: dict[str, str]) -> dict[str, Any]:
         r = await self.http.patch(f"/v1/jobs/{job_id}/speakers", json={"names": names})
+        _raise_for(r)
+        return r.json()  # type: ignore[no-any-return]
+
+    async def recount_speakers(self, job_id: str, num_speakers: int | None = None,
+                               min_speakers: int | None = None, max_speakers: int | None = None,
+                               version: int | None = None) -> dict[str, Any]:
+        r = await self.http.post(f"/v1/jobs/{job_id}/speakers/recount",
+                                 **_recount(num_speakers, min_speakers, max_speakers, version))
         _raise_for(r)
         return r.json()  # type: ignore[no-any-return]
 

@@ -16,18 +16,20 @@ AUDIO_TOKEN_ID = 22
 VOCAB = 2100
 
 
-def build_tokenizer(dest: Path) -> Path:
+def build_tokenizer(dest: Path, vocab: int = VOCAB, special: int = 100) -> Path:
+    """A Tekken v7 file of ``vocab`` ids (``special`` control tokens first) with an audio
+    section; ``vocab=131072, special=1000`` is Voxtral Mini's size."""
     import mistral_common
     from mistral_common.tokens.tokenizers.base import SpecialTokens
 
     src = json.loads((Path(mistral_common.__file__).parent / "data" / "tekken_240911.json").read_text())
     names = [s.value for s in SpecialTokens]
-    names += [f"<SPECIAL_{i}>" for i in range(len(names), 100)]
+    names += [f"<SPECIAL_{i}>" for i in range(len(names), special)]
     tek = {
-        "config": {**src["config"], "version": "v7", "default_vocab_size": VOCAB,
-                   "default_num_special_tokens": 100, "num_vocab_tokens": VOCAB - 100},
-        "vocab": src["vocab"][: VOCAB - 100],
-        "special_tokens": [{"rank": i, "token_str": n, "is_control": True} for i, n in enumerate(names[:100])],
+        "config": {**src["config"], "version": "v7", "default_vocab_size": vocab,
+                   "default_num_special_tokens": special, "num_vocab_tokens": vocab - special},
+        "vocab": src["vocab"][: vocab - special],
+        "special_tokens": [{"rank": i, "token_str": n, "is_control": True} for i, n in enumerate(names[:special])],
         "audio": {"sampling_rate": 16000, "frame_rate": 12.5, "chunk_length_s": 30.0,
                   "audio_encoding_config": {"num_mel_bins": 128, "hop_length": 160, "window_size": 400}},
     }

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from gateway import bodylimit, errors, hosts, metrics
 from gateway.context import Context
 from gateway.events import BLOCK_MS
-from gateway.routes import corrections, health, jobs, original_app
+from gateway.routes import corrections, health, jobs, original_app, speakers
 from gateway.sockets import SocketSlots
 from shared.celery_app import make_celery
 from shared.jobs import AsyncJobEvents, JobStore, connect
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.install(app)
     app.include_router(jobs.router)
     app.include_router(corrections.router)
+    app.include_router(speakers.router)
     app.include_router(original_app.router)
     app.include_router(health.router)
 

@@ -21,6 +21,7 @@ QUEUES = (*steps.queues(), "webhooks")
 
 # The tasks outside the step table (the steps' own task names are in shared.steps).
 TASK_PREPARE = "ethos.prepare"
+TASK_RECOUNT = "ethos.diarize.recount"  # a finished job's speakers counted again (workers/diarize/recount.py)
 TASK_MERGE = "ethos.merge"
 TASK_WEBHOOK = "ethos.webhook.deliver"
 TASK_UPKEEP = "ethos.upkeep"
@@ -36,6 +37,7 @@ ROUTES = {
     TASK_WEBHOOK: {"queue": "webhooks"},
     TASK_UPKEEP: {"queue": "cpu"},
     **{step.task: {"queue": step.queue} for step in steps.STEPS},
+    TASK_RECOUNT: {"queue": steps.DIARIZE.queue},
 }
 
 # The modules that define tasks: prepare and merge, the steps', webhooks and upkeep.

@@ -8,6 +8,7 @@ deterministic, so a redelivered task overwrites what it wrote before. The layout
 ``audio.wav``                  16 kHz mono audio extracted by prepare (:func:`audio_wav`)
 ``stt.json``                   the stt step's segments (:func:`stt_json`)
 ``diarize.json``               the diarize step's speaker turns (:func:`diarize_json`)
+``diarize/windows.npz``        its embedding windows, for counting again (:func:`diarize_windows`)
 ``fer/<nnnnn>.json``           one FER chunk's frames (:func:`fer_chunk`)
 ``preview.mp4`` / ``.m4a``     the browser-playable rendition (:func:`preview`)
 ``result.json``                the merged result, version 1 (:func:`result`)
@@ -49,6 +50,11 @@ def stt_json(job_id: str) -> str:
 def diarize_json(job_id: str) -> str:
     """The diarize step's output (``DiarizeOutput``)."""
     return object_key(job_id, "diarize.json")
+
+
+def diarize_windows(job_id: str) -> str:
+    """The diarize step's embedding windows (``workers.diarize.store``): what a recount reads."""
+    return object_key(job_id, "diarize/windows.npz")
 
 
 def fer_chunk(job_id: str, index: int) -> str:

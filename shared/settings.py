@@ -108,6 +108,37 @@ class VoxtralSettings(BaseModel):
     # words/s that is 8.3-9.7 tokens/s, rounded up to 10 (see README, "Token cap").
     tokens_per_second: float = Field(10.0, gt=0)
     min_new_tokens_cap: int = Field(32, ge=1)
+    # eager: a dynamic KV cache, no compilation. static: a static KV cache and torch.compile of
+    # the decoding step (on CUDA), with fixed batch shapes (a short last batch is padded).
+    decode: Literal["eager", "static"] = "eager"
+    compile_mode: str = "reduce-overhead"
+    # Segments handed to the engine at once, in GPU batches: this many batches' worth, sorted by
+    # length so a batch's rows finish together (1: batches in arrival order).
+    length_buckets: int = Field(4, ge=1)
+
+
+class VllmSettings(BaseModel):
+    """The ``vllm`` engine (``ETHOS_STT__VLLM__…``): a vLLM server's OpenAI-compatible
+    ``/v1/audio/transcriptions`` serving the merged model (``ethos-export-vllm``)."""
+
+    engines: ClassVar[tuple[str, ...]] = ("vllm",)
+
+    url: str = "http://vllm:8000"
+    # The served model name (vllm serve ... --served-model-name).
+    model: str = "evoxtral"
+    api_key: SecretStr | None = None
+    # Segments in flight at once per stt task; the server batches them.
+    max_in_flight: int = Field(64, ge=1, le=1024)
+    # Segments handed to the engine at a time (progress and segment events follow these).
+    batch_segments: int = Field(256, ge=1)
+    timeout_s: float = Field(120.0, gt=0)
+    # Server unreachable or 5xx: the stt task retries this many times, this far apart, then
+    # the job fails naming the server.
+    retries: int = Field(3, ge=0)
+    retry_delay_s: float = Field(10.0, ge=0)
+    # The token cap per segment, as the voxtral engine's (README, "Token cap").
+    tokens_per_second: float = Field(10.0, gt=0)
+    min_new_tokens_cap: int = Field(32, ge=1)
 
 
 # The settings' names before the engines had groups (``ETHOS_STT__WHISPER_MODEL``,
@@ -131,6 +162,7 @@ class SttSettings(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     whisper: WhisperSettings = WhisperSettings()
     voxtral: VoxtralSettings = VoxtralSettings()
+    vllm: VllmSettings = VllmSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -197,8 +229,12 @@ class DiarizeSettings(BaseModel):
     # Spectral clustering runs on at most this many windows (evenly subsampled); the others
     # join the nearest cluster centre. Bounds the quadratic affinity and cubic eigensolve.
     max_cluster_windows: int = Field(500, ge=16)
-    # Automatic count only: clusters whose centres are more alike than this merge.
-    merge_similarity: float = Field(0.86, gt=0, lt=1)
+    # Automatic count only (workers/diarize/cluster.py, README "Diarization"): one voice when
+    # ~5-s stretches of speech stay this alike at the last merge; else speakers are groups
+    # of ~3-s stretches more alike than split_similarity with at least min_speaker_s of speech.
+    one_voice_similarity: float = Field(0.70, gt=0, lt=1)
+    split_similarity: float = Field(0.70, gt=0, lt=1)
+    min_speaker_s: float = Field(2.0, ge=0)
     # Speaker turns shorter than this are absorbed by their neighbours.
     min_turn_s: float = Field(0.4, ge=0)
     # CPU threads for the speaker encoder per diarize process.

@@ -60,7 +60,8 @@ def test_der_optimal_mapping_beats_greedy() -> None:
 
 def _voices(centres: int, per: int, seed: int = 0, spread: float = 0.08) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    base = np.abs(rng.normal(size=(centres, 256)))
+    # Non-negative like the encoder's output (a ReLU), centres about as far apart as real voices.
+    base = np.maximum(rng.normal(size=(centres, 256)), 0) + 0.3
     x = np.concatenate([np.abs(base[i] + spread * rng.normal(size=(per, 256)) * base[i].mean())
                         for i in range(centres)])
     return x / np.linalg.norm(x, axis=1, keepdims=True), np.repeat(np.arange(centres), per)

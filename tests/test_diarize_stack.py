@@ -181,3 +181,38 @@ def test_the_python_client_names_speakers(diarize_stack: Stack, two_voices) -> N
             return await ac.name_speakers(job["id"], {"SPEAKER_01": "Beatrice"})
 
     assert asyncio.run(rename())["speakers"][1]["name"] == "Beatrice"
+
+
+def test_speakers_counted_again_make_new_versions(diarize_stack: Stack, two_voices) -> None:  # type: ignore[no-untyped-def]
+    """Re-diarizing a finished job: no transcription, a new version, a fraction of the run."""
+    import time
+    from datetime import datetime
+
+    from ethos_client.client import EthosClient, EthosError
+
+    job, _ = two_voices
+    t = [datetime.fromisoformat(job[k].replace("Z", "+00:00")) for k in ("created_at", "finished_at")]
+    first_run_s = (t[1] - t[0]).total_seconds()
+    with EthosClient(diarize_stack.url) as c:
+        latest = c.result(job["id"])
+        assert isinstance(latest, dict)
+        t0 = time.perf_counter()
+        one = c.recount_speakers(job["id"], num_speakers=1, version=latest["version"])
+        took = time.perf_counter() - t0
+        assert one["version"] == latest["version"] + 1 and len(one["speakers"]) == 1
+        assert {s["speaker"] for s in one["segments"]} == {"SPEAKER_00"}
+        assert one["text"] == latest["text"]  # the same transcript, not transcribed again
+        assert one["timings"]["recount"] < 0.1 * first_run_s, (one["timings"], first_run_s)
+        assert took < 0.5 * first_run_s, (took, first_run_s)
+        two = c.recount_speakers(job["id"], num_speakers=2)
+        assert two["version"] == one["version"] + 1 and len(two["speakers"]) == 2
+        with pytest.raises(EthosError) as e:  # made from a version that is no longer the latest
+            c.recount_speakers(job["id"], version=one["version"])
+        assert e.value.status == 412
+        with pytest.raises(EthosError) as e:
+            c.recount_speakers(job["id"], num_speakers=9)
+        assert e.value.status == 400
+        assert c.result(job["id"], version=one["version"])["speakers"][0]["id"] == "SPEAKER_00"
+    with diarize_stack.client() as h:
+        r = h.get(f"/v1/jobs/{job['id']}/versions").json()
+        assert r["latest"] == two["version"]

@@ -73,7 +73,10 @@ def test_engine_settings_groups_and_the_old_flat_names(monkeypatch: pytest.Monke
         "model": "base", "compute_type": "int8_float32", "beam_size": 2, "cpu_threads": 3}
     assert s.voxtral.model_dump() == {"model_id": "/m", "adapter_id": "/a", "batch_size": 5,
                                       "cpu_dtype": "bfloat16", "batch_regrow_after": 4,
-                                      "tokens_per_second": 7.0, "min_new_tokens_cap": 9}
+                                      "tokens_per_second": 7.0, "min_new_tokens_cap": 9,
+                                      # issue 24's decoding options, at their defaults
+                                      "decode": "eager", "compile_mode": "reduce-overhead",
+                                      "length_buckets": 4}
     monkeypatch.setenv("ETHOS_STT__VOXTRAL__BATCH_SIZE", "6")  # the group's name wins
     assert Settings().stt.voxtral.batch_size == 6
     monkeypatch.setenv("ETHOS_STT__ENGINE", "nope")

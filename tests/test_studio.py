@@ -238,6 +238,7 @@ def test_tag_pills_and_emotion_panel(page, stack: Stack, jfk: Path) -> None:  # 
     assert w2 > 2 * w1
     ticks = page.eval_on_selector_all("#ruler .tick", "es => es.map(e => e.textContent)")
     assert ticks[0] == "0:00" and len(ticks) >= 11
+    assert len(set(ticks)) == len(ticks), ticks  # no label twice ("0:01 0:01" at half-second steps)
 
 
 @LOCAL

@@ -72,3 +72,33 @@ def test_speaker_colours_and_rename(speaker_page, diarize_stack: Stack, tmp_path
         timeout=10_000)
     again = httpx.get(f"{diarize_stack.url}/v1/jobs/{job_id}/result", timeout=10).json()
     assert [s["name"] for s in again["speakers"]] == ["Alice", None]
+
+
+REAL_CALL = Path(__file__).resolve().parent.parent / "evaluation" / "sets" / "real" / "audio" / "pyannote-sample.wav"
+
+
+def test_a_two_person_call_alternates_and_speakers_can_be_counted_again(  # type: ignore[no-untyped-def]
+        speaker_page, tmp_path: Path) -> None:
+    """A real two-person call (the real-speech set's, where prepared; else two espeak voices)
+    shows as alternating speakers; "Speakers: 1" then "auto" recount them as new versions."""
+    page = speaker_page
+    if REAL_CALL.exists():
+        wav = REAL_CALL
+    else:
+        wav, _ = dialogue(tmp_path / "ab", alternating("AB", 6), name="call.wav")
+    upload(page, wav)
+    page.wait_for_selector("#speaker-count")
+    speakers = page.evaluate("() => window.studio.result.segments.map(s => s.speaker)")
+    assert set(speakers) == {"SPEAKER_00", "SPEAKER_01"}, speakers
+    assert sum(a != b for a, b in zip(speakers, speakers[1:], strict=False)) >= 3, speakers  # turns alternate
+    assert page.eval_on_selector("#speaker-count", "e => e.value") == "2"
+    page.screenshot(path=str(ARTIFACTS / "studio-two-person-call.png"), full_page=True)
+    version = page.evaluate("() => window.studio.result.version")
+    page.select_option("#speaker-count", "1")
+    page.wait_for_function(f"() => window.studio.result.version === {version + 1}", timeout=60_000)
+    assert page.eval_on_selector_all("#speakers .speaker", "els => els.length") == 1
+    assert set(page.evaluate("() => window.studio.result.segments.map(s => s.speaker)")) == {"SPEAKER_00"}
+    page.select_option("#speaker-count", "auto")
+    page.wait_for_function(f"() => window.studio.result.version === {version + 2}", timeout=60_000)
+    assert page.eval_on_selector_all("#speakers .speaker", "els => els.length") == 2
+    page.wait_for_function("() => document.getElementById('version').options.length >= 3", timeout=10_000)

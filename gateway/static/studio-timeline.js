@@ -13,7 +13,8 @@ function renderTimeline() {
   const steps = [0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
   const step = steps.find((s) => s * state.pps >= 56) || 3600;
   const ruler = $("ruler"); ruler.replaceChildren();
-  for (let t = 0; t <= r.duration + 1e-6; t += step) { const k = el("div", "tick", fmtShort(t)); k.style.left = `${t * state.pps}px`; ruler.append(k); }
+  // Half seconds keep their tenths ("0:00.5"), else two ticks would both read "0:01".
+  for (let i = 0; i * step <= r.duration + 1e-6; i++) { const t = i * step; const k = el("div", "tick", t % 1 ? fmt(t) : fmtShort(t)); k.style.left = `${t * state.pps}px`; ruler.append(k); }
   const track = $("track"); track.replaceChildren($("played"));
   for (const s of r.segments) {
     const b = el("div", `seg-block e-${s.emotion} ${speakerClass(s.speaker)}`, s.text.slice(0, 60)); b.dataset.id = s.id;

@@ -40,7 +40,7 @@ async function api(path, opts, retried) {
   return body;
 }
 const fmt = (t) => { t = Math.max(0, t || 0); const m = Math.floor(t / 60); const s = t - m * 60; return `${m}:${s.toFixed(1).padStart(4, "0")}`; };
-const fmtShort = (t) => { const m = Math.floor(t / 60); const s = Math.round(t - m * 60); return `${m}:${String(s).padStart(2, "0")}`; };
+const fmtShort = (t) => { const r = Math.round(Math.max(0, t || 0)); return `${Math.floor(r / 60)}:${String(r % 60).padStart(2, "0")}`; };
 function show(view) { for (const v of ["empty", "progress", "editor"]) $(`view-${v}`).hidden = v !== view; }
 function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; }
 

@@ -25,6 +25,7 @@ from shared.schemas import (
     SpeakerInfo,
     SttOutput,
 )
+from shared.storage.base import Storage
 from workers.cpu.speakers import assign_speakers
 from workers.fer.timeline import per_second, unique_frames
 
@@ -61,6 +62,22 @@ class Draft:
             # The stt step replaces the job's language with the detected one (``auto``).
             **{"language": rec.language, "task": rec.task, **self.fields},
         )
+
+
+def read_outputs(storage: Storage, rec: JobRecord) -> dict[str, list[Any]]:
+    """Each merged step's output objects, parsed (``[]`` when the step did not run)."""
+    outputs: dict[str, list[Any]] = {}
+    for step in steps.STEPS:
+        if step.merge is None or step.output is None or step.schema is None:
+            continue
+        if step.name not in rec.parts:
+            keys = []
+        elif step.fan_out:
+            keys = [step.output(rec.id, i) for i in range(rec.chunks.get(step.name, 0))]
+        else:
+            keys = [step.output(rec.id)]
+        outputs[step.name] = [step.schema.model_validate_json(storage.get_bytes(k)) for k in keys]
+    return outputs
 
 
 def compose(rec: JobRecord, outputs: dict[str, list[Any]], timings: dict[str, float]) -> Draft:

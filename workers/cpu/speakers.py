@@ -1,5 +1,6 @@
 """Speakers in the result: each segment takes the speaker whose turns overlap it most, and a
-segment is split where the speaker changes inside it. Words and tags keep their times; the
+segment is split where the speaker changes inside it (at word times where it has them), then
+cut at sentence ends where it runs past 20 s (``workers.cpu.sentences``). Words and tags keep their times; the
 speakers are named ``SPEAKER_00``, ``SPEAKER_01``… in order of first appearance."""
 
 from __future__ import annotations
@@ -7,8 +8,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from shared.schemas import Segment, SpeakerInfo, SpeakerTurn, TagHit, Word
-from shared.tags import emotion_track, segment_emotion, word_spans
+from shared.schemas import Segment, SpeakerInfo, SpeakerTurn, Word
+from shared.tags import word_spans
+from workers.cpu.pieces import piece
+from workers.cpu.sentences import split_long
 
 DEFAULT = "SPEAKER_00"
 MIN_PIECE_S = 0.5  # without word times, a change of speaker shorter than this is ignored
@@ -64,22 +67,6 @@ def _cut_at(text: str, pos: int) -> int:
     return back if back > 0 else len(text)
 
 
-def _piece(seg: Segment, text_from: int, text_to: int, start: float, end: float, speaker: str,
-           words: list[Word]) -> Segment:
-    raw = seg.text[text_from:text_to]
-    lead = len(raw) - len(raw.lstrip())
-    text = raw.strip()
-    base = text_from + lead
-    tags = [TagHit(**{**t.model_dump(), "char": t.char - base}) for t in seg.tags
-            if base <= t.char < base + max(len(text), 1)]
-    emotion, valence, arousal = segment_emotion(tags)
-    return seg.model_copy(update={
-        "speaker": speaker, "start": round(start, 3), "end": round(end, 3), "text": text,
-        "tags": tags, "emotion": emotion, "valence": valence, "arousal": arousal,
-        "emotion_track": emotion_track(tags), "words": words,
-    })
-
-
 def split_segment(seg: Segment, turns: Sequence[SpeakerTurn]) -> list[Segment]:
     """The segment, or its pieces where the speaker changes (one speaker each)."""
     spans = word_spans(seg.text, seg.words)
@@ -99,7 +86,7 @@ def split_segment(seg: Segment, turns: Sequence[SpeakerTurn]) -> list[Segment]:
             # belongs to neither); the segment's own ends stay.
             t0 = seg.start if i == 0 else ws[0][2].start
             t1 = seg.end if i + 1 == len(runs) else max(ws[-1][2].end, t0)
-            out.append(_piece(seg, c0, c1, t0, t1, spk, [w for _, _, w in ws]))
+            out.append(piece(seg, c0, c1, t0, t1, spk, [w for _, _, w in ws]))
         return out
     pieces = _pieces_by_time(seg, turns)
     if len(pieces) == 1:
@@ -107,7 +94,7 @@ def split_segment(seg: Segment, turns: Sequence[SpeakerTurn]) -> list[Segment]:
     dur = max(seg.end - seg.start, 1e-6)
     cuts = [0] + [_cut_at(seg.text, round(len(seg.text) * (a - seg.start) / dur)) for _, a, _ in pieces[1:]]
     cuts.append(len(seg.text))
-    out = [_piece(seg, cuts[i], cuts[i + 1], a, b, spk, [])
+    out = [piece(seg, cuts[i], cuts[i + 1], a, b, spk, [])
            for i, (spk, a, b) in enumerate(pieces) if seg.text[cuts[i] : cuts[i + 1]].strip()]
     return out or [seg.model_copy(update={"speaker": pieces[0][0]})]
 
@@ -120,6 +107,7 @@ def assign_speakers(segments: list[Segment], turns: Sequence[SpeakerTurn] | None
         pieces = [p for seg in segments for p in split_segment(seg, turns)]
     else:
         pieces = [seg.model_copy(update={"speaker": DEFAULT}) for seg in segments]
+    pieces = [p for seg in pieces for p in split_long(seg)]
     names: dict[str, str] = {}
     for p in pieces:
         names.setdefault(p.speaker, f"SPEAKER_{len(names):02d}")

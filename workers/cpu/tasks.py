@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from celery import Signature, chord, shared_task, signature
 
@@ -14,7 +13,7 @@ from shared.errors import TooLong
 from shared.schemas import JobStatus
 from workers import runtime
 from workers.cpu import media, preview
-from workers.cpu.merge import compose
+from workers.cpu.merge import compose, read_outputs
 from workers.runtime import JobTask, active_record, ensure_active, jobs, storage
 
 log = logging.getLogger("ethos.cpu")
@@ -117,17 +116,7 @@ def merge(self: JobTask, job_id: str) -> str | None:
     rec = active_record(job_id)
     store.set_stage(job_id, "merging", 0.92)
     st = storage()
-    outputs: dict[str, list[Any]] = {}
-    for step in steps.STEPS:  # each step's output objects, parsed ([] when it did not run)
-        if step.merge is None or step.output is None or step.schema is None:
-            continue
-        if step.name not in rec.parts:
-            keys = []
-        elif step.fan_out:
-            keys = [step.output(job_id, i) for i in range(rec.chunks.get(step.name, 0))]
-        else:
-            keys = [step.output(job_id)]
-        outputs[step.name] = [step.schema.model_validate_json(st.get_bytes(k)) for k in keys]
+    outputs = read_outputs(st, rec)
     timings = store.timings(job_id)
     timings["merge"] = round(time.perf_counter() - t0, 4)
     draft = compose(rec, outputs, timings)

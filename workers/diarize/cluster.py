@@ -1,13 +1,20 @@
-"""Spectral clustering of voice embeddings with an automatic speaker count.
+"""Voice embeddings to speakers: an automatic count, then spectral clustering of the windows.
 
-The affinity is the cosine similarity of the windows' embeddings, refined as in
-Wang et al. 2018 ("Speaker diarization with LSTM"): each row keeps its strongest
+The count looks at *stretches* of speech, not single 1.6-s windows (one window's embedding
+varies with what is said nearly as much as with who says it): overlapping windows of one
+speech region are averaged over up to 5 s, and those stretches are agglomerated (average
+linkage, cosine). If the last merge still joins groups more alike than
+``one_voice_similarity`` the recording is one voice. Otherwise ~3-s stretches are agglomerated
+down to ``split_similarity`` and the groups holding at least ``min_speaker_s`` (and 3 %) of the
+speech are counted (at least two). Thresholds were set on real recordings (README,
+"Diarization"), one voice first: a single voice split in two is the worse error.
+
+With the count ``k`` known, the windows are labelled by spectral clustering, refined as in
+Wang et al. 2018 ("Speaker diarization with LSTM"): each affinity row keeps its strongest
 entries (the rest scaled by 0.01), is symmetrised and diffused (A·Aᵀ), then max-normalised
-per row. Without a given count, the count is the largest eigengap of that matrix within
-``[max(lo, 2), hi]``, and clusters whose centres are more alike than ``merge_similarity``
-then merge down to ``lo`` (what keeps a one-voice recording at one speaker). Cost: O(n²) memory and O(n³) time in
-the ``n`` clustered windows, so past ``max_windows`` an even subsample is clustered and every
-other window joins its nearest cluster centre.
+per row; k-means on the first k eigenvectors of the normalised Laplacian. Cost: O(n²) memory
+and O(n³) time in the ``n`` clustered windows, so past ``max_windows`` an even subsample is
+clustered and every other window joins its nearest cluster centre.
 """
 
 from __future__ import annotations
@@ -19,6 +26,18 @@ import numpy as np
 from shared.schemas import MAX_SPEAKERS
 
 KEEP = 0.3  # share of each affinity row kept as is by the refinement
+
+
+@dataclass(frozen=True)
+class CountSettings:
+    """The automatic count's thresholds (calibrated on real recordings: README, Diarization)."""
+
+    one_voice_similarity: float = 0.70
+    one_voice_span_s: float = 5.0
+    split_similarity: float = 0.70
+    split_span_s: float = 3.0
+    min_speaker_s: float = 2.0
+    min_speaker_share: float = 0.03
 
 
 @dataclass(frozen=True)
@@ -80,47 +99,77 @@ def centres(emb: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
 
 
-def merge_similar(emb: np.ndarray, labels: np.ndarray, lo: int, threshold: float) -> np.ndarray:
-    """Merge the two most alike clusters while their centres' cosine exceeds ``threshold``."""
-    labels = labels.copy()
-    while labels.max() + 1 > lo:
-        c = centres(emb, labels)
-        sim = c @ c.T
-        np.fill_diagonal(sim, -1.0)
-        i, j = np.unravel_index(int(np.argmax(sim)), sim.shape)
-        if sim[i, j] <= threshold:
-            break
-        a, b = min(i, j), max(i, j)
-        labels[labels == b] = a
-        labels[labels > b] -= 1
-    return labels
+def chunks(starts: np.ndarray, ends: np.ndarray, span_s: float) -> list[np.ndarray]:
+    """Windows grouped into runs of overlapping windows (one speech region) no longer than
+    ``span_s``: each group's mean embedding is steadier than one window's."""
+    groups: list[list[int]] = []
+    for i in range(len(starts)):
+        g = groups[-1] if groups else None
+        if g is not None and starts[i] <= ends[i - 1] + 1e-6 and ends[i] - starts[g[0]] <= span_s:
+            g.append(i)
+        else:
+            groups.append([i])
+    return [np.array(g) for g in groups]
 
 
-def cluster(emb: np.ndarray, count: SpeakerCount, merge_similarity: float = 0.86,
-            max_windows: int = 500) -> np.ndarray:
-    """A speaker label (0..k-1) per embedding row."""
+def _mean_rows(emb: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+    m = np.stack([emb[g].mean(axis=0) for g in groups])
+    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+
+
+def merge_similarities(emb: np.ndarray) -> np.ndarray:
+    """Average-linkage agglomeration of L2-normed rows: the cosine similarity at each merge,
+    first merge first (``len(emb) - 1`` values)."""
+    from scipy.cluster.hierarchy import linkage
+
+    return np.asarray(1.0 - linkage(emb, "average", metric="cosine")[:, 2])
+
+
+def estimate_count(emb: np.ndarray, starts: np.ndarray, ends: np.ndarray, cfg: CountSettings,
+                   lo: int = 1, hi: int = MAX_SPEAKERS) -> int:
+    """The number of voices (see the module text), within ``[lo, hi]``."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    long = chunks(starts, ends, cfg.one_voice_span_s)
+    if len(long) < 2 or merge_similarities(_mean_rows(emb, long))[-1] >= cfg.one_voice_similarity:
+        return max(lo, min(1, hi))
+    short = chunks(starts, ends, cfg.split_span_s)
+    if len(short) < 2:
+        return max(lo, min(2, hi))
+    rows = _mean_rows(emb, short)
+    labels = fcluster(linkage(rows, "average", metric="cosine"), 1.0 - cfg.split_similarity, "distance")
+    seconds = np.array([ends[g[-1]] - starts[g[0]] for g in short])
+    floor = max(cfg.min_speaker_s, cfg.min_speaker_share * float(seconds.sum()))
+    k = sum(float(seconds[labels == x].sum()) >= floor for x in np.unique(labels))
+    return max(lo, min(hi, max(2, k), len(emb)))
+
+
+def cluster(emb: np.ndarray, count: SpeakerCount, cfg: CountSettings | None = None,
+            max_windows: int = 500, starts: np.ndarray | None = None,
+            ends: np.ndarray | None = None) -> np.ndarray:
+    """A speaker label (0..k-1) per embedding row; ``starts``/``ends`` (the windows' times)
+    group neighbouring windows for the count (without them each window stands alone)."""
     n = len(emb)
     lo, hi = count.bounds()
     if n == 0:
         return np.zeros(0, dtype=int)
     if n <= 2 or hi <= 1:
         return np.zeros(n, dtype=int)
+    if starts is None or ends is None:
+        starts = np.arange(n, dtype=float) * 10.0
+        ends = starts + 1.0
+    k = count.num if count.num is not None else estimate_count(emb, starts, ends, cfg or CountSettings(), lo, hi)
+    if k <= 1:
+        return np.zeros(n, dtype=int)
     idx = np.unique(np.linspace(0, n - 1, min(n, max_windows)).round().astype(int))
     sub = emb[idx]
-    a = refine(sub @ sub.T)
-    # Without a given count the eigengap looks from two up and similar clusters merge after:
-    # the ratio λ1/λ2 says little about whether there is one voice or two.
-    k = count.num if count.num is not None else eigengap_count(a, max(lo, 2), hi)
     k = min(k, len(idx))
-    sub_labels = spectral_labels(a, k)
-    if count.num is None:
-        sub_labels = merge_similar(sub, sub_labels, lo, merge_similarity)
-    sub_labels = _compact(sub_labels)
+    sub_labels = _compact(spectral_labels(refine(sub @ sub.T), k))
     if len(idx) == n:
         return sub_labels
     labels = np.asarray(np.argmax(emb @ centres(sub, sub_labels).T, axis=1))
     labels[idx] = sub_labels
-    return labels
+    return _compact(labels)
 
 
 def _compact(labels: np.ndarray) -> np.ndarray:

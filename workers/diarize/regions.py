@@ -17,7 +17,7 @@ MIN_SPEECH_S = 0.25
 PAD_S = 0.05
 
 
-def speech_flags(samples: np.ndarray, mode: int = 3) -> np.ndarray:
+def speech_flags(samples: np.ndarray, mode: int = 2) -> np.ndarray:
     """One speech flag per 30-ms frame of 16 kHz mono float32 audio."""
     import webrtcvad
 

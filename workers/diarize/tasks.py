@@ -1,4 +1,5 @@
-"""The ``diarize`` queue's task: who speaks when in one job's audio."""
+"""The ``diarize`` queue's tasks: who speaks when in one job's audio, and the speakers counted
+again on request from the windows it kept (``workers.diarize.recount``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import time
 from celery import shared_task
 
 from shared import objects
+from shared.celery_app import TASK_RECOUNT
 from shared.steps import DIARIZE
 from workers import runtime
+from workers.diarize import store as windows_store
 from workers.diarize.cluster import SpeakerCount
-from workers.diarize.pipeline import diarize_audio
+from workers.diarize.pipeline import analyse, label
+from workers.diarize.recount import recount
 from workers.runtime import JobTask, active_record, ensure_active, jobs
 from workers.stt.audio import read_wav
 
@@ -41,9 +45,22 @@ def diarize(self: JobTask, job_id: str) -> str:
         store.part_progress(job_id, "diarize", f, "speakers")
 
     count = SpeakerCount(rec.num_speakers, rec.min_speakers, rec.max_speakers)
-    out = diarize_audio(samples, s.diarize, count, progress)
+    regions, windows = analyse(samples, s.diarize, progress)
+    windows_store.save(runtime.storage(), job_id, regions, windows)
+    out = label(regions, windows, s.diarize, count, time.perf_counter() - t0)
     key = objects.diarize_json(job_id)
     runtime.storage().put_bytes(key, out.model_dump_json().encode())
     store.part_progress(job_id, "diarize", 1.0, "speakers")
     store.record_timing(job_id, "diarize", time.perf_counter() - t0)
     return key
+
+
+@shared_task(name=TASK_RECOUNT)
+def recount_speakers(job_id: str, expected: int | None, num: int | None, lo: int | None,
+                     hi: int | None) -> dict[str, object]:
+    """Count a finished job's speakers again (the gateway waits for this answer)."""
+    rec = jobs().get(job_id)
+    if rec is None:
+        return {"error": "gone", "message": f"no job {job_id}", "latest": 0}
+    return recount(runtime.storage(), jobs(), rec, runtime.settings().diarize,
+                   SpeakerCount(num, lo, hi), expected)

@@ -14,6 +14,7 @@ from workers.runtime import JobTask, active_record, ensure_active, jobs
 from workers.stt import vad
 from workers.stt.audio import read_wav
 from workers.stt.engines import engine_abilities, get_engine, registry
+from workers.stt.engines.base import EngineUnreachable
 from workers.stt.transcribe import recording_language, transcribe_audio
 
 
@@ -45,7 +46,12 @@ def transcribe(self: JobTask, job_id: str) -> str:
             store.emit(SegmentEvent(job_id=job_id, **seg.model_dump()), dedupe=f"segment:{seg.id}")
         store.part_progress(job_id, "stt", done / max(total, 1), "transcribing")
 
-    segments = transcribe_audio(samples, engine, s.vad, rec.language, on_batch, task=rec.task)
+    try:
+        segments = transcribe_audio(samples, engine, s.vad, rec.language, on_batch, task=rec.task)
+    except EngineUnreachable as e:  # a remote engine: try again later, then fail the job with e
+        if self.request.retries < e.retries:
+            raise self.retry(exc=e, countdown=e.retry_delay_s, max_retries=e.retries) from e
+        raise
     language, probability = recording_language(segments, rec.language)
     out = SttOutput(
         segments=segments,

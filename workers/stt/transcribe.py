@@ -83,7 +83,7 @@ def transcribe_audio(
     i = 0
     while i < len(spans):
         # Read each time: the engine's batch shrinks after an out-of-memory and grows back.
-        batch = spans[i : i + max(engine.batch_size, 1)]
+        batch = spans[i : i + max(engine.segments_per_call, 1)]
         i += len(batch)
         outs = engine.transcribe([cut(samples, a, b) for a, b in batch], language, task,
                                  _prior(segments) if language == "auto" else None)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from shared.errors import ModelUnavailable
 from shared.schemas import ModelInfo, Word
 from workers.stt.vad import DEFAULT_MERGE_GAP_S
 
@@ -25,6 +26,16 @@ class Transcript:
     language_probability: float | None = None
 
 
+class EngineUnreachable(ModelUnavailable):
+    """A remote engine could not be reached or failed (5xx): the stt task retries ``retries``
+    times, ``retry_delay_s`` apart, then the job fails with this message."""
+
+    def __init__(self, message: str, retries: int = 0, retry_delay_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.retries = retries
+        self.retry_delay_s = retry_delay_s
+
+
 class SpeechEngine(ABC):
     """Transcribes 16 kHz mono float32 clips, each at most one 30-s window."""
 
@@ -36,6 +47,12 @@ class SpeechEngine(ABC):
     tasks: tuple[str, ...] = ("transcribe",)
     # Pauses shorter than this join segments unless ETHOS_VAD__MERGE_GAP_S says otherwise.
     default_merge_gap_s: float = DEFAULT_MERGE_GAP_S
+
+    @property
+    def segments_per_call(self) -> int:
+        """Segments handed to ``transcribe`` at once; an engine may regroup them into its own
+        batches (by length, or all in flight), always answering in order."""
+        return self.batch_size
 
     @abstractmethod
     def info(self) -> ModelInfo:

@@ -61,6 +61,9 @@ ENGINES: tuple[Engine, ...] = (
     Engine("fasterwhisper", "workers.stt.engines.whisper_pair:make_whisper",
            availability_check="workers.stt.engines.whisper_pair:whisper_availability", settings="whisper",
            auto="always"),
+    # A vLLM server (deploy/docker-compose.vllm.yml): only when named, never by ``auto``.
+    Engine("vllm", "workers.stt.engines.vllm:VllmEngine",
+           availability_check="workers.stt.engines.vllm:availability", settings="vllm"),
 )
 
 

@@ -126,7 +126,51 @@ def transcription_request(processor: Any, clips: list[np.ndarray], language: str
     return processor.apply_transcription_request(
         language=language, audio=[c.astype(np.float32) for c in clips], format=["WAV"] * len(clips),
         model_id=model_id, sampling_rate=SR, return_tensors="pt",
+        **request_flags(type(processor)),  # type: ignore[arg-type]
     )
+
+
+@lru_cache
+def request_flags(processor_cls: type) -> dict[str, bool]:
+    """``tokenize=True, return_dict=True`` where this transformers takes them as request
+    arguments: transformers main warns when they are left to their coming ``False`` defaults,
+    5.24 warns that they are unknown when given."""
+    from typing import get_type_hints
+
+    try:
+        hints = get_type_hints(processor_cls.valid_processor_kwargs)  # type: ignore[attr-defined]
+        known = set(hints) | set(get_type_hints(hints["text_kwargs"]))
+    except Exception:  # noqa: BLE001 - an unexpected processor: pass neither
+        return {}
+    return {name: True for name in ("tokenize", "return_dict") if name in known}
+
+
+STATIC_TOKEN_STEP = 64  # static caches come in lengths of prompt + a multiple of this
+
+
+def row_caps(prompt: int, caps: list[int], device: str) -> Any:
+    """A stopping criterion that ends each row at its own token cap (the batch stops when
+    every row has met EOS or its cap)."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    limit = torch.tensor(caps, device=device)
+
+    class RowCaps(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return (input_ids.shape[1] - prompt) >= limit
+
+    return StoppingCriteriaList([RowCaps()])
+
+
+def static_kwargs(compile_mode: str, max_new: int) -> dict[str, Any]:
+    """``generate`` arguments for a static KV cache compiled on CUDA: the cache length
+    rounded up so a handful of shapes cover every batch."""
+    from transformers import CompileConfig
+
+    steps = max(1, math.ceil(max_new / STATIC_TOKEN_STEP)) * STATIC_TOKEN_STEP
+    return {"cache_implementation": "static", "max_new_tokens": steps,
+            "compile_config": CompileConfig(fullgraph=False, dynamic=False, mode=compile_mode)}
 
 
 class VoxtralEngine(SpeechEngine):
@@ -197,13 +241,18 @@ class VoxtralEngine(SpeechEngine):
             version=f"transformers {metadata.version('transformers')}, peft {metadata.version('peft')}",
             device=self.device,
             extra={"tags": True, "dtype": self.dtype_name, "adapter_merged": self.merged,
-                   "tokens_per_second": self.cfg.voxtral.tokens_per_second,
+                   "tokens_per_second": self.cfg.voxtral.tokens_per_second, "decode": self.cfg.voxtral.decode,
                    **(self.adapter.extra() if self.adapter else {})},
         )
 
     @property
     def batch_size(self) -> int:  # type: ignore[override]
         return self.sizer.size
+
+    @property
+    def segments_per_call(self) -> int:
+        """Several batches' worth, regrouped by length (``ETHOS_STT__VOXTRAL__LENGTH_BUCKETS``)."""
+        return self.sizer.size * self.cfg.voxtral.length_buckets
 
     # -- generation --------------------------------------------------------------------
     def token_cap(self, seconds: float) -> int:
@@ -221,10 +270,21 @@ class VoxtralEngine(SpeechEngine):
         at its own cap (EOS excluded)."""
         import torch
 
+        n = len(clips)
+        if self.cfg.voxtral.decode == "static" and n < self.sizer.size:
+            # Fixed batch shapes: pad a short batch with silence (one compiled graph per size).
+            clips = clips + [np.zeros(SR, np.float32)] * (self.sizer.size - n)
+            caps = caps + [1] * (self.sizer.size - n)
         inputs = self.encode(clips, language)
+        prompt = inputs["input_ids"].shape[1]
+        kwargs: dict[str, Any] = {"do_sample": False, "max_new_tokens": max(caps),
+                                  "stopping_criteria": row_caps(prompt, caps, self.device)}
+        if self.cfg.voxtral.decode == "static":
+            kwargs.update(static_kwargs(self.cfg.voxtral.compile_mode, max(caps)))
         with torch.inference_mode():
-            out = self.model.generate(**inputs, max_new_tokens=max(caps), **{"do_sample": False, **gen_kwargs})
-        new = out[:, inputs["input_ids"].shape[1]:].tolist()
+            out = self.model.generate(**inputs, **{**kwargs, **gen_kwargs})
+        new = out[:n, prompt:].tolist()
+        caps = caps[:n]
         eos = self.model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos])
         pad = self.model.generation_config.pad_token_id
@@ -248,15 +308,21 @@ class VoxtralEngine(SpeechEngine):
 
     def transcribe(self, clips: list[np.ndarray], language: str, task: str = "transcribe",
                    prior: str | None = None) -> list[Transcript]:
+        """Batches of similar length (rows finish together), answers in the clips' order."""
         if task != "transcribe":  # the gateway refuses it (the heartbeat's tasks)
             raise UnsupportedTask(f"Voxtral here transcribes only (task={task!r})")
         self.load()
         # "auto": the request carries no language and the model detects it (not reported).
         code: Any = None if language == "auto" else language
-        out = self._with_backoff(clips, code)
-        for t in out:
+        order = sorted(range(len(clips)), key=lambda i: -len(clips[i]))
+        if self.cfg.voxtral.length_buckets == 1:
+            order = list(range(len(clips)))
+        out = self._with_backoff([clips[i] for i in order], code)
+        result: list[Transcript] = [Transcript("")] * len(clips)
+        for i, t in zip(order, out, strict=True):
             t.language = code
-        return out
+            result[i] = t
+        return result
 
     def _with_backoff(self, clips: list[np.ndarray], language: str) -> list[Transcript]:
         """Run in batches of the sizer's size; on CUDA OOM halve the batch and retry."""

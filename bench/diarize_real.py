@@ -1,0 +1,90 @@
+"""Diarization on the real-speech set (``evaluation/sets/real``, ``python -m evaluation.realset``).
+
+For every clip: the diarize step alone (VAD regions → windows → embeddings → count →
+turns) with the automatic count, and with the true count given; the speaker count, the DER
+(0.25-s collar, overlap scored) where the clip has reference turns, and the step's speed.
+Per group (one voice / two people / meetings): count accuracy (meetings: within ±1) and the
+DER over the group (errors summed over the reference speech).
+
+    .venv/bin/python bench/diarize_real.py [--set evaluation/sets/real/manifest.jsonl] [--step 0.75]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.der import der
+from evaluation.manifest import media_folder
+from shared.settings import Settings
+from workers.diarize.cluster import SpeakerCount
+from workers.diarize.pipeline import diarize_audio
+
+SR = 16000
+
+
+def load_audio(path: Path) -> np.ndarray:
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(SR), "-f", "s16le", "-"],
+                         check=True, capture_output=True).stdout
+    return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768
+
+
+def count_ok(group: str, got: int, true: int) -> bool:
+    return got == 1 if group == "one" else got == 2 if group == "two" else abs(got - true) <= 1
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--set", type=Path, default=Path("evaluation/sets/real/manifest.jsonl"))
+    p.add_argument("--step", type=float, default=None, help="window step (default: the settings')")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    a = p.parse_args(argv)
+    cfg = Settings().diarize
+    if a.step:
+        cfg = cfg.model_copy(update={"step_s": a.step})
+    rows = [json.loads(line) for line in a.set.read_text().splitlines() if line.strip()]
+    groups: dict[str, dict[str, list[float]]] = {}
+    audio_s = compute_s = 0.0
+    for r in rows:
+        if r["group"] == "unscored":  # partial reference turns (evaluation/realset.py)
+            continue
+        path = (media_folder() / r["audio"][6:]) if r["audio"].startswith("media:") else a.set.parent / r["audio"]
+        x = load_audio(path)
+        g = groups.setdefault(r["group"], {"ok": [], "err": [], "ref": [], "err_true": []})
+        t0 = time.perf_counter()
+        auto = diarize_audio(x, cfg, SpeakerCount())
+        compute_s += time.perf_counter() - t0
+        audio_s += len(x) / SR
+        g["ok"].append(count_ok(r["group"], auto.speakers, r["speakers"]))
+        line = f"{r['id']:18s} {r['group']:5s} true {r['speakers']} auto {auto.speakers}"
+        if r.get("turns"):
+            ref = [(t["speaker"], t["start"], t["end"]) for t in r["turns"]]
+            d = der(ref, [(t.speaker, t.start, t.end) for t in auto.turns])
+            given = diarize_audio(x, cfg, SpeakerCount(num=r["speakers"]))
+            dt = der(ref, [(t.speaker, t.start, t.end) for t in given.turns])
+            g["err"].append(d.der * d.reference_s)
+            g["err_true"].append(dt.der * dt.reference_s)
+            g["ref"].append(d.reference_s)
+            line += f"  DER {100 * d.der:5.1f} %  (true count: {100 * dt.der:5.1f} %)"
+        print(line, flush=True)
+    out: dict = {"speed_x": round(audio_s / max(compute_s, 1e-9), 1), "groups": {}}
+    for name, g in groups.items():
+        ref = sum(g["ref"])
+        out["groups"][name] = {
+            "clips": len(g["ok"]), "count_ok": int(sum(g["ok"])),
+            "der": round(sum(g["err"]) / ref, 4) if ref else None,
+            "der_true_count": round(sum(g["err_true"]) / ref, 4) if ref else None,
+        }
+    print(json.dumps(out, indent=1))
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=1))
+    return out
+
+
+if __name__ == "__main__":
+    main()
