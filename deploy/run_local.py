@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from shared.logs import redacted
 from shared.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +60,7 @@ def main() -> int:
     env.setdefault("PYTHONUNBUFFERED", "1")
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     if not redis_answers(s.redis.url):
-        log.info("no Redis at %s: starting one (data in data/redis)", s.redis.url)
+        log.info("no Redis at %s: starting one (data in data/redis)", redacted(s.redis.url))
         procs.append(("redis", start_redis(s.redis.url, ROOT / "data" / "redis")))
     py = sys.executable
     cores = os.cpu_count() or 2
@@ -67,6 +68,8 @@ def main() -> int:
         ("worker-cpu", ["-Q", "cpu", "-c", str(max(2, cores // 2)), "-n", "cpu@%h"]),
         ("worker-stt", ["-Q", "stt", "-c", "1", "-n", "stt@%h"]),  # one process per GPU
         ("worker-fer", ["-Q", "fer", "-c", str(max(1, cores // 2)), "-n", "fer@%h"]),
+        # Callbacks apart: a slow receiver holds one of these, never a cpu process.
+        ("worker-webhooks", ["-Q", "webhooks", "-c", "2", "-n", "webhooks@%h"]),
     ]
     if s.diarize.enabled:  # speakers, beside transcription (one process: it is light)
         workers.append(("worker-diarize", ["-Q", "diarize", "-c", "1", "-n", "diarize@%h"]))

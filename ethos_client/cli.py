@@ -108,8 +108,12 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ethos", description="Talk to an Ethos server.")
     p.add_argument("--url", default=os.environ.get("ETHOS_URL", DEFAULT_URL),
                    help="server address (env ETHOS_URL; default %(default)s)")
+    # The key from the environment or a file: a command-line argument shows in `ps` to every
+    # user of the machine.
+    p.add_argument("--api-key-file", default=os.environ.get("ETHOS_API_KEY_FILE"),
+                   help="file whose first line is the API key (env ETHOS_API_KEY_FILE); or set ETHOS_API_KEY")
     p.add_argument("--api-key", default=None,
-                   help="API key, sent as 'Authorization: Bearer' (env ETHOS_API_KEY)")
+                   help="API key (discouraged: other users see it in `ps`; use ETHOS_API_KEY or --api-key-file)")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("submit", help="upload files as jobs; prints one job id a line")
     s.add_argument("files", nargs="+")
@@ -143,7 +147,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     try:
-        with EthosClient(a.url, api_key=a.api_key) as c:
+        key = a.api_key
+        if key is None and a.api_key_file:
+            words = Path(a.api_key_file).read_text().split()
+            key = words[0] if words else ""
+        with EthosClient(a.url, api_key=key) as c:
             return int(a.fn(c, a))
     except EthosError as e:
         sys.stderr.write(f"ethos: {e}\n")

@@ -9,6 +9,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from gateway.context import Context
 from shared.jobs import is_final
+from shared.logs import JOB_ID
 
 log = logging.getLogger("ethos.gateway.events")
 BLOCK_MS = 1000
@@ -18,7 +19,7 @@ async def stream_events(ws: WebSocket, c: Context, job_id: str, owner: str | Non
     """Send every event from the first; close after the final one (or if the job is unknown,
     or, with ``owner``, belongs to another key: the two look alike)."""
     try:
-        if (not job_id.startswith("job_") or await c.events.status(job_id) is None
+        if (not JOB_ID.fullmatch(job_id) or await c.events.status(job_id) is None
                 or (owner is not None and await c.events.owner(job_id) != owner)):
             await ws.send_json({"type": "error", "job_id": job_id, "code": "not_found",
                                 "message": f"no job {job_id!r}"})

@@ -14,12 +14,11 @@ from gateway.auth import Caller, check_active_jobs
 from gateway.context import Context
 from gateway.errors import ApiError
 from gateway.metrics import count_upload
-from gateway.sniff import media_type, safe_extension
 from gateway.upload import Upload, receive_upload
 from shared import languages, objects
 from shared.celery_app import TASK_PREPARE
 from shared.jobs import new_job_id, utcnow
-from shared.logs import job_id_var
+from shared.logs import JOB_ID, job_id_var
 from shared.schemas import MAX_SPEAKERS, JobRecord, JobStatus, MediaInfo
 from shared.webhooks import CallbackRefused, check_callback_url
 
@@ -84,7 +83,9 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
         request,
         file_field=file_field,
         storage=c.storage,
-        key_for=lambda name: objects.upload(job_id, safe_extension(name)),
+        # Not the uploader's extension: nothing downstream (ffmpeg least of all) may take the
+        # uploaded name as a hint of what the bytes are.
+        key_for=lambda name: objects.upload(job_id, ""),
         max_bytes=c.settings.limits.max_upload_bytes,
         chunk_bytes=c.settings.gateway.upload_chunk_bytes,
     )
@@ -114,7 +115,8 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
             max_speakers=hi,
             callback_url=callback,
             media_key=up.key,
-            content_type=media_type(up.filename, up.sniffed),
+            # What the bytes are, never what the name says (an uploaded page is not served as one).
+            content_type=up.sniffed or "application/octet-stream",
             owner=who.key_id,
         )
         await run_in_threadpool(c.jobs.create, rec)
@@ -138,9 +140,14 @@ def _forget(c: Context, job_id: str) -> None:
             log.warning("cleanup of job %s incomplete", job_id, exc_info=True)
 
 
+def is_job_id(job_id: str) -> bool:
+    """Whether ``job_id`` has the shape of a job id (nothing else reaches a Redis key)."""
+    return JOB_ID.fullmatch(job_id) is not None
+
+
 def get_job(c: Context, job_id: str, who: Caller) -> JobRecord:
     """The job's record; 404 when there is none or another key owns it (the two look alike)."""
-    rec = c.jobs.get(job_id) if job_id.startswith("job_") else None
+    rec = c.jobs.get(job_id) if is_job_id(job_id) else None
     if rec is None or not who.owns(rec):
         raise ApiError(404, "not_found", f"no job {job_id!r}")
     return rec

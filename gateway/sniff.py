@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 import re
 import unicodedata
 
@@ -75,11 +74,3 @@ def safe_extension(name: str) -> str:
     """A short lower-case extension for the storage key, or ''."""
     m = re.search(r"\.([A-Za-z0-9]{1,8})$", name)
     return "." + m.group(1).lower() if m else ""
-
-
-def media_type(name: str, sniffed: str | None) -> str:
-    """The Content-Type to serve the media with."""
-    if sniffed:
-        return sniffed
-    guessed, _ = mimetypes.guess_type(name)
-    return guessed or "application/octet-stream"

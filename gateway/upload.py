@@ -27,6 +27,9 @@ FORM_OVERHEAD = 64 * 1024
 # One part header line at most: room for a 10,000-character file name (percent-escaped
 # non-ASCII names take three bytes a character); longer headers get 400.
 MAX_PART_HEADER_BYTES = 32 * 1024
+# A form has a handful of fields (file, language, speakers, callback_url), each a few headers.
+MAX_PARTS = 32
+MAX_HEADERS_PER_PART = 16
 
 
 @dataclass
@@ -56,6 +59,7 @@ class _Receiver:
         self._hname = b""
         self._hval = b""
         self._headers: dict[str, bytes] = {}
+        self.parts = self.header_lines = 0
 
     def callbacks(self) -> dict[str, Callable[..., None]]:
         return {
@@ -70,10 +74,17 @@ class _Receiver:
 
     def _begin(self) -> None:
         self._headers = {}
+        self.header_lines = 0
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise ApiError(400, "invalid_multipart", f"the form has more than {MAX_PARTS} parts")
 
     def _header_end(self) -> None:
         self._headers[self._hname.decode("latin-1").lower()] = self._hval
         self._hname = self._hval = b""
+        self.header_lines += 1
+        if self.header_lines > MAX_HEADERS_PER_PART:
+            raise ApiError(400, "invalid_multipart", f"a part has more than {MAX_HEADERS_PER_PART} headers")
 
     def _headers_done(self) -> None:
         _, opts = parse_options_header(self._headers.get("content-disposition", b""))
@@ -125,10 +136,15 @@ class UploadReceiver:
         rx = _Receiver()
         parser = MultipartParser(self.check_headers(request), rx.callbacks(),  # type: ignore[arg-type]
                                  max_header_size=MAX_PART_HEADER_BYTES)
+        total, bound = 0, self.max_bytes + FORM_OVERHEAD
         try:
             async for chunk in request.stream():
                 if not chunk:
                     continue
+                # Every byte counts, whichever part it is in and however it came (chunked too).
+                total += len(chunk)
+                if total > bound:
+                    raise ApiError(413, "too_large", f"the upload is over the limit of {self.max_bytes} bytes")
                 try:
                     parser.write(chunk)
                 except MultipartParseError as e:

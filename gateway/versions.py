@@ -56,6 +56,10 @@ def save(c: Context, rec: JobRecord, if_match: str | None, body: ResultCorrectio
     latest = c.jobs.result_version(rec.id)
     if expected is not None and expected != latest:
         raise stale(rec, latest)
+    cap = c.settings.limits.max_result_versions
+    if latest >= cap:
+        raise ApiError(409, "too_many_versions", f"job {rec.id} has {latest} result versions, the most "
+                       "one job keeps (ETHOS_LIMITS__MAX_RESULT_VERSIONS)")
     base_raw, base_version = service.load_version(c, rec, latest)
     new_version = base_version + 1
     at = utcnow()

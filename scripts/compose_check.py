@@ -33,7 +33,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = ["deploy/docker-compose.yml", "deploy/docker-compose.cpu.yml", "deploy/docker-compose.check.yml"]
-SERVICES = ("redis", "minio", "gateway", "cpu-worker", "stt-worker-cpu", "fer-worker", "flower")
+SERVICES = ("redis", "minio", "gateway", "cpu-worker", "webhooks-worker", "stt-worker-cpu", "fer-worker",
+            "flower")
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 # Tight task limits so a task lost with its container comes back within a minute.
 CELERY_ENV = {"ETHOS_CELERY__SOFT_TIME_LIMIT_S": "30", "ETHOS_CELERY__TIME_LIMIT_S": "40",
@@ -127,6 +128,8 @@ class Stack:
         self.env = {
             "COMPOSE_PROJECT_NAME": project,
             "MINIO_ROOT_PASSWORD": secrets.token_hex(16),
+            "REDIS_PASSWORD": secrets.token_hex(16),
+            "FLOWER_BASIC_AUTH": f"check:{secrets.token_hex(8)}",
             "ETHOS_PORT": str(self.port),
             "MINIO_CONSOLE_PORT": str(free_port()),
             "FLOWER_PORT": str(free_port()),

@@ -1,8 +1,9 @@
 """The Celery app: queues, routing and the settings that long GPU tasks need.
 
-Queues: ``cpu`` (probe, audio extraction, merge, webhook deliveries) and each analysis
-step's (``shared.steps``: ``stt`` GPU speech work, ``fer`` face work that scales out,
-``diarize`` speaker embeddings and clustering on CPU). Tasks are sent by name, so the gateway
+Queues: ``cpu`` (probe, audio extraction, merge, upkeep), ``webhooks`` (callback deliveries,
+apart so that a slow receiver never holds a cpu process) and each analysis step's
+(``shared.steps``: ``stt`` GPU speech work, ``fer`` face work that scales out, ``diarize``
+speaker embeddings and clustering on CPU). Tasks are sent by name, so the gateway
 never imports worker code. Nothing is built at import: the gateway calls :func:`make_celery` in its lifespan, the workers in
 ``workers.app.create_worker_app``.
 """
@@ -15,8 +16,8 @@ from kombu import Queue
 from shared import steps
 from shared.settings import Settings, get_settings
 
-# Every queue: ``cpu`` and the analysis steps' queues (shared.steps).
-QUEUES = steps.queues()
+# Every queue: ``cpu``, the analysis steps' queues (shared.steps) and ``webhooks``.
+QUEUES = (*steps.queues(), "webhooks")
 
 # The tasks outside the step table (the steps' own task names are in shared.steps).
 TASK_PREPARE = "ethos.prepare"
@@ -33,7 +34,7 @@ TASK_PREVIEW = steps.PREVIEW.task
 ROUTES = {
     TASK_PREPARE: {"queue": "cpu"},
     TASK_MERGE: {"queue": "cpu"},
-    TASK_WEBHOOK: {"queue": "cpu"},
+    TASK_WEBHOOK: {"queue": "webhooks"},
     TASK_UPKEEP: {"queue": "cpu"},
     **{step.task: {"queue": step.queue} for step in steps.STEPS},
     TASK_RECOUNT: {"queue": steps.DIARIZE.queue},

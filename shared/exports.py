@@ -96,11 +96,19 @@ SEGMENT_CSV_COLUMNS = ("start", "end", "speaker", "text", "emotion", "valence", 
                        "kind")
 
 
+def _cell(v: Any) -> Any:
+    """A text cell a spreadsheet will not run: one starting with = + - @ (or a tab or carriage
+    return) gets a leading apostrophe (OWASP's CSV-injection advice); numbers stay numbers."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return v
+
+
 def _csv(header: tuple[str, ...], rows: list[list[Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(header)
-    w.writerows(rows)
+    w.writerows([_cell(v) for v in row] for row in rows)
     return buf.getvalue()
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import re
 import secrets
 import time
@@ -96,21 +95,30 @@ class KeyStore:
         """Count one request of a key; 0 when allowed, else the seconds to wait.
 
         A sliding window over two fixed minute windows: the previous minute's count weighs
-        by the part of it still inside the last 60 s. Refused requests are not counted."""
+        by the part of it still inside the last 60 s. Refused requests are not counted. The
+        check and the count are one Lua script, so parallel requests cannot both pass the last
+        free place."""
         now = time.time() if now is None else now
         window = int(now // WINDOW_S)
         elapsed = now - window * WINDOW_S
         cur_key, prev_key = self.keys.rate_window(key_id, window), self.keys.rate_window(key_id, window - 1)
-        cur, prev = (int(v or 0) for v in self.r.mget(cur_key, prev_key))
-        estimate = cur + prev * (1 - elapsed / WINDOW_S)
-        if estimate + 1 > per_minute:
-            if cur + 1 > per_minute:  # the current window alone is full: wait for the next
-                return max(1.0, math.ceil(WINDOW_S - elapsed))
-            # the previous window's weight must fall by the excess
-            excess = estimate + 1 - per_minute
-            return max(1.0, math.ceil(excess / max(prev, 1) * WINDOW_S))
-        pipe = self.r.pipeline()
-        pipe.incr(cur_key)
-        pipe.expire(cur_key, 2 * WINDOW_S + 5)
-        pipe.execute()
-        return 0.0
+        wait = self.r.register_script(_HIT)(keys=[cur_key, prev_key],
+                                            args=[per_minute, elapsed, WINDOW_S, 2 * WINDOW_S + 5])
+        return float(wait)
+
+
+# KEYS: this minute's counter, the previous one's; ARGV: limit, seconds into this minute,
+# the window, the counter's lifetime. Returns the seconds to wait (0: counted, allowed).
+_HIT = """
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local prev = tonumber(redis.call('GET', KEYS[2]) or '0')
+local limit, elapsed, w = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local estimate = cur + prev * (1 - elapsed / w)
+if estimate + 1 > limit then
+  if cur + 1 > limit then return math.max(1, math.ceil(w - elapsed)) end
+  return math.max(1, math.ceil((estimate + 1 - limit) / math.max(prev, 1) * w))
+end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 0
+"""

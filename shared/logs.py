@@ -91,3 +91,8 @@ def configure(service: str, level: str = "INFO", fmt: str = "json") -> None:
         lg = logging.getLogger(name)
         lg.handlers.clear()
         lg.propagate = True
+
+
+def redacted(url: str) -> str:
+    """A URL fit for a log line: its password (``redis://:secret@host``) shown as ``***``."""
+    return re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", url)

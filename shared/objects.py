@@ -4,7 +4,7 @@ Everything a job stores lives under ``jobs/<id>/`` (:func:`object_key`); keys ar
 deterministic, so a redelivered task overwrites what it wrote before. The layout:
 
 =============================  =====================================================
-``input<.ext>``                the upload as received (:func:`upload`)
+``input``                      the upload as received (:func:`upload`; the gateway keeps no extension)
 ``audio.wav``                  16 kHz mono audio extracted by prepare (:func:`audio_wav`)
 ``stt.json``                   the stt step's segments (:func:`stt_json`)
 ``diarize.json``               the diarize step's speaker turns (:func:`diarize_json`)

@@ -40,6 +40,8 @@ class StorageSettings(BaseModel):
 class LimitSettings(BaseModel):
     max_upload_bytes: int = Field(4 * GiB, ge=1)
     max_duration_s: float = Field(4 * 3600.0, gt=0)
+    # Saved versions of one job's result (1 the machine output, each correction one more).
+    max_result_versions: int = Field(100, ge=2)
 
 
 class VadSettings(BaseModel):
@@ -296,6 +298,11 @@ class GatewaySettings(BaseModel):
     sync_wait_s: float = Field(600.0, gt=0)
     # JSON request bodies (a result correction) larger than this get 413 before they are read.
     max_json_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    # Event websockets open at once, per API key and in all (each holds a Redis connection).
+    max_websockets_per_key: int = Field(20, ge=1)
+    max_websockets: int = Field(500, ge=1)
+    # With auth off: the Host names the gateway answers (DNS rebinding guard); "*": any.
+    allowed_hosts: list[str] = ["127.0.0.1", "localhost", "[::1]"]
     # A job's language when the caller gives none: "auto" detects it (where the engines can;
     # else "en"), or a fixed code.
     default_language: str = "auto"
@@ -307,6 +314,7 @@ class WebhookSettings(BaseModel):
     # Hosts or CIDR networks a callback_url may reach even though they are not public
     # (e.g. ["127.0.0.1/32"]); everything else non-public is refused (400 at submission).
     allow: list[str] = []
+    # One attempt in all (connect, send, the response head); the response body is not read.
     timeout_s: float = Field(10.0, gt=0)
     # Retries back off exponentially (base * 2^n, capped) until retry_for_s after the first try.
     backoff_base_s: float = Field(5.0, gt=0)

@@ -111,7 +111,7 @@ def by_name(name: str) -> Step:
 
 
 def queues() -> tuple[str, ...]:
-    """``cpu`` (prepare, merge, webhooks, upkeep) and every step's queue, each once."""
+    """``cpu`` (prepare, merge, upkeep) and every step's queue, each once."""
     return tuple(dict.fromkeys(["cpu", *(s.queue for s in STEPS)]))
 
 

@@ -84,10 +84,12 @@ def resolve(host: str) -> list[IPAddress]:
     return [ipaddress.ip_address(str(i[4][0]).split("%")[0]) for i in infos]
 
 
-def check_callback_url(url: str, allow: list[str]) -> None:
+def check_callback_url(url: str, allow: list[str]) -> list[IPAddress]:
     """Refuse a URL that is not http(s) or whose host resolves to any non-public address
     (loopback, private, link-local, multicast, reserved, unspecified, shared) unless the host
-    name or the address matches ``allow`` (host names and CIDR networks)."""
+    name or the address matches ``allow`` (host names and CIDR networks). Returns the checked
+    addresses: a delivery connects to one of them, never resolving the name again (a DNS answer
+    that changes between check and connect must not reach an internal address)."""
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises on a malformed port
@@ -98,8 +100,10 @@ def check_callback_url(url: str, allow: list[str]) -> None:
     if parts.username or parts.password:
         raise CallbackRefused("callback_url must not carry credentials")
     host = parts.hostname
-    for ip in resolve(host):
+    ips = resolve(host)
+    for ip in ips:
         if not _public(ip) and not _allowed(host, ip, allow):
             raise CallbackRefused(
                 f"callback_url host {host!r} resolves to the non-public address {ip}; "
                 "only public addresses (or the configured allow-list) are called")
+    return ips

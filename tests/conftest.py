@@ -81,6 +81,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     st.backend = backend  # type: ignore[attr-defined]
     try:
         st.worker("cpu", 2, name="cpu")
+        st.worker("webhooks", 1, name="webhooks")
         st.worker("stt", 1, name="stt")
         st.worker("fer", 1, name="fer-a")
         st.worker("fer", 1, name="fer-b")

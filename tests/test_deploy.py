@@ -32,7 +32,8 @@ def compose(*files: Path, env: dict[str, str] | None = None, args: tuple[str, ..
 
 
 def config(*files: Path, **env: str) -> dict:  # type: ignore[type-arg]
-    out = compose(*files, env={"MINIO_ROOT_PASSWORD": "test-secret", **env})
+    out = compose(*files, env={"MINIO_ROOT_PASSWORD": "test-secret", "REDIS_PASSWORD": "redispw",
+                               "FLOWER_BASIC_AUTH": "admin:flowerpw", **env})
     assert out.returncode == 0, out.stderr
     return yaml.safe_load(out.stdout)  # type: ignore[no-any-return]
 
@@ -53,6 +54,13 @@ def test_gpu_file_services_and_healthchecks() -> None:
     assert services["stt-worker"]["image"] == "ethos-stt-cuda:latest"
     assert any(str(v).startswith("model-cache:/models-cache") for v in services["stt-worker"]["volumes"])
     assert "--appendonly" in services["redis"]["command"]
+    # Redis with a password and protected mode on, never published; Flower with a login; MinIO pinned.
+    assert services["redis"]["command"][-2:] == ["--requirepass", "redispw"] and "--protected-mode" not in services["redis"]["command"]
+    assert "ports" not in services["redis"]
+    assert services["gateway"]["environment"]["ETHOS_REDIS__URL"] == "redis://:redispw@redis:6379/0"
+    assert services["flower"]["environment"]["FLOWER_BASIC_AUTH"] == "admin:flowerpw"
+    assert ":RELEASE." in services["minio"]["image"]
+    assert services["webhooks-worker"]["command"][4:6] == ["-Q", "webhooks"]
     # --scale fer-worker=N: no fixed name, no published port.
     assert "container_name" not in services["fer-worker"] and "ports" not in services["fer-worker"]
     # Optional secrets pass through only when set: an empty value would be refused at start.
@@ -71,8 +79,10 @@ def test_image_names_and_ports_come_from_variables() -> None:
 
 @pytest.mark.parametrize("files", [(BASE,), (BASE, CPU), (BASE, CPU, CHECK)])
 def test_password_is_required(files: tuple[Path, ...]) -> None:
-    out = compose(*files, args=("-q",))
-    assert out.returncode != 0 and "MINIO_ROOT_PASSWORD" in out.stderr
+    secrets = {"MINIO_ROOT_PASSWORD": "m", "REDIS_PASSWORD": "r", "FLOWER_BASIC_AUTH": "a:b"}
+    for missing in secrets:  # each secret is required on its own
+        out = compose(*files, env={k: v for k, v in secrets.items() if k != missing}, args=("-q",))
+        assert out.returncode != 0 and missing in out.stderr, missing
 
 
 def test_cpu_variant_runs_stt_on_cpu_without_a_gpu() -> None:

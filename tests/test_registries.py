@@ -24,7 +24,7 @@ def test_every_step_is_routed_included_and_resolves() -> None:
         if step.merge:  # a merged step's output is named by a builder and parsed by its schema
             assert step.output is not None and step.schema is not None
         assert steps.by_name(step.name) is step
-    assert QUEUES[0] == "cpu" and set(QUEUES) == {"cpu", "stt", "fer", "diarize"}
+    assert QUEUES[0] == "cpu" and set(QUEUES) == {"cpu", "stt", "fer", "diarize", "webhooks"}
 
 
 def test_object_builders_keep_the_layout() -> None:

@@ -137,14 +137,15 @@ class _FailOnce(BaseHTTPRequestHandler):
 
 
 def test_delivery_survives_worker_restart(tmp_path: Path, silent_wav: Path) -> None:
-    """The retry waits in the broker across a cpu-worker restart and is delivered by the next."""
+    """The retry waits in the broker across a webhooks-worker restart and is delivered by the next."""
     server = HTTPServer(("127.0.0.1", 0), _FailOnce)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = {"ETHOS_STT__ENGINE": "fasterwhisper", "ETHOS_WEBHOOKS__ALLOW": '["127.0.0.1/32"]',
            "ETHOS_WEBHOOKS__SECRET": WEBHOOK_SECRET, "ETHOS_WEBHOOKS__BACKOFF_BASE_S": "4"}
     try:
         with private_stack(tmp_path, **env) as st:
-            cpu = st.worker("cpu", 1, name="cpu-a")
+            st.worker("cpu", 1, name="cpu")
+            hooks = st.worker("webhooks", 1, name="webhooks-a")
             st.worker("stt", 1)
             st.gateway()
             r = st.submit(silent_wav, data={"callback_url": f"http://127.0.0.1:{server.server_port}/h"})
@@ -152,9 +153,9 @@ def test_delivery_survives_worker_restart(tmp_path: Path, silent_wav: Path) -> N
             with st.client() as c:
                 wait_for(lambda: c.get(f"/v1/jobs/{job_id}").json()["deliveries"], 60, 0.1,
                          what="the first attempt")
-                st.stop(cpu)  # warm shutdown while the retry is scheduled
+                st.stop(hooks)  # warm shutdown while the retry is scheduled
                 assert len(_FailOnce.calls) == 1
-                st.worker("cpu", 1, name="cpu-b")
+                st.worker("webhooks", 1, name="webhooks-b")
                 d = wait_for(lambda: (x := c.get(f"/v1/jobs/{job_id}").json()["deliveries"])[-1]["ok"] and x,
                              60, 0.2, what="the retried delivery")
     finally:

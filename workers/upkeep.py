@@ -28,11 +28,17 @@ def expire_old(jobs: JobStore, storage: Storage, period_s: float, now: float | N
     """Remove every job created more than ``period_s`` before ``now``; their ids."""
     cutoff = (time.time() if now is None else now) - period_s
     gone: list[str] = []
-    while batch := [j for j in jobs.created_before(cutoff) if j not in gone]:
+    stuck: set[str] = set()  # failed this sweep: tried again at the next one, not now
+    while batch := [j for j in jobs.created_before(cutoff) if j not in gone and j not in stuck]:
         for job_id in batch:
-            jobs.cancel(job_id)  # a job still running past retention stops at its next check
-            storage.delete_prefix(objects.job_prefix(job_id))
-            jobs.purge(job_id)
+            try:
+                jobs.cancel(job_id)  # a job still running past retention stops at its next check
+                storage.delete_prefix(objects.job_prefix(job_id))
+                jobs.purge(job_id)
+            except Exception:  # noqa: BLE001 - one job's failure must not stop the sweep
+                log.exception("retention: job %s could not be removed; the next sweep tries again", job_id)
+                stuck.add(job_id)
+                continue
             gone.append(job_id)
     return gone
 

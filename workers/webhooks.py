@@ -1,17 +1,24 @@
 """Deliver a finished job's callback: signed (Standard Webhooks), retried with exponential
 backoff for a bounded time, every attempt recorded on the job.
 
-The task runs on the ``cpu`` queue with late acks (shared.celery_app), so a delivery whose
-worker dies is redelivered to the next worker; retries are new messages with a countdown, so
-they survive a restart too.
+The task runs on its own ``webhooks`` queue with late acks (shared.celery_app), so a slow
+receiver never holds a cpu process, and a delivery whose worker dies is redelivered to the
+next worker; retries are new messages with a countdown, so they survive a restart too.
+
+One attempt has a total deadline (``ETHOS_WEBHOOKS__TIMEOUT_S``: connect, send and the
+response head together; a receiver trickling a byte every few seconds is cut off there), its
+response body is never read (only the status counts), and it connects to an address the URL
+check just approved, never resolving the host name a second time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from celery import Task, current_app, shared_task
@@ -20,6 +27,7 @@ from shared import webhooks
 from shared.celery_app import TASK_WEBHOOK
 from shared.jobs import utcnow
 from shared.schemas import JobView, WebhookDelivery
+from shared.settings import WebhookSettings
 from workers import handles
 
 log = logging.getLogger("ethos.worker.webhooks")
@@ -32,23 +40,41 @@ def enqueue(job_id: str) -> None:
         return
     body = JobView.of(rec).model_dump_json(exclude={"deliveries"})
     current_app.send_task(TASK_WEBHOOK, args=[job_id, rec.callback_url, body, f"msg_{uuid.uuid4().hex}",
-                                              time.time(), 1], queue="cpu")
+                                              time.time(), 1], queue="webhooks")
 
 
-def _post(url: str, msg_id: str, body: bytes) -> tuple[int | None, str | None]:
-    """One attempt → (status code, error); the URL is checked again right before it."""
-    s = handles.settings().webhooks
+async def _send(url: str, ip: webhooks.IPAddress, body: bytes, hdrs: dict[str, str],
+                timeout_s: float) -> int:
+    """POST to ``url`` through the address ``ip`` (Host and TLS name stay the URL's); the
+    status code, with the response body left unread."""
+    parts = urlsplit(url)
+    addr = f"[{ip}]" if ip.version == 6 else str(ip)
+    target = parts._replace(netloc=f"{addr}:{parts.port}" if parts.port else addr).geturl()
+    ext = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False, trust_env=False) as client:
+        req = client.build_request("POST", target, content=body, headers={**hdrs, "host": parts.netloc},
+                                   extensions=ext)
+        r = await client.send(req, stream=True)
+        await r.aclose()
+        return r.status_code
+
+
+def post(url: str, msg_id: str, body: bytes, s: WebhookSettings) -> tuple[int | None, str | None]:
+    """One attempt → (status code, error); the URL is checked again right before it and the
+    connection goes to the address that passed the check, within ``s.timeout_s`` in all."""
     try:
-        webhooks.check_callback_url(url, s.allow)
+        ips = webhooks.check_callback_url(url, s.allow)
     except webhooks.CallbackRefused as e:
         return None, f"refused: {e}"
     secret = s.secret.get_secret_value() if s.secret else None
     hdrs = webhooks.headers(secret, msg_id, int(time.time()), body)
     try:
-        r = httpx.post(url, content=body, headers=hdrs, timeout=s.timeout_s, follow_redirects=False)
+        code = asyncio.run(asyncio.wait_for(_send(url, ips[0], body, hdrs, s.timeout_s), s.timeout_s))
+    except TimeoutError:
+        return None, f"no answer within {s.timeout_s:g} s"
     except httpx.HTTPError as e:
         return None, f"{type(e).__name__}: {e}"
-    return r.status_code, None if 200 <= r.status_code < 300 else f"HTTP {r.status_code}"
+    return code, None if 200 <= code < 300 else f"HTTP {code}"
 
 
 @shared_task(name=TASK_WEBHOOK, bind=True, acks_late=True, max_retries=None)
@@ -58,7 +84,7 @@ def deliver(self: Task, job_id: str, url: str, body: str, msg_id: str, first_at:
     retry window. Returns whether the receiver took it."""
     s = handles.settings().webhooks
     t0 = time.perf_counter()
-    code, error = _post(url, msg_id, body.encode())
+    code, error = post(url, msg_id, body.encode(), s)
     delay = min(s.backoff_base_s * 2 ** (attempt - 1), s.backoff_max_s)
     retry = error is not None and not error.startswith("refused") and (
         time.time() + delay - first_at <= s.retry_for_s)

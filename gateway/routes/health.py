@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from gateway.auth import _bearer as bearer
+from gateway.auth import _identify as identify
 from gateway.context import Context, ctx
+from gateway.errors import ApiError
 from shared import steps
 from shared.celery_app import QUEUES
 from shared.schemas import Health, Readiness
@@ -60,11 +63,23 @@ def readiness(c: Context) -> tuple[bool, dict[str, Any]]:
     return ok, deps
 
 
+def _has_key(c: Context, request: Request) -> bool:
+    try:
+        identify(c, bearer(request.headers.get("authorization")))
+    except ApiError:
+        return False
+    return True
+
+
 @router.get("/readyz", response_model=Readiness,
             responses={503: {"model": Readiness, "description": "A dependency is not ready"}})
-def readyz(c: Context = Depends(ctx)) -> JSONResponse:
-    """Ready when Redis and storage answer and every queue has a live, ready worker."""
+def readyz(request: Request, c: Context = Depends(ctx)) -> JSONResponse:
+    """Ready when Redis and storage answer and every queue has a live, ready worker. Where the
+    gateway needs keys, a caller without one sees each dependency's state only (no worker host
+    names, no error messages)."""
     ok, deps = readiness(c)
+    if c.settings.auth.required and not _has_key(c, request):
+        deps = {name: {"state": d["state"]} for name, d in deps.items()}
     body = Readiness(status="ready" if ok else "not_ready", dependencies=deps,
                      auth="required" if c.settings.auth.required else "open")
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if ok else 503)

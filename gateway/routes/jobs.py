@@ -14,6 +14,7 @@ from gateway.context import Context, ctx
 from gateway.errors import ERROR_RESPONSES, ApiError
 from gateway.events import stream_events
 from gateway.ranges import RangeNotSatisfiable, parse_range
+from gateway.sockets import SocketSlots
 from shared import languages
 from shared.exports import faces_to_csv, to_csv, to_srt, to_vtt
 from shared.schemas import (
@@ -133,7 +134,17 @@ async def job_events(websocket: WebSocket, job_id: str) -> None:
         await websocket.close(code=4401, reason="an API key is needed (subprotocol ethos.key.<key>)")
         return
     await websocket.accept(subprotocol=ws_key(websocket)[1])
-    await stream_events(websocket, c, job_id, who.key_id)
+    slots: SocketSlots = websocket.app.state.sockets
+    refused = slots.take(who.key_id)
+    if refused:
+        await websocket.send_json({"type": "error", "job_id": job_id, "code": "too_many_sockets",
+                                   "message": refused})
+        await websocket.close(code=4429)
+        return
+    try:
+        await stream_events(websocket, c, job_id, who.key_id)
+    finally:
+        slots.give(who.key_id)
 
 
 @router.delete("/jobs/{job_id}", response_model=JobView)
@@ -172,11 +183,18 @@ def get_media(job_id: str, rendition: str = "original", c: Context = Depends(ctx
         key = rec.preview_key
         name = f"{name.rsplit('.', 1)[0] or 'media'}.preview.{ext}"
         ctype = "video/mp4" if ext == "mp4" else "audio/mp4"
+    # Inline only as the audio or video type the bytes were recognised as, once the probe found
+    # a stream in them; anything else is a download, and never a page of this origin.
+    playable = ctype.startswith(("audio/", "video/")) and (rec.media.has_audio or rec.media.has_video)
+    if not playable:
+        ctype = "application/octet-stream"
     size = c.storage.size(key)
     headers = {
         "Accept-Ranges": "bytes",
-        "Content-Disposition": _disposition(name),
+        "Content-Disposition": _disposition(name, "inline" if playable else "attachment"),
         "Cache-Control": "private, max-age=3600",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
     }
     start, end, status = 0, size - 1, 200
     if range_:

@@ -22,7 +22,7 @@ const KEY_ITEM = "ethos.apiKey";
 function apiKey() { return localStorage.getItem(KEY_ITEM) || ""; }
 function setKey(key) {
   if (key) localStorage.setItem(KEY_ITEM, key); else localStorage.removeItem(KEY_ITEM);
-  document.cookie = `ethos_key=${encodeURIComponent(key)}; path=/v1/; SameSite=Strict${key ? "" : "; max-age=0"}`;
+  document.cookie = `ethos_key=${encodeURIComponent(key)}; path=/v1/; SameSite=Strict${location.protocol === "https:" ? "; Secure" : ""}${key ? "" : "; max-age=0"}`;
 }
 function authHeaders() { const k = apiKey(); return k ? { Authorization: `Bearer ${k}` } : {}; }
 function askKey(why) {

@@ -26,9 +26,13 @@ def is_final(event: dict[str, Any]) -> bool:
 class AsyncJobEvents:
     """The async reader of job records' existence and event streams (the gateway's websocket)."""
 
-    def __init__(self, url: str, prefix: str = "ethos", socket_timeout_s: float = 5.0) -> None:
-        self.r: Any = aioredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=3,
-                                              socket_timeout=socket_timeout_s)
+    def __init__(self, url: str, prefix: str = "ethos", socket_timeout_s: float = 5.0,
+                 max_connections: int = 100) -> None:
+        # A blocking pool: past ``max_connections`` a reader waits (up to 5 s) for a free one.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, socket_connect_timeout=3, socket_timeout=socket_timeout_s,
+            max_connections=max_connections, timeout=5)
+        self.r: Any = aioredis.Redis(connection_pool=pool)
         self.keys = JobKeys(prefix)
 
     async def status(self, job_id: str) -> JobStatus | None:

@@ -7,21 +7,23 @@ from pathlib import Path
 
 import ffmpeg
 
-from shared.errors import UnsupportedMedia
+from shared.errors import TooLong, UnsupportedMedia
 from shared.schemas import MediaInfo
+from workers.ffinput import input_args, scrub
 
 SAMPLE_RATE = 16000
 
 
 def probe(path: Path, filename: str) -> MediaInfo:
     """Duration and streams of a media file; UnsupportedMedia when ffprobe can't read it."""
+    opts = input_args(str(path))
     try:
-        info = ffmpeg.probe(str(path))
+        info = ffmpeg.probe(str(path), **{k.lstrip("-"): v for k, v in zip(opts[::2], opts[1::2], strict=True)})
     except ffmpeg.Error as e:
         detail = (e.stderr or b"").decode(errors="replace").strip().splitlines()
         raise UnsupportedMedia(
             f"{filename!r} is not a media file ffmpeg can read"
-            + (f": {detail[-1]}" if detail else "")
+            + (f": {scrub(detail[-1], str(path))}" if detail else "")
         ) from e
     streams = info.get("streams", [])
     audio = [s for s in streams if s.get("codec_type") == "audio"]
@@ -67,17 +69,24 @@ def probe(path: Path, filename: str) -> MediaInfo:
     )
 
 
-def extract_audio(src: Path, dest: Path, filename: str) -> None:
-    """Decode the first audio stream to 16 kHz mono 16-bit WAV."""
+def extract_audio(src: Path, dest: Path, filename: str, format_name: str | None,
+                  max_s: float) -> None:
+    """Decode the first audio stream to 16 kHz mono 16-bit WAV, with the demuxer the probe
+    found; TooLong when it holds more than ``max_s`` seconds, whatever its header declared
+    (decoding stops just past the limit, so the WAV stays bounded)."""
     cmd = [
-        "ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src),
+        "ffmpeg", "-nostdin", "-v", "error", "-y", *input_args(str(src), format_name), "-i", str(src),
         "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le",
-        "-f", "wav", str(dest),
+        "-t", f"{max_s + 1:.3f}", "-f", "wav", str(dest),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         last = proc.stderr.strip().splitlines()[-1:] or ["ffmpeg failed"]
-        raise UnsupportedMedia(f"could not decode the audio of {filename!r}: {last[0]}")
+        raise UnsupportedMedia(f"could not decode the audio of {filename!r}: {scrub(last[0], str(src))}")
+    decoded_s = (dest.stat().st_size - 44) / (2 * SAMPLE_RATE)
+    if decoded_s > max_s:
+        raise TooLong(f"the recording holds more than {max_s:.0f} s of audio, over the limit "
+                      "(ETHOS_LIMITS__MAX_DURATION_S), though its header declares less")
 
 
 def _float(v: object) -> float | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from shared.schemas import MediaInfo
 from shared.settings import PreviewSettings
+from workers.ffinput import input_args, scrub
 
 VIDEO_CODECS = {"h264", "vp8", "vp9", "av1"}
 VIDEO_CONTAINERS = {"mp4", "webm"}
@@ -59,8 +60,10 @@ def playable(info: MediaInfo) -> tuple[bool, str]:
 
 def command(src: Path, dest: Path, info: MediaInfo, cfg: PreviewSettings) -> list[str]:
     """The ffmpeg command that makes the preview (progress on stdout)."""
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), "-map", "0:a:0?",
-           "-progress", "pipe:1", "-nostats"]
+    # The demuxer the probe found, and no more than the probed duration (a header that lies
+    # about it buys no longer encode).
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", *input_args(str(src), info.format), "-i", str(src),
+           "-map", "0:a:0?", "-t", f"{(info.duration or 0) + 1:.3f}", "-progress", "pipe:1", "-nostats"]
     if info.has_video:
         cmd[cmd.index("-map"):cmd.index("-map")] = ["-map", "0:v:0"]
         cmd += [
@@ -108,4 +111,4 @@ def encode(src: Path, dest: Path, info: MediaInfo, cfg: PreviewSettings,
     if rc != 0:
         err = (proc.stderr.read() if proc.stderr else "").strip().splitlines()
         dest.unlink(missing_ok=True)
-        raise PreviewFailed(f"ffmpeg could not make the preview: {err[-1] if err else rc}")
+        raise PreviewFailed(f"ffmpeg could not make the preview: {scrub(err[-1], str(src)) if err else rc}")

@@ -51,7 +51,7 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
         if info.has_audio:
             store.set_stage(job_id, "extracting_audio", 0.05)
             wav = tmp / "extracted.wav"
-            media.extract_audio(src, wav, rec.media.filename)
+            media.extract_audio(src, wav, rec.media.filename, info.format, s.limits.max_duration_s)
             storage().upload_file(objects.audio_wav(job_id), wav, "audio/wav")
         if not info.browser_playable:
             log.info("job %s: the upload does not play in a browser: %s", job_id, why)

@@ -29,7 +29,7 @@ def detector_for(cfg: FerSettings) -> FaceDetector:
 
 
 def analyze_range(src: str, start: float, end: float, width: int, height: int, cfg: FerSettings,
-                  times: StageTimes | None = None) -> FerChunkOutput:
+                  times: StageTimes | None = None, format_name: str | None = None) -> FerChunkOutput:
     """Sample [start, end) at ``cfg.fps``; classify the largest face of each frame (cropped
     upright on its eyes when the detector finds them) and count the faces. A detection's faces
     are reused by the frames up to ``cfg.reuse_s`` after it (while it finds faces).
@@ -47,7 +47,7 @@ def analyze_range(src: str, start: float, end: float, width: int, height: int, c
     t0 = time.perf_counter()
     last: list[Face] = []  # the faces of the last detected frame
     last_t = float("-inf")  # and its time
-    for t, rgb in frames(src, instants, width, height, cfg.fps):
+    for t, rgb in frames(src, instants, width, height, cfg.fps, format_name):
         t1 = time.perf_counter()
         st.decode += t1 - t0
         if last and t - last_t <= cfg.reuse_s + 1e-6:

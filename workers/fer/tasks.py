@@ -40,7 +40,8 @@ def chunk(self: JobTask, job_id: str, index: int, start: float, end: float) -> s
     st = runtime.storage()
     src = st.local_path(rec.media_key)
     source = str(src) if src is not None else st.presigned_url(rec.media_key)
-    out = analyze_range(source, start, end, rec.media.video_width or 640, rec.media.video_height or 360, s.fer)
+    out = analyze_range(source, start, end, rec.media.video_width or 640, rec.media.video_height or 360, s.fer,
+                        format_name=rec.media.format)
     out.worker = f"{self.request.hostname or socket.gethostname()}"
     key = objects.fer_chunk(job_id, index)
     st.put_bytes(key, out.model_dump_json().encode())

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from shared.errors import UnsupportedMedia
+from workers.ffinput import input_args, scrub
 
 MAX_WIDTH = 640
 
@@ -28,7 +29,8 @@ def sample_times(start: float, end: float, fps: float) -> list[float]:
     return out
 
 
-def frames(src: str, times: list[float], width: int, height: int, fps: float) -> Iterator[tuple[float, np.ndarray]]:
+def frames(src: str, times: list[float], width: int, height: int, fps: float,
+           format_name: str | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """(time, RGB frame) at each requested instant, decoding from the first one only.
 
     ``-ss`` before ``-i`` seeks in the container, so a chunk deep in a long file costs the
@@ -41,7 +43,9 @@ def frames(src: str, times: list[float], width: int, height: int, fps: float) ->
     span = times[-1] - times[0] + 1.0 / fps
     cmd = [
         # One decoder thread: FER scales out with processes, one core each.
-        "ffmpeg", "-nostdin", "-v", "error", "-threads", "1", "-ss", f"{times[0]:.4f}", "-i", src,
+        "ffmpeg", "-nostdin", "-v", "error", "-threads", "1", "-ss", f"{times[0]:.4f}",
+        # Only the storage's protocol (a presigned URL opens nothing else) and the probed demuxer.
+        *input_args(src, format_name), "-i", src,
         "-t", f"{span:.4f}", "-map", "0:v:0", "-an",
         "-vf", f"fps={fps},scale={w}:{h}", "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1",
     ]
@@ -60,4 +64,4 @@ def frames(src: str, times: list[float], width: int, height: int, fps: float) ->
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         proc.wait()
         if proc.returncode not in (0, -9) and err.strip() and "Broken pipe" not in err:
-            raise UnsupportedMedia(f"could not decode the video: {err.strip().splitlines()[-1]}")
+            raise UnsupportedMedia(f"could not decode the video: {scrub(err.strip().splitlines()[-1], src)}")
