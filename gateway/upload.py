@@ -21,13 +21,12 @@ from shared.storage import Storage, Writer
 
 SNIFF_BYTES = 8192
 MAX_FIELD_BYTES = 4096
-# Form fields beside the file, counted with repeats (``timestamp_granularities[]``): more → 400.
-MAX_FIELDS = 256
 FORM_OVERHEAD = 64 * 1024
 # One part header line at most: room for a 10,000-character file name (percent-escaped
 # non-ASCII names take three bytes a character); longer headers get 400.
 MAX_PART_HEADER_BYTES = 32 * 1024
-# A form has a handful of fields (file, language, speakers, callback_url), each a few headers.
+# A form has a handful of fields (file, language, speakers, callback_url; repeated
+# ``timestamp_granularities[]`` count each time), each a few headers.
 MAX_PARTS = 32
 MAX_HEADERS_PER_PART = 16
 
@@ -108,7 +107,6 @@ class UploadReceiver:
         self.max_bytes, self.chunk_bytes = max_bytes, chunk_bytes
         self.fields: dict[str, str] = {}
         self.all_fields: dict[str, list[str]] = {}
-        self.field_count = 0
         self.part: _Part | None = None
         self.in_file = self.done_file = False
         self.filename = self.key = ""
@@ -213,9 +211,6 @@ class UploadReceiver:
             self.in_file, self.done_file = False, True
         elif self.part.filename is None and self.part.name:
             value = self.small.decode("utf-8", "replace").strip()
-            self.field_count += 1
-            if self.field_count > MAX_FIELDS:
-                raise ApiError(400, "invalid_request", f"more than {MAX_FIELDS} form fields")
             self.fields[self.part.name] = value
             self.all_fields.setdefault(self.part.name, []).append(value)
         self.part = None
