@@ -4,8 +4,8 @@
 
 Each source repository must be present as a git directory (``<mirrors>/<owner>+<name>/repo``,
 or give ``--repo owner/name=PATH``); files are read at the commits listed in ``SOURCES`` with
-``git show``, converted to 16 kHz mono WAV into ``evaluation/sets/real/audio/`` (git-ignored:
-the recordings' licences allow copying, but 40 clips would weigh tens of MB) and the manifest
+``git show``, converted to 16 kHz mono WAV into ``evaluation/sets/real/audio/`` (eight small
+clips are committed; the AMI excerpts and WSJ0 utterances are git-ignored) and the manifest
 ``evaluation/sets/real/manifest.jsonl`` is written with each clip's reference turns (RTTM) or
 speaker count. ``jfk`` points at ``media:jfk.flac``. Nothing is downloaded: without the
 repositories the set is simply absent and the tests that use it skip.
