@@ -11,7 +11,7 @@ from evaluation.vocal import decode
 from shared.schemas import Segment, TagHit, VocalEvent, Word
 from shared.settings import VocalSettings
 from shared.tags import AUDIOSET_CONTEXT, AUDIOSET_TAGS, TAG_TABLE, annotate, table_rows
-from tests.vocal_set import CRYING, LAUGHTER, committed, nvd_clip
+from tests.vocal_set import COMMITTED_CRYING, CRYING, LAUGHTER, committed, nvd_clip, real_clip
 from workers.vocal import features, model
 from workers.vocal.detect import Key, Run, absorb_flickers, find_runs, runs
 from workers.vocal.inline import place_events
@@ -122,6 +122,12 @@ def test_real_laughter_is_laughs(cfg: VocalSettings) -> None:
 
 def test_real_crying_is_crying(cfg: VocalSettings) -> None:
     tags, _ = _events(decode(nvd_clip(CRYING)), cfg)
+    assert "crying" in tags and "laughs" not in tags
+
+
+@pytest.mark.parametrize("name", COMMITTED_CRYING)
+def test_real_infant_crying_is_crying(name: str, cfg: VocalSettings) -> None:
+    tags, _ = _events(real_clip(name, CRYING), cfg)
     assert "crying" in tags and "laughs" not in tags
 
 
