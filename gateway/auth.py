@@ -76,12 +76,19 @@ def caller(request: Request, c: Context = Depends(ctx)) -> Caller:
     return who
 
 
-def check_active_jobs(c: Context, who: Caller) -> None:
-    """429 when the key already has its allowed number of unfinished jobs."""
+def reserve_job_slot(c: Context, who: Caller, job_id: str) -> None:
+    """Hold one of the key's unfinished-job slots for ``job_id`` (atomically: parallel uploads
+    cannot all take the last one); 429 when its unfinished jobs and reservations fill them."""
     limit = c.settings.auth.max_active_jobs
-    if who.key_id and limit and len(c.jobs.unfinished(who.key_id)) >= limit:
+    if who.key_id and limit and not c.jobs.reserve_slot(who.key_id, job_id, limit):
         raise ApiError(429, "too_many_jobs", f"this key already has {limit} unfinished jobs; wait "
                        "for one to finish (or delete one)", {"Retry-After": "10"})
+
+
+def release_job_slot(c: Context, who: Caller, job_id: str) -> None:
+    """Give back the slot of a job that was not recorded after all."""
+    if who.key_id:
+        c.jobs.release_slot(who.key_id, job_id)
 
 
 def ws_key(ws: WebSocket) -> tuple[str | None, str | None]:

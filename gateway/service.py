@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from gateway.auth import Caller, check_active_jobs
+from gateway.auth import Caller, release_job_slot, reserve_job_slot
 from gateway.context import Context
 from gateway.errors import ApiError
 from gateway.metrics import count_upload
@@ -72,27 +72,32 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
 
     ``num_speakers`` (from the original /transcribe-diarize query) or the form's
     ``num_speakers``/``min_speakers``/``max_speakers`` are kept on the job for diarization.
-    The caller's unfinished jobs are counted before the body is read and again before the job
-    is recorded (429 at the limit). ``on_form`` sees the received form before the job exists:
+    A slot among the caller's unfinished jobs is reserved before the body is read and renewed
+    before the job is recorded (429 when the key has none free; refused or failed uploads give
+    it back). ``on_form`` sees the received form before the job exists:
     it may refuse it (ApiError; the stored upload is removed) or set fields."""
     await run_in_threadpool(c.jobs.ping)  # fail fast (503) before taking the body
-    await run_in_threadpool(check_active_jobs, c, who)
     job_id = new_job_id()
     job_id_var.set(job_id)  # this request's log lines carry the new job's id
-    up = await receive_upload(
-        request,
-        file_field=file_field,
-        storage=c.storage,
-        # Not the uploader's extension: nothing downstream (ffmpeg least of all) may take the
-        # uploaded name as a hint of what the bytes are.
-        key_for=lambda name: objects.upload(job_id, ""),
-        max_bytes=c.settings.limits.max_upload_bytes,
-        chunk_bytes=c.settings.gateway.upload_chunk_bytes,
-    )
+    await run_in_threadpool(reserve_job_slot, c, who, job_id)
+    try:
+        up = await receive_upload(
+            request,
+            file_field=file_field,
+            storage=c.storage,
+            # Not the uploader's extension: nothing downstream (ffmpeg least of all) may take the
+            # uploaded name as a hint of what the bytes are.
+            key_for=lambda name: objects.upload(job_id, ""),
+            max_bytes=c.settings.limits.max_upload_bytes,
+            chunk_bytes=c.settings.gateway.upload_chunk_bytes,
+        )
+    except BaseException:
+        await run_in_threadpool(_forget, c, job_id, who, False)
+        raise
     try:
         if on_form is not None:
             on_form(up)
-        await run_in_threadpool(check_active_jobs, c, who)
+        await run_in_threadpool(reserve_job_slot, c, who, job_id)  # renewed (it may have lapsed)
         language, task = await run_in_threadpool(job_language, c, up.fields.get("language"),
                                                  up.fields.get("task"))
         num, lo, hi = speaker_options(up.fields, num_speakers)
@@ -126,14 +131,16 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
             retry=True, retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
         )
     except BaseException:
-        await run_in_threadpool(_forget, c, job_id)
+        await run_in_threadpool(_forget, c, job_id, who)
         raise
     return rec
 
 
-def _forget(c: Context, job_id: str) -> None:
-    """Undo a half-accepted job (best effort: the store may be what failed)."""
-    for fn in (lambda: c.storage.delete_prefix(objects.job_prefix(job_id)), lambda: c.jobs.purge(job_id)):
+def _forget(c: Context, job_id: str, who: Caller, stored: bool = True) -> None:
+    """Undo a half-accepted job: its stored upload and record (when ``stored``) and its slot
+    reservation (best effort: the store may be what failed; a reservation left lapses)."""
+    undo = [lambda: c.storage.delete_prefix(objects.job_prefix(job_id)), lambda: c.jobs.purge(job_id)]
+    for fn in [*(undo if stored else []), lambda: release_job_slot(c, who, job_id)]:
         try:
             fn()
         except Exception:  # noqa: BLE001

@@ -521,3 +521,33 @@ def test_rate_limit_holds_under_parallel_requests(redis_server: Any) -> None:
         for t in threads:
             t.join()
         assert sum(passed) == 20
+
+
+def test_unfinished_jobs_limit_holds_under_parallel_uploads(hostile: Stack, silent_wav: Path) -> None:
+    """24 uploads of one key at once against a limit of 3 unfinished jobs: exactly 3 are
+    accepted, the rest get 429 ``too_many_jobs`` (the slot is reserved in one Lua script before
+    the body is read; the count-then-record it replaces let several more through). Its jobs go
+    to a Redis database no worker reads, so they stay unfinished."""
+    db = hostile.env["ETHOS_REDIS__URL"].rsplit("/", 1)[0] + "/5"
+    url = extra_gateway(hostile, ETHOS_AUTH__MAX_ACTIVE_JOBS="3", ETHOS_REDIS__URL=db)
+    limited = Stack(env={**hostile.env, "ETHOS_REDIS__URL": db}, logs=hostile.logs)
+    tenant = new_key(limited, "racer")
+    audio = silent_wav.read_bytes()
+    start = threading.Barrier(24)
+    codes: list[tuple[int, str]] = []
+
+    def one() -> None:
+        with httpx.Client(base_url=url, timeout=60) as c:
+            start.wait()
+            r = c.post("/v1/jobs", files={"file": ("a.wav", audio, "audio/wav")}, headers=h(tenant))
+            codes.append((r.status_code, r.json().get("error", {}).get("code", "") if r.status_code != 202 else ""))
+
+    threads = [threading.Thread(target=one) for _ in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    accepted = sum(code == 202 for code, _ in codes)
+    assert sorted(codes) == [(202, "")] * 3 + [(429, "too_many_jobs")] * 21, f"{accepted} accepted: {codes}"
+    with httpx.Client(base_url=url, timeout=30) as c:  # the refused ones left no job behind
+        assert len(c.get("/v1/jobs", headers=h(tenant)).json()["jobs"]) == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ethos_testing.procs import RedisServer
@@ -59,3 +61,35 @@ def test_events_replay_and_dedupe(store: JobStore) -> None:
     first_id = store.events(job_id)[0][0]
     assert len(store.events(job_id, after=first_id)) == 4
     assert all(e["job_id"] == job_id for _, e in store.events(job_id))
+
+
+def test_unfinished_job_slots(store: JobStore) -> None:
+    """A key's slots: reservations and unfinished jobs count, a recorded job keeps its slot
+    until its status is final (whatever ends it), a refused upload gives its back, a reservation
+    left behind lapses, a renewal takes no second slot, and keys are apart."""
+    from shared.jobs.slots import SLOT_TTL_S
+
+    def owned(job_id: str) -> None:
+        store.create(JobRecord(id=job_id, status=JobStatus.queued, stage="queued", created_at=utcnow(),
+                               media=MediaInfo(filename="a.wav"), media_key=object_key(job_id, "in"), owner="k1"))
+
+    a, b, c, d = (new_job_id() for _ in range(4))
+    assert store.reserve_slot("k1", a, 2) and store.reserve_slot("k1", b, 2)
+    assert store.reserve_slot("k1", a, 2)  # renewed, not a second slot
+    assert not store.reserve_slot("k1", c, 2)
+    assert store.reserve_slot("k2", c, 2)  # another key
+    owned(a)  # the reservation becomes the job's place: still two taken
+    assert not store.reserve_slot("k1", c, 2)
+    store.release_slot("k1", b)  # b's upload was refused
+    assert store.reserve_slot("k1", c, 2)
+    owned(c)
+    assert not store.reserve_slot("k1", d, 2)
+    for end in (lambda: store.cancel(a), lambda: store.fail(c, "lost", "reaped")):
+        end()  # a final status frees the slot, once
+        assert store.reserve_slot("k1", d, 2)
+        store.release_slot("k1", d)
+    store.purge(c)
+    later = new_job_id()
+    assert store.reserve_slot("k1", later, 1)
+    assert not store.reserve_slot("k1", d, 1)
+    assert store.reserve_slot("k1", d, 1, now=time.time() + SLOT_TTL_S + 1)  # a lost gateway's lapses

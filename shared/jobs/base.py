@@ -23,6 +23,7 @@ class StoreBase:
         self._progress = client.register_script(scripts.PROGRESS)
         self._emit = client.register_script(scripts.EMIT)
         self._commit_version = client.register_script(scripts.COMMIT_VERSION)
+        self._reserve_slot = client.register_script(scripts.RESERVE_SLOT)
 
     def key(self, job_id: str) -> str:
         return self.keys.job(job_id)

@@ -45,6 +45,10 @@ class JobKeys:
         """One API key's possibly unfinished jobs (pruned lazily)."""
         return f"{self.prefix}:owner:{owner}:active"
 
+    def owner_reserved(self, owner: str) -> str:
+        """Slots one API key reserved for uploads not yet recorded (job id → expiry time)."""
+        return f"{self.prefix}:owner:{owner}:reserved"
+
     # API keys (shared.keys.KeyStore)
     def api_key(self, key_id: str) -> str:
         return f"{self.prefix}:apikey:{key_id}"

@@ -68,3 +68,24 @@ redis.call('HSET', KEYS[1], 'result_version', tostring(new),
            'rv:' .. new, cjson.encode({key = ARGV[2], saved_at = ARGV[3], segments = tonumber(ARGV[4])}))
 return {1, new}
 """
+
+# Reserve one of an API key's unfinished-job slots for job ARGV[4] (KEYS: the key's active set,
+# its reservations, a zset of job id -> expiry). Counts the key's unfinished jobs (records under
+# ARGV[5] .. id whose status is not final; finished or missing ones are pruned from the set)
+# plus its unexpired reservations; below ARGV[1] it adds (or renews) the reservation until
+# ARGV[2] + ARGV[3]. A job that already holds a reservation renews it. Returns 1 or 0 (full).
+RESERVE_SLOT = """
+local now, ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if not redis.call('ZSCORE', KEYS[2], ARGV[4]) then
+  local n = redis.call('ZCARD', KEYS[2])
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+    local s = redis.call('HGET', ARGV[5] .. id, 'status')
+    if s == 'queued' or s == 'running' then n = n + 1 else redis.call('SREM', KEYS[1], id) end
+  end
+  if n >= tonumber(ARGV[1]) then return 0 end
+end
+redis.call('ZADD', KEYS[2], now + ttl, ARGV[4])
+redis.call('EXPIRE', KEYS[2], math.ceil(ttl) + 1)
+return 1
+"""

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from shared.jobs.deliveries import WebhookDeliveries
 from shared.jobs.encoding import decode_events, from_fields, to_fields
 from shared.jobs.ids import utcnow
+from shared.jobs.slots import JobSlots
 from shared.jobs.versions import ResultVersions
 from shared.jobs.workers import WorkerRegistry
 from shared.schemas.events import DoneEvent, ErrorEvent, ProgressEvent, StatusEvent
@@ -31,9 +32,9 @@ ANALYSIS_BASE = 0.10
 ANALYSIS_SPAN = 0.80
 
 
-class JobStore(WorkerRegistry, ResultVersions, WebhookDeliveries):
+class JobStore(WorkerRegistry, ResultVersions, WebhookDeliveries, JobSlots):
     """Job records, status transitions, progress and event logs (with the store's other parts:
-    result versions, webhook deliveries, worker heartbeats)."""
+    result versions, webhook deliveries, worker heartbeats, per-key slots)."""
 
     def ping(self) -> None:
         """Raise when Redis does not answer."""
@@ -44,7 +45,8 @@ class JobStore(WorkerRegistry, ResultVersions, WebhookDeliveries):
 
     # records
     def create(self, rec: JobRecord) -> None:
-        """Store a new job record (status queued) and its first event."""
+        """Store a new job record (status queued) and its first event; an owned job's reserved
+        slot (``slots.py``) becomes its place among the key's unfinished jobs at once."""
         fields = to_fields(rec)
         pipe = self.r.pipeline()
         pipe.hset(self.key(rec.id), mapping=fields)
@@ -54,6 +56,7 @@ class JobStore(WorkerRegistry, ResultVersions, WebhookDeliveries):
         if rec.owner:
             pipe.zadd(self.keys.owner_index(rec.owner), {rec.id: now})
             pipe.sadd(self.keys.owner_active(rec.owner), rec.id)
+            pipe.zrem(self.keys.owner_reserved(rec.owner), rec.id)  # its reserved slot, now taken
         pipe.hincrby(self.keys.stats(), "submitted", 1)
         pipe.execute()
         self.emit(StatusEvent(job_id=rec.id, status=rec.status, stage=rec.stage))
