@@ -1,7 +1,9 @@
 """``make run``: the whole system on one machine, no Docker (the embedded default).
 
 Local-disk storage, a local Redis (started here if none answers), the gateway on port 8000,
-and one Celery worker process group per queue. Ctrl-C stops everything cleanly.
+one Celery worker process group per queue (cpu, stt, fer, webhooks; diarize unless
+ETHOS_DIARIZE__ENABLED=false) and Celery beat (retention, the lost-job reaper). Ctrl-C stops
+everything cleanly (workers and gateway first, Redis last).
 """
 
 from __future__ import annotations
