@@ -293,7 +293,7 @@ class GatewaySettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     upload_chunk_bytes: int = Field(1024 * 1024, ge=4096)
-    # How long the original synchronous endpoints (/transcribe, /transcribe-diarize) wait for
+    # How long the original synchronous endpoints (/transcribe, /transcribe-diarize) and /v1/audio/* wait for
     # the job before answering 504 with its id.
     sync_wait_s: float = Field(600.0, gt=0)
     # JSON request bodies (a result correction) larger than this get 413 before they are read.
@@ -309,7 +309,7 @@ class GatewaySettings(BaseModel):
 
 
 class WebhookSettings(BaseModel):
-    # Signs every callback (Standard Webhooks): "whsec_" + base64 of a random key of 24+ bytes.
+    # Signs every callback (Standard Webhooks): "whsec_" + base64 of a random key of 16+ bytes.
     secret: SecretStr | None = None
     # Hosts or CIDR networks a callback_url may reach even though they are not public
     # (e.g. ["127.0.0.1/32"]); everything else non-public is refused (400 at submission).

@@ -1,4 +1,4 @@
-"""Speakers counted again on request (``POST /v1/jobs/{id}/speakers``): the job's stored
+"""Speakers counted again on request (``POST /v1/jobs/{id}/speakers/recount``): the job's stored
 embedding windows (``workers.diarize.store``) are clustered with the count or bounds the user
 gives, and the result is rebuilt from the other steps' outputs (the machine transcript, the face
 chunks) with the merge step's own code (``compose``): segments split where the new speakers change,

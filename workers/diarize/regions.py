@@ -1,5 +1,5 @@
 """Speech regions for diarization with WebRTC's VAD (``webrtcvad``, C, about a millisecond
-per second of audio): 30-ms frames at its most aggressive mode, smoothed over 150 ms, gaps
+per second of audio): 30-ms frames at mode 2 (of 0–3), smoothed over 150 ms, gaps
 under 0.3 s closed and blips under 0.25 s dropped. A change of speaker usually falls in a
 pause, so regions are kept apart at every pause longer than that (no packing, unlike the
 stt room's Silero segments, which are cut for the speech model's 30-s window)."""

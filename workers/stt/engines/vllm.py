@@ -140,7 +140,7 @@ class VllmEngine(SpeechEngine):
 
         data = {"model": self.cfg.model, "temperature": "0",
                 "max_completion_tokens": str(cap), "response_format": "json", "stream": "true"}
-        if language != "auto":  # "auto": the server's model detects it
+        if language != "auto":  # the engine declares no detection, so the gateway never sends "auto"; if it came, the server would choose
             data["language"] = language
         files = {"file": ("segment.wav", wav_bytes(clip), "audio/wav")}
         try:
