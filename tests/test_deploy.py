@@ -225,3 +225,13 @@ def test_requirements_helper_expands_extras_and_refuses_unknown_ones() -> None:
     assert not any(ln.startswith("ethos[") for ln in lines)
     bad = subprocess.run(["python3", str(DEPLOY / "requirements.py"), "nonsense"], capture_output=True, text=True)
     assert bad.returncode != 0 and "unknown extra 'nonsense'" in bad.stderr
+
+
+def test_every_service_reaches_redis_with_its_password() -> None:
+    """An overlay that sets its own Redis URL must carry the password (Redis requires it)."""
+    vllm = DEPLOY / "docker-compose.vllm.yml"
+    for files in ((BASE,), (BASE, CPU), (BASE, CPU, CHECK), (BASE, vllm)):
+        for name, svc in config(*files)["services"].items():
+            url = (svc.get("environment") or {}).get("ETHOS_REDIS__URL")
+            if url is not None:
+                assert ":redispw@redis:" in url, (files, name, url)
