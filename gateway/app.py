@@ -15,7 +15,15 @@ from fastapi.staticfiles import StaticFiles
 from gateway import bodylimit, errors, hosts, metrics
 from gateway.context import Context
 from gateway.events import BLOCK_MS
-from gateway.routes import corrections, health, jobs, openai_audio, original_app, speakers
+from gateway.routes import (
+    corrections,
+    health,
+    jobs,
+    openai_audio,
+    original_app,
+    speakers,
+    webhook_secret,
+)
 from gateway.sockets import SocketSlots
 from shared.celery_app import make_celery
 from shared.jobs import AsyncJobEvents, JobStore, connect
@@ -91,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(original_app.router)
     app.include_router(openai_audio.router)
     app.include_router(health.router)
+    app.include_router(webhook_secret.router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

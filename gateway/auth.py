@@ -91,6 +91,19 @@ def release_job_slot(c: Context, who: Caller, job_id: str) -> None:
         c.jobs.release_slot(who.key_id, job_id)
 
 
+def reserve_storage(c: Context, who: Caller, job_id: str, total: int) -> None:
+    """Count ``total`` bytes (the upload's running size) against the key's storage quota before
+    they are written; 413 ``storage_quota_exceeded`` when they would pass it."""
+    quota = c.settings.auth.max_stored_bytes
+    if not who.key_id or not quota:
+        return
+    ok, used = c.jobs.reserve_bytes(who.key_id, job_id, total, quota)
+    if not ok:
+        raise ApiError(413, "storage_quota_exceeded",
+                       f"this key keeps {used} bytes of uploads stored and may keep {quota}: this upload "
+                       "would pass that; delete finished jobs (DELETE /v1/jobs/{id}) or wait for retention")
+
+
 def ws_key(ws: WebSocket) -> tuple[str | None, str | None]:
     """The key a websocket client offered, and the subprotocol to answer with."""
     offered = [p.strip() for p in ws.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]

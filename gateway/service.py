@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from gateway.auth import Caller, release_job_slot, reserve_job_slot
+from gateway.auth import Caller, release_job_slot, reserve_job_slot, reserve_storage
 from gateway.context import Context
 from gateway.errors import ApiError
 from gateway.metrics import count_upload
@@ -74,7 +74,8 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
     ``num_speakers``/``min_speakers``/``max_speakers`` are kept on the job for diarization.
     A slot among the caller's unfinished jobs is reserved before the body is read and renewed
     before the job is recorded (429 when the key has none free; refused or failed uploads give
-    it back). ``on_form`` sees the received form before the job exists:
+    it back); the upload's bytes count against the key's storage quota before they are
+    written (413 past it; a refused upload gives them back). ``on_form`` sees the received form before the job exists:
     it may refuse it (ApiError; the stored upload is removed) or set fields."""
     await run_in_threadpool(c.jobs.ping)  # fail fast (503) before taking the body
     job_id = new_job_id()
@@ -90,6 +91,7 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
             key_for=lambda name: objects.upload(job_id, ""),
             max_bytes=c.settings.limits.max_upload_bytes,
             chunk_bytes=c.settings.gateway.upload_chunk_bytes,
+            reserve=lambda total: reserve_storage(c, who, job_id, total),
         )
     except BaseException:
         await run_in_threadpool(_forget, c, job_id, who, False)
@@ -137,10 +139,12 @@ async def accept_job(request: Request, c: Context, who: Caller, file_field: str 
 
 
 def _forget(c: Context, job_id: str, who: Caller, stored: bool = True) -> None:
-    """Undo a half-accepted job: its stored upload and record (when ``stored``) and its slot
-    reservation (best effort: the store may be what failed; a reservation left lapses)."""
+    """Undo a half-accepted job: its stored upload and record (when ``stored``), its slot
+    reservation and its bytes' count (best effort: the store may be what failed; a reservation
+    left lapses, a count left is released by the upkeep sweep)."""
     undo = [lambda: c.storage.delete_prefix(objects.job_prefix(job_id)), lambda: c.jobs.purge(job_id)]
-    for fn in [*(undo if stored else []), lambda: release_job_slot(c, who, job_id)]:
+    for fn in [*(undo if stored else []), lambda: release_job_slot(c, who, job_id),
+               lambda: c.jobs.release_bytes(job_id)]:
         try:
             fn()
         except Exception:  # noqa: BLE001

@@ -99,12 +99,18 @@ class UploadReceiver:
     under ``key_for(display name)``, small form fields are collected, limits are enforced."""
 
     def __init__(self, *, file_field: str | tuple[str, ...], storage: Storage,
-                 key_for: Callable[[str], str], max_bytes: int, chunk_bytes: int) -> None:
+                 key_for: Callable[[str], str], max_bytes: int, chunk_bytes: int,
+                 reserve: Callable[[int], None] | None = None) -> None:
         # One field name, or several accepted alike (the first file part found is the media).
         self.file_fields = (file_field,) if isinstance(file_field, str) else file_field
         self.file_field = "/".join(self.file_fields)
         self.storage, self.key_for = storage, key_for
         self.max_bytes, self.chunk_bytes = max_bytes, chunk_bytes
+        # Called (in a thread) with the file's running size before its bytes are written (never
+        # below what the announced length reserved until the end, then the exact size); raises
+        # to refuse (a quota).
+        self.reserve = reserve
+        self.reserved = 0
         self.fields: dict[str, str] = {}
         self.all_fields: dict[str, list[str]] = {}
         self.part: _Part | None = None
@@ -135,6 +141,9 @@ class UploadReceiver:
         parser = MultipartParser(self.check_headers(request), rx.callbacks(),  # type: ignore[arg-type]
                                  max_header_size=MAX_PART_HEADER_BYTES)
         total, bound = 0, self.max_bytes + FORM_OVERHEAD
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit():  # the form around the file aside, refused before a byte is read
+            await self._reserve(min(int(declared) - FORM_OVERHEAD, self.max_bytes))
         try:
             async for chunk in request.stream():
                 if not chunk:
@@ -163,6 +172,8 @@ class UploadReceiver:
                 raise ApiError(400, "missing_file", f"no file in form field {self.file_field!r}")
             assert self.writer is not None
             await run_in_threadpool(self.writer.commit)
+            if self.reserve is not None and self.reserved > self.size:
+                await run_in_threadpool(self.reserve, self.size)  # what the file really holds
         except BaseException:
             if self.writer is not None:
                 await run_in_threadpool(self.writer.abort)
@@ -220,13 +231,20 @@ class UploadReceiver:
         self.sniffed = sniff(first)
         if self.sniffed is None and looks_like_text(first):
             raise ApiError(415, "unsupported_media", f"{self.filename!r} is text, not audio or video")
+        await self._reserve(self.size)
         self.writer = await run_in_threadpool(self.storage.open_writer, self.key,
                                               self.sniffed or "application/octet-stream")
         if first:
             await run_in_threadpool(self.writer.write, first)
 
+    async def _reserve(self, total: int) -> None:
+        if self.reserve is not None and total > self.reserved:
+            await run_in_threadpool(self.reserve, total)
+            self.reserved = total
+
     async def _flush(self) -> None:
         assert self.writer is not None
+        await self._reserve(self.size)  # every file byte so far, these included
         await run_in_threadpool(self.writer.write, bytes(self.buf))
         self.buf.clear()
 
@@ -239,8 +257,10 @@ async def receive_upload(
     key_for: Callable[[str], str],
     max_bytes: int,
     chunk_bytes: int,
+    reserve: Callable[[int], None] | None = None,
 ) -> Upload:
-    """Stream the ``file_field`` part of a multipart body into storage under ``key_for(name)``."""
+    """Stream the ``file_field`` part of a multipart body into storage under ``key_for(name)``,
+    each chunk counted by ``reserve`` before it is written."""
     rx = UploadReceiver(file_field=file_field, storage=storage, key_for=key_for,
-                        max_bytes=max_bytes, chunk_bytes=chunk_bytes)
+                        max_bytes=max_bytes, chunk_bytes=chunk_bytes, reserve=reserve)
     return await rx.receive(request)

@@ -6,10 +6,18 @@ whole key is stored. A slow password hash (bcrypt, argon2) buys nothing here: it
 guessing of low-entropy human passwords, while a 256-bit random secret cannot be guessed at
 any hashing speed, and a fast hash keeps the per-request check cheap. The comparison is
 constant-time. Redis key names come from :class:`shared.jobs.JobKeys`, like every other.
+
+Each key also has its own webhook signing secret (``whsec_…``, 32 random bytes), stored with
+the key's record: it signs every callback of the key's jobs, so one tenant can neither read
+nor forge another's. Unlike the key, it is stored as it is (signing needs it); the key holder
+reads it and rotates it through the API. After a rotation the previous secret signs beside
+the new one (two ``v1,`` signatures) for a grace period, so receivers can switch without
+losing deliveries.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -40,6 +48,27 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def new_webhook_secret() -> str:
+    """A fresh Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@dataclass(frozen=True)
+class WebhookSecret:
+    """A key's webhook secret, and the one it replaced while that still signs too."""
+
+    secret: str
+    previous: str | None = None
+    previous_until: float | None = None
+
+    def signing(self, now: float | None = None) -> list[str]:
+        """The secrets that sign a delivery now: the current one, and the previous one
+        within its grace period."""
+        now = time.time() if now is None else now
+        keep = self.previous and self.previous_until and now < self.previous_until
+        return [self.secret, *([self.previous] if keep and self.previous else [])]
+
+
 class KeyStore:
     """API keys in Redis: ``<prefix>:apikey:<id>`` hashes and the ``<prefix>:apikeys`` set."""
 
@@ -57,7 +86,8 @@ class KeyStore:
         info = KeyInfo(id=key_id, name=name, created_at=utcnow(), revoked=False)
         pipe = self.r.pipeline()
         pipe.hset(self.keys.api_key(key_id), mapping={
-            "name": name, "created_at": info.created_at, "revoked": "0", "sha256": _digest(key)})
+            "name": name, "created_at": info.created_at, "revoked": "0", "sha256": _digest(key),
+            "whsec": new_webhook_secret()})
         pipe.sadd(self.keys.api_keys(), key_id)
         pipe.execute()
         return info, key
@@ -91,6 +121,24 @@ class KeyStore:
             return None
         return m.group(1) if hmac.compare_digest(stored[0], _digest(key.strip())) else None
 
+    def webhook_secret(self, key_id: str) -> WebhookSecret | None:
+        """The key's webhook secret (made now for a key created before keys had one); None
+        for an unknown key."""
+        k = self.keys.api_key(key_id)
+        if not self.r.exists(k):
+            return None
+        self.r.hsetnx(k, "whsec", new_webhook_secret())
+        cur, prev, until = self.r.hmget(k, "whsec", "whsec_prev", "whsec_prev_until")
+        return WebhookSecret(cur, prev or None, float(until) if until else None)
+
+    def rotate_webhook_secret(self, key_id: str, grace_s: float, now: float | None = None) -> WebhookSecret | None:
+        """Give the key a new webhook secret; the old one keeps signing beside it for
+        ``grace_s`` seconds. None for an unknown key."""
+        now = time.time() if now is None else now
+        done = self.r.register_script(_ROTATE)(keys=[self.keys.api_key(key_id)],
+                                               args=[new_webhook_secret(), f"{now + grace_s:.3f}"])
+        return self.webhook_secret(key_id) if done else None
+
     def hit(self, key_id: str, per_minute: int, now: float | None = None) -> float:
         """Count one request of a key; 0 when allowed, else the seconds to wait.
 
@@ -121,4 +169,15 @@ end
 redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 0
+"""
+
+
+# KEYS: the API key's hash; ARGV: the new secret, until when the old one still signs.
+# Returns 0 for an unknown key, else 1.
+_ROTATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local old = redis.call('HGET', KEYS[1], 'whsec')
+if old then redis.call('HSET', KEYS[1], 'whsec_prev', old, 'whsec_prev_until', ARGV[2]) end
+redis.call('HSET', KEYS[1], 'whsec', ARGV[1])
+return 1
 """

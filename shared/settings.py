@@ -309,8 +309,14 @@ class GatewaySettings(BaseModel):
 
 
 class WebhookSettings(BaseModel):
-    # Signs every callback (Standard Webhooks): "whsec_" + base64 of a random key of 16+ bytes.
+    # Signs the callbacks of jobs that no API key owns (an open gateway): "whsec_" + base64 of
+    # a random key of 16+ bytes. A key's jobs are signed with that key's own secret.
     secret: SecretStr | None = None
+    # After a key rotates its secret, the previous one signs beside the new one this long.
+    rotation_grace_s: float = Field(24 * 3600.0, ge=0)
+    # PEM file of the CAs that https receivers' certificates may chain to, instead of the
+    # system's (e.g. an internal CA). The certificate is always checked against the URL's host.
+    ca_bundle: Path | None = None
     # Hosts or CIDR networks a callback_url may reach even though they are not public
     # (e.g. ["127.0.0.1/32"]); everything else non-public is refused (400 at submission).
     allow: list[str] = []
@@ -337,6 +343,9 @@ class AuthSettings(BaseModel):
     # Per key: unfinished jobs at once, and requests per minute (sliding window); 0 = unlimited.
     max_active_jobs: int = Field(4, ge=0)
     requests_per_minute: int = Field(600, ge=0)
+    # Bytes of uploaded media one key may keep stored at once (until its jobs are deleted or
+    # retention removes them); 0 = unlimited.
+    max_stored_bytes: int = Field(50 * GiB, ge=0)
     # Browser origins allowed to call the API from another site; [] = same origin only.
     cors_origins: list[str] = []
 

@@ -44,11 +44,13 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def headers(secret: str | None, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """The Standard Webhooks headers (no signature when no secret is configured)."""
+def headers(secret: str | list[str] | None, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers: one ``v1,`` signature per secret, space-separated (two
+    while a rotated secret still signs); none when there is no secret."""
     out = {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "content-type": "application/json"}
-    if secret:
-        out["webhook-signature"] = sign(secret, msg_id, timestamp, body)
+    secrets = [secret] if isinstance(secret, str) else secret or []
+    if secrets:
+        out["webhook-signature"] = " ".join(sign(s, msg_id, timestamp, body) for s in secrets)
     return out
 
 

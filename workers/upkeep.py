@@ -4,7 +4,8 @@ Retention: every job created more than ``retention.period_s`` ago loses every st
 (media, audio, partial results, result) and then its records (hash, events, deliveries,
 index entries). The reaper: an unfinished job with no sign of work (no task started, no
 event) for ``retention.lost_after_s`` is failed with ``lost``: its queued work vanished
-(broker data lost), and nothing else would ever end it.
+(broker data lost), and nothing else would ever end it. Last, the storage quota's count of
+uploads that died before their job was recorded is released (shared/jobs/quota.py).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def upkeep() -> dict[str, Any]:
     s = runtime.settings()
     expired = expire_old(runtime.jobs(), runtime.storage(), s.retention.period_s)
     lost = reap_lost(runtime.jobs(), s.retention.lost_after_s)
-    if expired or lost:
-        log.info("upkeep: %d job(s) past retention removed, %d lost job(s) failed", len(expired), len(lost))
-    return {"expired": expired, "lost": lost}
+    dead_uploads = runtime.jobs().release_stale_bytes()
+    if expired or lost or dead_uploads:
+        log.info("upkeep: %d job(s) past retention removed, %d lost job(s) failed, %d dead upload(s) "
+                 "no longer counted", len(expired), len(lost), len(dead_uploads))
+    return {"expired": expired, "lost": lost, "dead_uploads": dead_uploads}

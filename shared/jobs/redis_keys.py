@@ -49,6 +49,14 @@ class JobKeys:
         """Slots one API key reserved for uploads not yet recorded (job id → expiry time)."""
         return f"{self.prefix}:owner:{owner}:reserved"
 
+    def stored(self) -> str:
+        """Stored upload bytes counted against a key's quota: job id → "<owner> <bytes> <time>"."""
+        return f"{self.prefix}:stored"
+
+    def owner_stored_bytes(self, owner: str) -> str:
+        """The sum of one API key's entries in :meth:`stored`."""
+        return f"{self.prefix}:owner:{owner}:stored_bytes"
+
     # API keys (shared.keys.KeyStore)
     def api_key(self, key_id: str) -> str:
         return f"{self.prefix}:apikey:{key_id}"

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from shared.jobs.deliveries import WebhookDeliveries
 from shared.jobs.encoding import decode_events, from_fields, to_fields
 from shared.jobs.ids import utcnow
+from shared.jobs.quota import StoredBytes
 from shared.jobs.slots import JobSlots
 from shared.jobs.versions import ResultVersions
 from shared.jobs.workers import WorkerRegistry
@@ -32,7 +33,7 @@ ANALYSIS_BASE = 0.10
 ANALYSIS_SPAN = 0.80
 
 
-class JobStore(WorkerRegistry, ResultVersions, WebhookDeliveries, JobSlots):
+class JobStore(WorkerRegistry, ResultVersions, WebhookDeliveries, JobSlots, StoredBytes):
     """Job records, status transitions, progress and event logs (with the store's other parts:
     result versions, webhook deliveries, worker heartbeats, per-key slots)."""
 
@@ -186,7 +187,8 @@ class JobStore(WorkerRegistry, ResultVersions, WebhookDeliveries, JobSlots):
         return {k[2:]: float(v) for k, v in raw.items() if k.startswith("t:")}
 
     def purge(self, job_id: str) -> None:
-        """Forget a job entirely (record, events, index entries)."""
+        """Forget a job entirely (record, events, index entries, its stored bytes' count)."""
+        self.release_bytes(job_id)
         owner = self.r.hget(self.key(job_id), "owner")
         pipe = self.r.pipeline()
         pipe.delete(*self._job_keys(job_id))
@@ -249,6 +251,8 @@ class JobStore(WorkerRegistry, ResultVersions, WebhookDeliveries, JobSlots):
             self.r.hset(self.key(job_id), "preview_error", error)
 
     def mark_deleted(self, job_id: str) -> None:
+        """A tombstone: the job's objects are gone (so is their count against its key's quota)."""
+        self.release_bytes(job_id)
         self.r.hset(self.key(job_id), mapping={"deleted": "1"})
         self.r.hdel(self.key(job_id), "result_key", "frames_key")
         self.expire(job_id)

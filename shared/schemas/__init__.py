@@ -60,7 +60,8 @@ from shared.schemas.views import (
     ResultVersions,
     TagRow,
     TagTable,
+    WebhookSecretView,
     job_links,
 )
 
-__all__ = ['CompatAccepted', 'CompatJob', 'CompatTranscript', 'CompatWord', 'DiarizeOutput', 'DoneEvent', 'EmotionPoint', 'ErrorBody', 'ErrorEvent', 'ErrorInfo', 'EventLog', 'FaceChunkInfo', 'FaceEvent', 'FaceFrame', 'FaceFrames', 'FerChunkOutput', 'Health', 'JobAccepted', 'JobEvent', 'JobLinks', 'JobList', 'JobRecord', 'JobStatus', 'JobView', 'Limits', 'MAX_SPEAKERS', 'MediaInfo', 'ModelInfo', 'ProgressEvent', 'PublicMedia', 'Readiness', 'Result', 'ResultCorrection', 'ResultVersion', 'ResultVersions', 'Segment', 'SegmentCorrection', 'SegmentEvent', 'SpeakerInfo', 'SpeakerNames', 'SpeakerTurn', 'StatusEvent', 'SttOutput', 'TagHit', 'TagRow', 'TagTable', 'VocalEvent', 'VocalOutput', 'WebhookDelivery', 'Word', 'job_links']
+__all__ = ['CompatAccepted', 'CompatJob', 'CompatTranscript', 'CompatWord', 'DiarizeOutput', 'DoneEvent', 'EmotionPoint', 'ErrorBody', 'ErrorEvent', 'ErrorInfo', 'EventLog', 'FaceChunkInfo', 'FaceEvent', 'FaceFrame', 'FaceFrames', 'FerChunkOutput', 'Health', 'JobAccepted', 'JobEvent', 'JobLinks', 'JobList', 'JobRecord', 'JobStatus', 'JobView', 'Limits', 'MAX_SPEAKERS', 'MediaInfo', 'ModelInfo', 'ProgressEvent', 'PublicMedia', 'Readiness', 'Result', 'ResultCorrection', 'ResultVersion', 'ResultVersions', 'Segment', 'SegmentCorrection', 'SegmentEvent', 'SpeakerInfo', 'SpeakerNames', 'SpeakerTurn', 'StatusEvent', 'SttOutput', 'TagHit', 'TagRow', 'TagTable', 'VocalEvent', 'VocalOutput', 'WebhookDelivery', 'WebhookSecretView', 'Word', 'job_links']

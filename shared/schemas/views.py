@@ -121,6 +121,14 @@ class TagTable(BaseModel):
     context: dict[str, list[str]] = {}
 
 
+class WebhookSecretView(BaseModel):
+    """The calling key's webhook signing secret (Standard Webhooks ``whsec_…``)."""
+
+    secret: str
+    # After a rotation: until when (ISO 8601, UTC) the previous secret still signs beside it.
+    previous_valid_until: str | None = None
+
+
 class Limits(BaseModel):
     max_upload_bytes: int
     max_duration_s: float
