@@ -143,7 +143,7 @@ def test_delivery_survives_worker_restart(tmp_path: Path, silent_wav: Path) -> N
     env = {"ETHOS_STT__ENGINE": "fasterwhisper", "ETHOS_WEBHOOKS__ALLOW": '["127.0.0.1/32"]',
            "ETHOS_WEBHOOKS__SECRET": WEBHOOK_SECRET, "ETHOS_WEBHOOKS__BACKOFF_BASE_S": "4"}
     try:
-        with private_stack(tmp_path, **env) as st:
+        with private_stack(tmp_path, appendonly=False, **env) as st:
             st.worker("cpu", 1, name="cpu")
             hooks = st.worker("webhooks", 1, name="webhooks-a")
             st.worker("stt", 1)
@@ -161,3 +161,34 @@ def test_delivery_survives_worker_restart(tmp_path: Path, silent_wav: Path) -> N
     finally:
         server.shutdown()
     assert [x["status_code"] for x in d] == [503, 204] and len(set(_FailOnce.calls)) == 1
+
+
+def test_https_delivery_checks_the_certificate_against_the_host_name(tmp_path: Path) -> None:
+    """The delivery connects to the address the URL check approved (127.0.0.1) but verifies
+    the receiver's certificate against the URL's host name, sent as SNI: a certificate for
+    ``localhost`` (no IP in it) from the CA in ``ETHOS_WEBHOOKS__CA_BUNDLE`` is accepted; one
+    for another name, or one from a CA not trusted, is refused before anything is sent."""
+    from ethos_testing.hooks import Receiver, make_certs
+    from workers.webhooks import post
+
+    good = make_certs(tmp_path, ["localhost"], "good")
+    other = make_certs(tmp_path, ["hooks.other.test"], "other")
+    s = WebhookSettings(allow=["127.0.0.1/32"], timeout_s=5, ca_bundle=good.ca)
+    ok, wrong_name = Receiver(good), Receiver(other)
+    try:
+        assert post(ok.url("localhost"), "msg_1", b"{}", s, [WEBHOOK_SECRET]) == (204, None)
+        assert ok.sni == ["localhost"] and ok.calls[0]["headers"]["host"] == f"localhost:{ok.port}"
+        Webhook(WEBHOOK_SECRET).verify(ok.calls[0]["body"], ok.calls[0]["headers"])
+        # the same certificate does not cover the address itself: no IP-literal shortcut
+        code, error = post(ok.url("127.0.0.1"), "msg_2", b"{}", s)
+        assert code is None and "CERTIFICATE_VERIFY_FAILED" in str(error), error
+        # a certificate for another name, signed by a trusted CA (that CA trusted here)
+        code, error = post(wrong_name.url("localhost"), "msg_3", b"{}", s.model_copy(update={"ca_bundle": other.ca}))
+        assert code is None and "CERTIFICATE_VERIFY_FAILED" in str(error) and "localhost" in str(error), error
+        # the system's CAs (no bundle) do not know the test CA
+        code, error = post(ok.url("localhost"), "msg_4", b"{}", s.model_copy(update={"ca_bundle": None}))
+        assert code is None and "CERTIFICATE_VERIFY_FAILED" in str(error), error
+    finally:
+        ok.close()
+        wrong_name.close()
+    assert len(ok.calls) == 1 and not wrong_name.calls
