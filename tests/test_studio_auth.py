@@ -63,3 +63,40 @@ def test_studio_asks_for_a_key_and_keeps_it(tmp_path: Path, jfk: Path) -> None:
         # the media cookie opens reads only: a POST with it alone is refused
         r = httpx.post(st.url + "/v1/jobs", cookies={"ethos_key": key}, files={"file": jfk.open("rb")})
         assert r.status_code == 401, json.dumps(r.json())
+
+
+def test_media_cookie_is_secure_over_https(tmp_path: Path) -> None:
+    """The media cookie carries ``Secure`` when the page came over https — as the browser sees
+    it, so also behind a TLS-terminating proxy (here the browser's own request routing plays
+    that proxy in front of the real gateway) — and not over plain http, where a Secure cookie
+    would never be sent back."""
+    from playwright.sync_api import Route, sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed (scripts/install-system.sh installs it)")
+    with private_stack(tmp_path, ETHOS_AUTH__REQUIRED="true") as st:
+        st.gateway()
+        key = new_key(st, "cookie")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu"])
+            seen: dict[str, dict[str, object]] = {}
+            for origin in ("https://ethos.test", st.url):
+                ctx = browser.new_context()
+
+                def proxy(route: Route) -> None:
+                    route.fulfill(response=route.fetch(url=route.request.url.replace("https://ethos.test", st.url)))
+
+                ctx.route("https://ethos.test/**", proxy)
+                page = ctx.new_page()
+                page.on("dialog", lambda d: d.accept(key))
+                page.goto(origin + "/")
+                page.wait_for_function("() => window.studio.limits !== null", timeout=30_000)
+                assert page.evaluate("() => location.protocol") == origin.split("//")[0]
+                seen[origin] = next(dict(c) for c in ctx.cookies() if c["name"] == "ethos_key")
+                ctx.close()
+            browser.close()
+    https, plain = seen["https://ethos.test"], seen[st.url]
+    assert https["secure"] is True and https["sameSite"] == "Strict" and https["path"] == "/v1/"
+    assert plain["secure"] is False and plain["sameSite"] == "Strict"
+    assert https["value"] == plain["value"] != ""
