@@ -5,7 +5,8 @@
 2. ``deploy/build.sh`` (a local Debian base when Docker Hub is unreachable; the host's CA bundle
    as the extra bundle pip trusts during the build).
 3. ``docker-compose`` up with deploy/docker-compose.yml + .cpu.yml + .check.yml (moto's S3
-   server stands in for MinIO), every container healthy, ``/readyz`` ready.
+   server stands in for MinIO; the one-shot minio-init makes the bucket and exits 0 before
+   the services start), every container healthy, ``/readyz`` ready.
 4. jfk.flac and yongen.mp4 through the published gateway port: segments with text, a face
    timeline. ``--scale fer-worker=2``: both FER containers take chunks of one video.
 5. The stt container killed (SIGKILL) while a job is being analysed: the job succeeds after
@@ -128,6 +129,7 @@ class Stack:
         self.env = {
             "COMPOSE_PROJECT_NAME": project,
             "MINIO_ROOT_PASSWORD": secrets.token_hex(16),
+            "ETHOS_S3_SECRET_KEY": secrets.token_hex(16),
             "REDIS_PASSWORD": secrets.token_hex(16),
             "FLOWER_BASIC_AUTH": f"check:{secrets.token_hex(8)}",
             "ETHOS_PORT": str(self.port),
@@ -236,6 +238,9 @@ def check(stack: Stack, media: Path, talking: Path, timings: dict[str, float]) -
     t = time.monotonic()
     stack.compose("up", "-d", "--no-build", timeout=300)
     wait(lambda: stack.healthy(SERVICES), 240, "every container healthy", every=2)
+    init = stack.containers("minio-init")
+    if not init or not all(r["status"].startswith("Exited (0)") for r in init):
+        raise CheckFailed(f"minio-init did not finish cleanly: {init}")
     with client(stack.url) as c:
         wait(lambda: c.get("/readyz").status_code == 200, 120, "/readyz 200", every=1)
     create_key(stack)

@@ -5,6 +5,7 @@ runs the images for real."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -32,8 +33,8 @@ def compose(*files: Path, env: dict[str, str] | None = None, args: tuple[str, ..
 
 
 def config(*files: Path, **env: str) -> dict:  # type: ignore[type-arg]
-    out = compose(*files, env={"MINIO_ROOT_PASSWORD": "test-secret", "REDIS_PASSWORD": "redispw",
-                               "FLOWER_BASIC_AUTH": "admin:flowerpw", **env})
+    out = compose(*files, env={"MINIO_ROOT_PASSWORD": "root-secret", "ETHOS_S3_SECRET_KEY": "test-secret",
+                               "REDIS_PASSWORD": "redispw", "FLOWER_BASIC_AUTH": "admin:flowerpw", **env})
     assert out.returncode == 0, out.stderr
     return yaml.safe_load(out.stdout)  # type: ignore[no-any-return]
 
@@ -46,7 +47,7 @@ def test_gpu_file_services_and_healthchecks() -> None:
     assert "5555/healthcheck" in " ".join(services["flower"]["healthcheck"]["test"])
     for name in ("gateway", "stt-worker", "cpu-worker", "fer-worker"):
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy", name
-        assert services[name]["depends_on"]["minio"]["condition"] == "service_healthy", name
+        assert services[name]["depends_on"]["minio-init"]["condition"] == "service_completed_successfully", name
         assert services[name]["environment"]["ETHOS_STORAGE__BACKEND"] == "s3"
         assert services[name]["environment"]["ETHOS_STORAGE__S3_SECRET_KEY"] == "test-secret"
     gpu = services["stt-worker"]["deploy"]["resources"]["reservations"]["devices"][0]
@@ -79,7 +80,8 @@ def test_image_names_and_ports_come_from_variables() -> None:
 
 @pytest.mark.parametrize("files", [(BASE,), (BASE, CPU), (BASE, CPU, CHECK)])
 def test_password_is_required(files: tuple[Path, ...]) -> None:
-    secrets = {"MINIO_ROOT_PASSWORD": "m", "REDIS_PASSWORD": "r", "FLOWER_BASIC_AUTH": "a:b"}
+    secrets = {"MINIO_ROOT_PASSWORD": "m", "ETHOS_S3_SECRET_KEY": "s", "REDIS_PASSWORD": "r",
+               "FLOWER_BASIC_AUTH": "a:b"}
     for missing in secrets:  # each secret is required on its own
         out = compose(*files, env={k: v for k, v in secrets.items() if k != missing}, args=("-q",))
         assert out.returncode != 0 and missing in out.stderr, missing
@@ -94,6 +96,7 @@ def test_cpu_variant_runs_stt_on_cpu_without_a_gpu() -> None:
     assert cpu_stt["environment"]["ETHOS_STT__ENGINE"] == "fasterwhisper"
     assert cpu_stt["environment"]["ETHOS_STT__DEVICE"] == "cpu"
     assert cpu_stt["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert cpu_stt["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
     assert "healthcheck" in cpu_stt
 
 
@@ -103,6 +106,10 @@ def test_check_overlay_swaps_minio_for_the_s3_stand_in() -> None:
     assert services["minio"]["command"][0] == "moto_server"
     assert services["redis"]["image"] == "ethos-redis:latest"
     assert services["gateway"]["environment"]["ETHOS_STORAGE__S3_ENDPOINT"] == "minio:9000"
+    # the one-shot runs on the stand-in's image (moto has no users: it makes the bucket only)
+    assert services["minio-init"]["image"] == "ethos-s3-standin:latest"
+    assert services["minio-init"]["entrypoint"] == ["python", "-c"]
+    assert "create_bucket" in services["minio-init"]["command"][0]
 
 
 def test_workers_file_joins_an_existing_redis_and_storage() -> None:
@@ -116,8 +123,9 @@ def test_workers_file_joins_an_existing_redis_and_storage() -> None:
     assert services["stt-worker"]["profiles"] == ["gpu"] and services["stt-worker-cpu"]["profiles"] == ["cpu"]
     for missing in ("ETHOS_REDIS_URL", "ETHOS_S3_ENDPOINT"):
         rest = {k: v for k, v in env.items() if k != missing}
-        out = compose(WORKERS, env={"MINIO_ROOT_PASSWORD": "x", **rest}, args=("-q",))
+        out = compose(WORKERS, env={"ETHOS_S3_SECRET_KEY": "x", **rest}, args=("-q",))
         assert out.returncode != 0 and missing in out.stderr
+    assert compose(WORKERS, env=env, args=("-q",)).returncode != 0  # no S3 password either
 
 
 def test_env_example_names_every_required_variable() -> None:
@@ -235,3 +243,64 @@ def test_every_service_reaches_redis_with_its_password() -> None:
             url = (svc.get("environment") or {}).get("ETHOS_REDIS__URL")
             if url is not None:
                 assert ":redispw@redis:" in url, (files, name, url)
+
+
+@pytest.mark.parametrize("files", [(BASE,), (BASE, CPU), (BASE, CPU, CHECK), (BASE, DEPLOY / "docker-compose.vllm.yml"),
+                                   (WORKERS,)])
+def test_only_minio_and_its_init_hold_the_root_credentials(files: tuple[Path, ...]) -> None:
+    """Every service but minio and the one-shot minio-init reaches storage as the bucket-scoped
+    user (ETHOS_S3_ACCESS_KEY/ETHOS_S3_SECRET_KEY), never with MinIO's root user or password."""
+    env = {"ETHOS_REDIS_URL": "redis://:redispw@10.0.0.5:6379/0", "ETHOS_S3_ENDPOINT": "10.0.0.5:9000"}
+    services = config(*files, MINIO_ROOT_USER="rootuser", **env)["services"]
+    for name, svc in services.items():
+        values = {k: str(v) for k, v in (svc.get("environment") or {}).items()}
+        if name in ("minio", "minio-init"):
+            assert values["MINIO_ROOT_PASSWORD"] == "root-secret", name
+            continue
+        assert not any(k.startswith("MINIO_ROOT") for k in values), name
+        assert "root-secret" not in values.values() and "rootuser" not in values.values(), name
+        if "ETHOS_STORAGE__S3_SECRET_KEY" in values:
+            assert values["ETHOS_STORAGE__S3_SECRET_KEY"] == "test-secret", name
+            assert values["ETHOS_STORAGE__S3_ACCESS_KEY"] == "ethos-app", name
+            if WORKERS not in files:
+                assert services[name]["depends_on"]["minio-init"]["condition"] == "service_completed_successfully", name
+
+
+def test_minio_init_grants_one_bucket_and_no_admin(tmp_path: Path) -> None:
+    """The one-shot's script, run by sh against a stand-in ``mc`` that records its calls (MinIO
+    itself cannot run here): it makes the bucket, a policy on that bucket's objects only (valid
+    JSON, no admin or bucket-management action) and the services' user with that policy; run
+    again (the policy already attached: mc attach fails) it still succeeds."""
+    init = config(BASE, ETHOS_BUCKET="media", ETHOS_S3_ACCESS_KEY="svc")["services"]["minio-init"]
+    assert init["entrypoint"] == ["/bin/sh", "-ec"] and init["restart"] == "no"
+    assert init["depends_on"]["minio"]["condition"] == "service_healthy"
+    script = init["command"][0].replace("$$", "$")  # compose's escape, as the container gets it
+    log = tmp_path / "mc.log"
+    fake = tmp_path / "bin" / "mc"
+    fake.parent.mkdir()
+    fake.write_text(f"""#!/bin/sh
+echo "$*" >> {log}
+case "$*" in
+  "admin policy create"*) cp "$6" {tmp_path}/policy.json ;;
+  "admin policy attach"*) [ ! -e {tmp_path}/attached ] || exit 1; touch {tmp_path}/attached ;;
+  "admin user info"*) echo "PolicyName: ethos-app" ;;
+esac
+""")
+    fake.chmod(0o755)
+    env = {"PATH": f"{fake.parent}:/usr/bin:/bin", **{k: str(v) for k, v in init["environment"].items()}}
+    for _ in range(2):
+        out = subprocess.run(["/bin/sh", "-ec", script], env=env, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+    calls = log.read_text().splitlines()
+    assert calls[:5] == ["alias set local http://minio:9000 ethos root-secret", "mb --ignore-existing local/media",
+                         "admin policy create local ethos-app /tmp/ethos-app.json",
+                         "admin user add local svc test-secret", "admin policy attach local ethos-app --user svc"]
+    assert calls[-1] == "admin user info local svc"  # the second run: already attached
+    policy = json.loads((tmp_path / "policy.json").read_text())
+    resources = {r for st in policy["Statement"] for r in st["Resource"]}
+    actions = {a for st in policy["Statement"] for a in st["Action"]}
+    assert resources == {"arn:aws:s3:::media", "arn:aws:s3:::media/*"}
+    assert {st["Effect"] for st in policy["Statement"]} == {"Allow"}
+    assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"} <= actions
+    assert not any("*" in a or a.startswith(("admin:", "s3:CreateBucket", "s3:DeleteBucket", "s3:PutBucket"))
+                   for a in actions), actions
