@@ -98,6 +98,14 @@ def cmd_speakers(c: EthosClient, a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_webhook_secret(c: EthosClient, a: argparse.Namespace) -> int:
+    got = c.webhook_secret(rotate=a.rotate)
+    _out(got["secret"])
+    if got.get("previous_valid_until"):
+        sys.stderr.write(f"the previous secret still signs until {got['previous_valid_until']}\n")
+    return 0
+
+
 def cmd_watch(c: EthosClient, a: argparse.Namespace) -> int:
     job = _follow(c, a.id, a.id, show_segments=True)
     _out(f"{job['id']} {job['status']}")
@@ -141,6 +149,10 @@ def parser() -> argparse.ArgumentParser:
     j = sub.add_parser("jobs", help="recent jobs, newest first")
     j.add_argument("--limit", type=int, default=50)
     j.set_defaults(fn=cmd_jobs)
+    w = sub.add_parser("webhook-secret", help="print the secret that signs this key's callbacks")
+    w.add_argument("--rotate", action="store_true",
+                   help="replace it (the previous one still signs beside it for a grace period)")
+    w.set_defaults(fn=cmd_webhook_secret)
     return p
 
 

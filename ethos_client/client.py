@@ -174,6 +174,13 @@ class EthosClient:
         _raise_for(r)
         return r.json()  # type: ignore[no-any-return]
 
+    def webhook_secret(self, rotate: bool = False) -> dict[str, Any]:
+        """This key's webhook signing secret (``{"secret", "previous_valid_until"}``); with
+        ``rotate`` a new one (the previous one still signs beside it for a grace period)."""
+        r = self.http.post("/v1/webhook-secret") if rotate else self.http.get("/v1/webhook-secret")
+        _raise_for(r)
+        return r.json()  # type: ignore[no-any-return]
+
     def events(self, job_id: str) -> Iterator[dict[str, Any]]:
         """The job's events from the first, live over the websocket, until the final one."""
         from websockets.sync.client import connect

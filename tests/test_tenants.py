@@ -5,6 +5,8 @@ receivers on loopback."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ import redis
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from ethos_testing.hooks import Receiver, make_certs
-from ethos_testing.procs import Stack, private_stack, wait_for
+from ethos_testing.procs import ROOT, Stack, private_stack, wait_for
 from shared.jobs import JobStore, new_job_id
 from tests.conftest import WEBHOOK_SECRET
 from tests.test_security import h, new_key
@@ -86,6 +88,10 @@ def test_each_key_signs_its_callbacks_with_its_own_secret(tenants: Stack, certs:
             assert c.get("/v1/webhook-secret", headers=h(alice)).json() == new
             assert c.get("/v1/webhook-secret", headers=h(bob)).json() == sb  # bob's is untouched
         assert new["secret"] not in (sa["secret"], sb["secret"]) and new["previous_valid_until"]
+        cli = subprocess.run([sys.executable, "-m", "ethos_client.cli", "--url", tenants.url, "webhook-secret"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "ETHOS_API_KEY": bob})
+        assert cli.returncode == 0 and cli.stdout.strip() == sb["secret"], cli.stderr
         third = upload(tenants, alice, os.urandom(20_000), callback_url=hook.url("localhost")).json()["id"]
         wait_for(lambda: len(hook.calls) >= 3, 60, 0.2, what="the callback after the rotation")
     finally:
