@@ -282,6 +282,50 @@ def test_ffmpeg_follows_nothing_an_upload_points_at(hostile: Stack, key: str, tm
         listener.close()
 
 
+def test_ffmpeg_over_a_presigned_url_opens_nothing_else(tmp_path: Path) -> None:
+    """The FER worker reads S3 objects through presigned http URLs: over http too, a playlist
+    naming another URL is refused without that URL being asked for, the error names no URL, and
+    a real video still decodes through the same whitelist."""
+    import subprocess
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from shared.errors import UnsupportedMedia
+    from workers.fer.video import frames
+
+    video = tmp_path / "v.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=d=2:s=128x96:r=10", "-pix_fmt", "yuv420p",
+                    str(video)], check=True)
+    asked: list[str] = []
+
+    class Objects(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            asked.append(self.path.split("?")[0])
+            port = self.server.server_address[1]
+            body = {"/list": (f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2,\nhttp://127.0.0.1:{port}/inner.mp4\n"
+                              "#EXT-X-ENDLIST\n").encode(),
+                    "/inner.mp4": video.read_bytes(), "/v.mp4": video.read_bytes()}.get(asked[-1], b"")
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Objects)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        got = list(frames(f"{base}/v.mp4?X-Amz-Signature=abc", [0.5, 1.5], 128, 96, 1.0, "mov,mp4,m4a,3gp,3g2,mj2"))
+        assert [t for t, _ in got] == [0.5, 1.5] and got[0][1].shape == (96, 128, 3)
+        with pytest.raises(UnsupportedMedia) as refused:
+            list(frames(f"{base}/list?X-Amz-Signature=abc", [0.5], 128, 96, 1.0))
+    finally:
+        server.shutdown()
+    assert "inner.mp4" not in asked and asked.count("/list") >= 1, asked
+    assert "http" not in str(refused.value) and "X-Amz" not in str(refused.value), refused.value
+
+
 def test_websockets_are_capped_per_key_and_in_all(hostile: Stack, key: str, silent_wav: Path) -> None:
     """3 sockets a key, 5 in all: the 4th of one key and the 6th overall get too_many_sockets;
     closing one frees its slot."""
