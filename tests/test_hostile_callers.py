@@ -300,7 +300,7 @@ def test_ffmpeg_over_a_presigned_url_opens_nothing_else(tmp_path: Path) -> None:
     class Objects(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             asked.append(self.path.split("?")[0])
-            port = self.server.server_address[1]
+            port = self.server.server_address[1]  # type: ignore[index]
             body = {"/list": (f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:2,\nhttp://127.0.0.1:{port}/inner.mp4\n"
                               "#EXT-X-ENDLIST\n").encode(),
                     "/inner.mp4": video.read_bytes(), "/v.mp4": video.read_bytes()}.get(asked[-1], b"")
