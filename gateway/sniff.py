@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 # (offset, signature, mime type)
@@ -69,8 +68,3 @@ def display_name(raw: str | None, limit: int = 200) -> str:
         name = (stem if dot else name)[: limit - len(ext) - 1] + ("." + ext if ext else "")
     return name
 
-
-def safe_extension(name: str) -> str:
-    """A short lower-case extension for the storage key, or ''."""
-    m = re.search(r"\.([A-Za-z0-9]{1,8})$", name)
-    return "." + m.group(1).lower() if m else ""

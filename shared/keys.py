@@ -75,6 +75,7 @@ class KeyStore:
     def __init__(self, client: redis.Redis, prefix: str = "ethos") -> None:
         self.r: Any = client
         self.keys = JobKeys(prefix)
+        self._hit = client.register_script(_HIT)  # one script object: EVALSHA per request
 
     def create(self, name: str) -> tuple[KeyInfo, str]:
         """A new key: its stored facts, and the key itself (shown once, never stored)."""
@@ -150,7 +151,7 @@ class KeyStore:
         window = int(now // WINDOW_S)
         elapsed = now - window * WINDOW_S
         cur_key, prev_key = self.keys.rate_window(key_id, window), self.keys.rate_window(key_id, window - 1)
-        wait = self.r.register_script(_HIT)(keys=[cur_key, prev_key],
+        wait = self._hit(keys=[cur_key, prev_key],
                                             args=[per_minute, elapsed, WINDOW_S, 2 * WINDOW_S + 5])
         return float(wait)
 

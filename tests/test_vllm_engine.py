@@ -52,6 +52,14 @@ def test_order_kept_under_bounded_concurrency(server: SttServer) -> None:
     assert e.info().engine == "vllm" and e.info().extra["max_in_flight"] == 4
 
 
+def test_auto_leaves_the_language_to_the_model(server: SttServer) -> None:
+    e = engine(server.url)
+    assert e.detects and "translate" not in e.tasks
+    out = e.transcribe(clips([1.0, 2.0]), "auto")
+    assert [t.text for t in out] == [" ".join(words_for(s)) for s in (1.0, 2.0)]
+    assert len(server.requests) == 2 and all("language" not in req for req in server.requests)
+
+
 def test_token_cap_flags_truncated(server: SttServer) -> None:
     e = engine(server.url, tokens_per_second=1.2, min_new_tokens_cap=4)
     short, long = e.transcribe(clips([0.5, 5.0]), "en")

@@ -79,6 +79,8 @@ class VllmEngine(SpeechEngine):
     name = "vllm"
     # Every segment is one 30-s window for the model, as with the transformers engine.
     default_merge_gap_s = 3.0
+    # Voxtral detects the spoken language when the request names none (as the voxtral engine).
+    detects = True
 
     def __init__(self, cfg: SttSettings) -> None:
         self.cfg = cfg.vllm
@@ -140,7 +142,7 @@ class VllmEngine(SpeechEngine):
 
         data = {"model": self.cfg.model, "temperature": "0",
                 "max_completion_tokens": str(cap), "response_format": "json", "stream": "true"}
-        if language != "auto":  # the engine declares no detection, so the gateway never sends "auto"; if it came, the server would choose
+        if language != "auto":  # "auto": no language in the request, the model detects it
             data["language"] = language
         files = {"file": ("segment.wav", wav_bytes(clip), "audio/wav")}
         try:
