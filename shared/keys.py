@@ -76,6 +76,7 @@ class KeyStore:
         self.r: Any = client
         self.keys = JobKeys(prefix)
         self._hit = client.register_script(_HIT)  # one script object: EVALSHA per request
+        self._rotate = client.register_script(_ROTATE)
 
     def create(self, name: str) -> tuple[KeyInfo, str]:
         """A new key: its stored facts, and the key itself (shown once, never stored)."""
@@ -136,8 +137,7 @@ class KeyStore:
         """Give the key a new webhook secret; the old one keeps signing beside it for
         ``grace_s`` seconds. None for an unknown key."""
         now = time.time() if now is None else now
-        done = self.r.register_script(_ROTATE)(keys=[self.keys.api_key(key_id)],
-                                               args=[new_webhook_secret(), f"{now + grace_s:.3f}"])
+        done = self._rotate(keys=[self.keys.api_key(key_id)], args=[new_webhook_secret(), f"{now + grace_s:.3f}"])
         return self.webhook_secret(key_id) if done else None
 
     def hit(self, key_id: str, per_minute: int, now: float | None = None) -> float:

@@ -24,6 +24,8 @@ class StoreBase:
         self._emit = client.register_script(scripts.EMIT)
         self._commit_version = client.register_script(scripts.COMMIT_VERSION)
         self._reserve_slot = client.register_script(scripts.RESERVE_SLOT)
+        self._reserve_bytes = client.register_script(scripts.RESERVE_BYTES)
+        self._release_bytes = client.register_script(scripts.RELEASE_BYTES)
 
     def key(self, job_id: str) -> str:
         return self.keys.job(job_id)

@@ -89,3 +89,34 @@ redis.call('ZADD', KEYS[2], now + ttl, ARGV[4])
 redis.call('EXPIRE', KEYS[2], math.ceil(ttl) + 1)
 return 1
 """
+
+# Count a job's upload against its API key's storage quota (shared/jobs/quota.py).
+# KEYS: the stored hash, the owner's sum; ARGV: job id, owner, the job's new total, the quota
+# (0: none), now. Returns {1, the owner's sum} or {0, the owner's sum} when over the quota.
+RESERVE_BYTES = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+local old = 0
+if v then old = tonumber(string.match(v, '^%S+ (%d+)')) end
+local delta = tonumber(ARGV[3]) - old
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+local quota = tonumber(ARGV[4])
+if delta > 0 and quota > 0 and used + delta > quota then return {0, used} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[5])
+redis.call('INCRBY', KEYS[2], delta)
+return {1, used + delta}
+"""
+
+# Stop counting a job's upload. KEYS: the stored hash, the job index; ARGV: job id, the owner
+# sum's key around the owner (before, after), and a time: with a time, only an entry whose job
+# is not in the index and that has not grown since then. Returns the bytes released.
+RELEASE_BYTES = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return 0 end
+local owner, n, at = string.match(v, '^(%S+) (%d+) (%S+)')
+if ARGV[4] ~= '' and (redis.call('ZSCORE', KEYS[2], ARGV[1]) or tonumber(at) >= tonumber(ARGV[4])) then
+  return 0
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('DECRBY', ARGV[2] .. owner .. ARGV[3], n)
+return tonumber(n)
+"""
