@@ -6,7 +6,7 @@ turns) with the automatic count, and with the true count given; the speaker coun
 Per group (one voice / two people / meetings): count accuracy (meetings: within ±1) and the
 DER over the group (errors summed over the reference speech).
 
-    .venv/bin/python bench/diarize_real.py [--set evaluation/sets/real/manifest.jsonl] [--step 0.75]
+    .venv/bin/python bench/diarize_real.py [--set evaluation/sets/real/manifest.jsonl] [--step 0.5]
 """
 
 from __future__ import annotations

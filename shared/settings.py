@@ -225,7 +225,7 @@ class DiarizeSettings(BaseModel):
     # False: no diarization task runs and every segment stays SPEAKER_00.
     enabled: bool = True
     # Seconds between the starts of two 1.6-s embedding windows (the encoder's partials).
-    step_s: float = Field(0.75, ge=0.1, le=1.6)
+    step_s: float = Field(0.5, ge=0.1, le=1.6)
     # Spectral clustering runs on at most this many windows (evenly subsampled); the others
     # join the nearest cluster centre. Bounds the quadratic affinity and cubic eigensolve.
     max_cluster_windows: int = Field(500, ge=16)

@@ -33,6 +33,7 @@ import numpy as np
 from shared.schemas import MAX_SPEAKERS
 
 KEEP = 0.3  # share of each affinity row kept as is by the refinement
+MAX_STRETCHES = 3000  # past this (about 2.5 hours of speech) spectral clustering's subsample takes over
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def stretch_groups(emb: np.ndarray, starts: np.ndarray, ends: np.ndarray, k: int
     from scipy.cluster.hierarchy import fcluster, linkage
 
     short = chunks(starts, ends, cfg.group_span_s)
-    if len(short) < k:
+    if not k <= len(short) <= MAX_STRETCHES:
         return None
     rows = _mean_rows(emb, short)
     seconds = _seconds(short, starts, ends)
