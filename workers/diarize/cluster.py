@@ -11,8 +11,8 @@ agglomerated down to ``split_similarity`` and the groups holding at least ``min_
 (and 3 %) of the speech are counted (at least two). Thresholds were set on real recordings
 (README, "Speakers"), one voice first: a single voice split in two is the worse error.
 
-With the count ``k`` known, ~2-s stretches agglomerated the same way give the speakers when
-that yields ``k`` large groups (:func:`stretch_groups`: their stretches keep their group, other
+With the count ``k`` known, the windows agglomerated the same way give the speakers when
+that yields ``k`` large groups (:func:`stretch_groups`: their windows keep their group, other
 windows join the nearest group's mean voice). Otherwise the windows are labelled by spectral
 clustering, refined as in Wang et al. 2018 ("Speaker diarization with LSTM"): each affinity row
 keeps its strongest entries (the rest scaled by 0.01), is symmetrised and diffused (A·Aᵀ), then
@@ -20,8 +20,8 @@ max-normalised per row; k-means on the first k eigenvectors of the normalised La
 Spectral clustering favours balanced partitions, so on meetings where one person talks most it
 splits that voice; the stretch groups keep it whole. Cost: spectral is O(n²) memory and O(n³)
 time in the ``n`` clustered windows, so past ``max_windows`` an even subsample is clustered and
-every other window joins its nearest cluster centre; the stretch groups are O(m²) in the
-stretches (about a third of the windows).
+every other window joins its nearest cluster centre; the agglomeration is O(m²) in the m
+windows, an even subsample of at most ``MAX_STRETCHES``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 from shared.schemas import MAX_SPEAKERS
 
 KEEP = 0.3  # share of each affinity row kept as is by the refinement
-MAX_STRETCHES = 3000  # past this (about 2.5 hours of speech) spectral clustering's subsample takes over
+MAX_STRETCHES = 3000  # the stretch groups agglomerate an even subsample past this (25 min of speech)
 
 
 @dataclass(frozen=True)
@@ -178,34 +178,41 @@ def estimate_count(emb: np.ndarray, starts: np.ndarray, ends: np.ndarray, cfg: C
 
 def stretch_groups(emb: np.ndarray, starts: np.ndarray, ends: np.ndarray, k: int, cfg: CountSettings,
                    exact: bool) -> np.ndarray | None:
-    """Labels from ~2-s stretches agglomerated down to ``split_similarity``, when that gives at
-    least ``k`` groups with ``min_speaker_s`` (and 3 %) of the speech (``exact``: the cut is
-    lowered until it does): the ``k`` largest become the speakers; their stretches keep their
-    group, every other window joins the nearest speaker's mean voice. None when the groups are
-    too few (then spectral clustering labels the windows). Unlike spectral clustering, which
-    favours balanced partitions, this keeps one dominant voice whole beside short interjections."""
+    """Labels from the windows (runs of a region's windows within ``group_span_s``: at the
+    usual steps each window stands alone) agglomerated down to ``split_similarity``, when that
+    gives at least ``k`` groups with ``min_speaker_s`` (and 3 %) of the windows' time
+    (``exact``: the cut is lowered until it does): the ``k`` largest become the speakers;
+    their windows keep their group, every other window joins the nearest speaker's mean voice.
+    None when the groups are too few (then spectral clustering labels the windows). Unlike
+    spectral clustering, which favours balanced partitions, this keeps one dominant voice whole
+    beside short interjections. Past ``MAX_STRETCHES`` an even subsample is agglomerated."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
     short = chunks(starts, ends, cfg.group_span_s)
-    if not k <= len(short) <= MAX_STRETCHES:
+    if len(short) < k:
         return None
+    scale = 1.0
+    if len(short) > MAX_STRETCHES:
+        pick = np.unique(np.linspace(0, len(short) - 1, MAX_STRETCHES).round().astype(int))
+        scale = len(pick) / len(short)
+        short = [short[i] for i in pick]
     rows = _mean_rows(emb, short)
     seconds = _seconds(short, starts, ends)
-    floor = max(cfg.min_speaker_s, cfg.min_speaker_share * float(seconds.sum()))
+    floor = max(cfg.min_speaker_s * scale, cfg.min_speaker_share * float(seconds.sum()))
     tree = linkage(rows, "average", metric="cosine")
 
     def large(groups: np.ndarray) -> list[int]:
-        sizes = sorted(((float(seconds[groups == x].sum()), int(x)) for x in np.unique(groups)), reverse=True)
-        return [x for s, x in sizes if s >= floor]
+        sizes = np.bincount(groups, weights=seconds)
+        order = np.argsort(-sizes, kind="stable")
+        return [int(x) for x in order if sizes[x] >= floor]
 
     groups = fcluster(tree, 1.0 - cfg.split_similarity, "distance")
     big = large(groups)
-    if exact and len(big) < k:
-        for m in range(k, len(short) + 1):
-            groups = fcluster(tree, m, "maxclust")
-            big = large(groups)
-            if len(big) >= k:
-                break
+    m = k
+    while exact and len(big) < k and m <= len(short):  # finer cuts, in steps of about 10 %
+        groups = fcluster(tree, m, "maxclust")
+        big = large(groups)
+        m += max(1, m // 10)
     if len(big) < k:
         return None
     big = big[:k]
