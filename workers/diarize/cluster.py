@@ -18,7 +18,7 @@ clustering, refined as in Wang et al. 2018 ("Speaker diarization with LSTM"): ea
 keeps its strongest entries (the rest scaled by 0.01), is symmetrised and diffused (A·Aᵀ), then
 max-normalised per row; k-means on the first k eigenvectors of the normalised Laplacian.
 Spectral clustering favours balanced partitions, so on meetings where one person talks most it
-splits that voice; the stretch groups keep it whole. Cost: spectral is O(n²) memory and O(n³)
+splits that voice; the agglomerated windows keep it whole. Cost: spectral is O(n²) memory and O(n³)
 time in the ``n`` clustered windows, so past ``max_windows`` an even subsample is clustered and
 every other window joins its nearest cluster centre; the agglomeration is O(m²) in the m
 windows, an even subsample of at most ``MAX_STRETCHES``.
@@ -33,7 +33,7 @@ import numpy as np
 from shared.schemas import MAX_SPEAKERS
 
 KEEP = 0.3  # share of each affinity row kept as is by the refinement
-MAX_STRETCHES = 3000  # the stretch groups agglomerate an even subsample past this (25 min of speech)
+MAX_STRETCHES = 3000  # the windows agglomerated: an even subsample past this (25 min of speech)
 
 
 @dataclass(frozen=True)

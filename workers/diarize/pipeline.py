@@ -37,7 +37,7 @@ def label(regions: list[tuple[float, float]], w: embed.Windows, cfg: DiarizeSett
     turns = make_turns(regions, w.starts, w.ends, labels, cfg.min_turn_s)
     model = embed.info()
     lo, hi = count.bounds()
-    model.extra = {"step_s": cfg.step_s, "window_s": embed.WINDOW_S, "clustering": "agglomerative count, stretch groups or spectral",
+    model.extra = {"step_s": cfg.step_s, "window_s": embed.WINDOW_S, "clustering": "agglomerative count, agglomerative or spectral",
                    "num_speakers": count.num, "min_speakers": lo, "max_speakers": hi}
     return DiarizeOutput(
         turns=turns, model=model, seconds=round(seconds + time.perf_counter() - t0, 4), windows=len(w),
