@@ -208,20 +208,20 @@ def stretch_groups(emb: np.ndarray, starts: np.ndarray, ends: np.ndarray, k: int
 
     groups = fcluster(tree, 1.0 - cfg.split_similarity, "distance")
     big = large(groups)
-    m = k
-    while exact and len(big) < k and m <= len(short):  # finer cuts, in steps of about 10 %
-        groups = fcluster(tree, m, "maxclust")
+    cut = k
+    while exact and len(big) < k and cut <= len(short):  # finer cuts, in steps of about 10 %
+        groups = fcluster(tree, cut, "maxclust")
         big = large(groups)
-        m += max(1, m // 10)
+        cut += max(1, cut // 10)
     if len(big) < k:
         return None
     big = big[:k]
     members = [np.concatenate([short[j] for j in np.flatnonzero(groups == x)]) for x in big]
-    voices = np.stack([emb[m].mean(axis=0) for m in members])
+    voices = np.stack([emb[g].mean(axis=0) for g in members])
     voices /= np.maximum(np.linalg.norm(voices, axis=1, keepdims=True), 1e-12)
     labels = np.argmax(emb @ voices.T, axis=1)
-    for i, m in enumerate(members):
-        labels[m] = i
+    for i, g in enumerate(members):
+        labels[g] = i
     return np.asarray(labels)
 
 
