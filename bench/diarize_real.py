@@ -2,17 +2,20 @@
 
 For every clip: the diarize step alone (VAD regions → windows → embeddings → count →
 turns) with the automatic count, and with the true count given; the speaker count, the DER
-(0.25-s collar, overlap scored) where the clip has reference turns, and the step's speed.
+(0.25-s collar, overlap scored) where the clip has reference turns, and the step's speed
+(wall clock and CPU time of the automatic-count runs, the first clip including the encoder's
+load and scipy's first import).
 Per group (one voice / two people / meetings): count accuracy (meetings: within ±1) and the
 DER over the group (errors summed over the reference speech).
 
-    .venv/bin/python bench/diarize_real.py [--set evaluation/sets/real/manifest.jsonl] [--step 0.75]
+    .venv/bin/python bench/diarize_real.py [--set evaluation/sets/real/manifest.jsonl] [--step 0.5]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> dict:
         cfg = cfg.model_copy(update={"step_s": a.step})
     rows = [json.loads(line) for line in a.set.read_text().splitlines() if line.strip()]
     groups: dict[str, dict[str, list[float]]] = {}
-    audio_s = compute_s = 0.0
+    audio_s = compute_s = cpu_s = 0.0
     for r in rows:
         if r["group"] == "unscored":  # partial reference turns (evaluation/realset.py)
             continue
@@ -59,9 +62,10 @@ def main(argv: list[str] | None = None) -> dict:
             continue
         x = load_audio(path)
         g = groups.setdefault(r["group"], {"ok": [], "err": [], "ref": [], "err_true": []})
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         auto = diarize_audio(x, cfg, SpeakerCount())
         compute_s += time.perf_counter() - t0
+        cpu_s += time.process_time() - c0
         audio_s += len(x) / SR
         g["ok"].append(count_ok(r["group"], auto.speakers, r["speakers"]))
         line = f"{r['id']:18s} {r['group']:5s} true {r['speakers']} auto {auto.speakers}"
@@ -75,7 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
             g["ref"].append(d.reference_s)
             line += f"  DER {100 * d.der:5.1f} %  (true count: {100 * dt.der:5.1f} %)"
         print(line, flush=True)
-    out: dict = {"speed_x": round(audio_s / max(compute_s, 1e-9), 1), "groups": {}}
+    out: dict = {"speed_x": round(audio_s / max(compute_s, 1e-9), 1), "cpu_speed_x": round(audio_s / max(cpu_s, 1e-9), 1),
+                 "load_average": round(os.getloadavg()[0], 1), "groups": {}}
     for name, g in groups.items():
         ref = sum(g["ref"])
         out["groups"][name] = {

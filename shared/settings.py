@@ -225,7 +225,7 @@ class DiarizeSettings(BaseModel):
     # False: no diarization task runs and every segment stays SPEAKER_00.
     enabled: bool = True
     # Seconds between the starts of two 1.6-s embedding windows (the encoder's partials).
-    step_s: float = Field(0.75, ge=0.1, le=1.6)
+    step_s: float = Field(0.5, ge=0.1, le=1.6)
     # Spectral clustering runs on at most this many windows (evenly subsampled); the others
     # join the nearest cluster centre. Bounds the quadratic affinity and cubic eigensolve.
     max_cluster_windows: int = Field(500, ge=16)
@@ -233,6 +233,9 @@ class DiarizeSettings(BaseModel):
     # ~5-s stretches of speech stay this alike at the last merge; else speakers are groups
     # of ~3-s stretches more alike than split_similarity with at least min_speaker_s of speech.
     one_voice_similarity: float = Field(0.70, gt=0, lt=1)
+    # ... and no more than 2 s (or 5 %) of the speech lies in ~5-s stretches less alike than
+    # this to the recording's mean voice (a minority voice makes it more than one).
+    far_similarity: float = Field(0.85, gt=0, lt=1)
     split_similarity: float = Field(0.70, gt=0, lt=1)
     min_speaker_s: float = Field(2.0, ge=0)
     # Speaker turns shorter than this are absorbed by their neighbours.

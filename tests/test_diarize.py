@@ -13,7 +13,7 @@ from evaluation.der import der
 from shared.schemas import Segment, SpeakerTurn, TagHit, Word
 from shared.settings import Settings
 from workers.cpu.speakers import assign_speakers
-from workers.diarize.cluster import SpeakerCount, cluster
+from workers.diarize.cluster import CountSettings, SpeakerCount, cluster, estimate_count
 from workers.diarize.embed import plan_windows
 from workers.diarize.turns import absorb_short, make_turns
 
@@ -93,6 +93,49 @@ def test_cluster_honours_the_count_and_bounds() -> None:
 def test_cluster_subsamples_past_the_cap() -> None:
     x, truth = _voices(2, 150)
     labels = cluster(x, SpeakerCount(), max_windows=40)
+    assert _same_partition(labels, truth)
+
+
+def _two_voices_in_time(similarity: float, a_regions: int, b_regions: int, seed: int = 0
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two voices whose mean embeddings have the given cosine; ``a_regions`` 4.6-s speech
+    regions of A then ``b_regions`` of B (five overlapping 1.6-s windows each, 1-s pauses)."""
+    rng = np.random.default_rng(seed)
+    a = np.maximum(rng.normal(size=256), 0) + 0.3
+    a /= np.linalg.norm(a)
+    r = rng.normal(size=256)
+    r -= (r @ a) * a
+    b = similarity * a + np.sqrt(1 - similarity**2) * r / np.linalg.norm(r)
+    rows, truth, starts = [], [], []
+    for i, v in enumerate([a] * a_regions + [b] * b_regions):
+        for j in range(5):
+            x = v + 0.01 * rng.normal(size=256)
+            rows.append(x / np.linalg.norm(x))
+            truth.append(int(v is b))
+            starts.append(i * 5.6 + j * 0.75)
+    st = np.array(starts)
+    return np.array(rows), np.array(truth), st, st + 1.6
+
+
+def test_a_minority_voice_is_more_than_one_voice() -> None:
+    # Three quarters of the speech is A; B is 0.72 alike: above the last-merge threshold (0.70),
+    # so only the minority-voice test (B's stretches far from the mean voice) counts it.
+    emb, truth, starts, ends = _two_voices_in_time(0.72, 6, 2)
+    assert estimate_count(emb, starts, ends, CountSettings()) == 2
+    assert estimate_count(emb, starts, ends, CountSettings(far_similarity=0.5)) == 1
+    labels = cluster(emb, SpeakerCount(), CountSettings(), starts=starts, ends=ends)
+    assert _same_partition(labels, truth)
+
+
+def test_one_steady_voice_stays_one() -> None:
+    emb, _, starts, ends = _two_voices_in_time(0.95, 8, 0)
+    assert estimate_count(emb, starts, ends, CountSettings()) == 1
+
+
+def test_a_dominant_voice_is_not_split_to_reach_the_count() -> None:
+    # With the count given, the stretch groups keep A whole beside B's short stretch.
+    emb, truth, starts, ends = _two_voices_in_time(0.5, 9, 1)
+    labels = cluster(emb, SpeakerCount(num=2), starts=starts, ends=ends)
     assert _same_partition(labels, truth)
 
 

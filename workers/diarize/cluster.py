@@ -1,20 +1,27 @@
-"""Voice embeddings to speakers: an automatic count, then spectral clustering of the windows.
+"""Voice embeddings to speakers: an automatic count, then the windows' labels.
 
 The count looks at *stretches* of speech, not single 1.6-s windows (one window's embedding
 varies with what is said nearly as much as with who says it): overlapping windows of one
 speech region are averaged over up to 5 s, and those stretches are agglomerated (average
-linkage, cosine). If the last merge still joins groups more alike than
-``one_voice_similarity`` the recording is one voice. Otherwise ~3-s stretches are agglomerated
-down to ``split_similarity`` and the groups holding at least ``min_speaker_s`` (and 3 %) of the
-speech are counted (at least two). Thresholds were set on real recordings (README,
-"Diarization"), one voice first: a single voice split in two is the worse error.
+linkage, cosine). The recording is one voice when the last merge still joins groups more alike
+than ``one_voice_similarity`` *and* no more than ``max(min_speaker_s, 5 %)`` of the speech lies
+in stretches less alike than ``far_similarity`` to the recording's mean voice (a minority voice:
+four people speaking in turn can keep the last merge high). Otherwise ~3-s stretches are
+agglomerated down to ``split_similarity`` and the groups holding at least ``min_speaker_s``
+(and 3 %) of the speech are counted (at least two). Thresholds were set on real recordings
+(README, "Speakers"), one voice first: a single voice split in two is the worse error.
 
-With the count ``k`` known, the windows are labelled by spectral clustering, refined as in
-Wang et al. 2018 ("Speaker diarization with LSTM"): each affinity row keeps its strongest
-entries (the rest scaled by 0.01), is symmetrised and diffused (A·Aᵀ), then max-normalised
-per row; k-means on the first k eigenvectors of the normalised Laplacian. Cost: O(n²) memory
-and O(n³) time in the ``n`` clustered windows, so past ``max_windows`` an even subsample is
-clustered and every other window joins its nearest cluster centre.
+With the count ``k`` known, the windows agglomerated the same way give the speakers when
+that yields ``k`` large groups (:func:`stretch_groups`: their windows keep their group, other
+windows join the nearest group's mean voice). Otherwise the windows are labelled by spectral
+clustering, refined as in Wang et al. 2018 ("Speaker diarization with LSTM"): each affinity row
+keeps its strongest entries (the rest scaled by 0.01), is symmetrised and diffused (A·Aᵀ), then
+max-normalised per row; k-means on the first k eigenvectors of the normalised Laplacian.
+Spectral clustering favours balanced partitions, so on meetings where one person talks most it
+splits that voice; the agglomerated windows keep it whole. Cost: spectral is O(n²) memory and O(n³)
+time in the ``n`` clustered windows, so past ``max_windows`` an even subsample is clustered and
+every other window joins its nearest cluster centre; the agglomeration is O(m²) in the m
+windows, an even subsample of at most ``MAX_STRETCHES``.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import numpy as np
 from shared.schemas import MAX_SPEAKERS
 
 KEEP = 0.3  # share of each affinity row kept as is by the refinement
+MAX_STRETCHES = 3000  # the windows agglomerated: an even subsample past this (25 min of speech)
 
 
 @dataclass(frozen=True)
@@ -34,10 +42,13 @@ class CountSettings:
 
     one_voice_similarity: float = 0.70
     one_voice_span_s: float = 5.0
+    far_similarity: float = 0.85
+    far_share: float = 0.05
     split_similarity: float = 0.70
     split_span_s: float = 3.0
     min_speaker_s: float = 2.0
     min_speaker_share: float = 0.03
+    group_span_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -125,23 +136,93 @@ def merge_similarities(emb: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 - linkage(emb, "average", metric="cosine")[:, 2])
 
 
+def one_voice(emb: np.ndarray, starts: np.ndarray, ends: np.ndarray, cfg: CountSettings) -> bool:
+    """Whether ~5-s stretches of speech all sound like one voice: the last merge of their
+    agglomeration stays above ``one_voice_similarity`` *and* no more than
+    ``max(min_speaker_s, far_share)`` of the speech lies in stretches less alike than
+    ``far_similarity`` to the whole recording's mean voice (a minority voice)."""
+    long = chunks(starts, ends, cfg.one_voice_span_s)
+    if len(long) < 2:
+        return True
+    rows = _mean_rows(emb, long)
+    if merge_similarities(rows)[-1] < cfg.one_voice_similarity:
+        return False
+    seconds = _seconds(long, starts, ends)
+    whole = (rows * seconds[:, None]).sum(axis=0)
+    whole /= max(float(np.linalg.norm(whole)), 1e-12)
+    far_s = float(seconds[rows @ whole < cfg.far_similarity].sum())
+    return far_s < max(cfg.min_speaker_s, cfg.far_share * float(seconds.sum()))
+
+
+def _seconds(groups: list[np.ndarray], starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    return np.array([ends[g[-1]] - starts[g[0]] for g in groups])
+
+
 def estimate_count(emb: np.ndarray, starts: np.ndarray, ends: np.ndarray, cfg: CountSettings,
                    lo: int = 1, hi: int = MAX_SPEAKERS) -> int:
     """The number of voices (see the module text), within ``[lo, hi]``."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
-    long = chunks(starts, ends, cfg.one_voice_span_s)
-    if len(long) < 2 or merge_similarities(_mean_rows(emb, long))[-1] >= cfg.one_voice_similarity:
+    if one_voice(emb, starts, ends, cfg):
         return max(lo, min(1, hi))
     short = chunks(starts, ends, cfg.split_span_s)
     if len(short) < 2:
         return max(lo, min(2, hi))
     rows = _mean_rows(emb, short)
     labels = fcluster(linkage(rows, "average", metric="cosine"), 1.0 - cfg.split_similarity, "distance")
-    seconds = np.array([ends[g[-1]] - starts[g[0]] for g in short])
+    seconds = _seconds(short, starts, ends)
     floor = max(cfg.min_speaker_s, cfg.min_speaker_share * float(seconds.sum()))
     k = sum(float(seconds[labels == x].sum()) >= floor for x in np.unique(labels))
     return max(lo, min(hi, max(2, k), len(emb)))
+
+
+def stretch_groups(emb: np.ndarray, starts: np.ndarray, ends: np.ndarray, k: int, cfg: CountSettings,
+                   exact: bool) -> np.ndarray | None:
+    """Labels from the windows (runs of a region's windows within ``group_span_s``: at the
+    usual steps each window stands alone) agglomerated down to ``split_similarity``, when that
+    gives at least ``k`` groups with ``min_speaker_s`` (and 3 %) of the windows' time
+    (``exact``: the cut is lowered until it does): the ``k`` largest become the speakers;
+    their windows keep their group, every other window joins the nearest speaker's mean voice.
+    None when the groups are too few (then spectral clustering labels the windows). Unlike
+    spectral clustering, which favours balanced partitions, this keeps one dominant voice whole
+    beside short interjections. Past ``MAX_STRETCHES`` an even subsample is agglomerated."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    short = chunks(starts, ends, cfg.group_span_s)
+    if len(short) < k:
+        return None
+    scale = 1.0
+    if len(short) > MAX_STRETCHES:
+        pick = np.unique(np.linspace(0, len(short) - 1, MAX_STRETCHES).round().astype(int))
+        scale = len(pick) / len(short)
+        short = [short[i] for i in pick]
+    rows = _mean_rows(emb, short)
+    seconds = _seconds(short, starts, ends)
+    floor = max(cfg.min_speaker_s * scale, cfg.min_speaker_share * float(seconds.sum()))
+    tree = linkage(rows, "average", metric="cosine")
+
+    def large(groups: np.ndarray) -> list[int]:
+        sizes = np.bincount(groups, weights=seconds)
+        order = np.argsort(-sizes, kind="stable")
+        return [int(x) for x in order if sizes[x] >= floor]
+
+    groups = fcluster(tree, 1.0 - cfg.split_similarity, "distance")
+    big = large(groups)
+    cut = k
+    while exact and len(big) < k and cut <= len(short):  # finer cuts, in steps of about 10 %
+        groups = fcluster(tree, cut, "maxclust")
+        big = large(groups)
+        cut += max(1, cut // 10)
+    if len(big) < k:
+        return None
+    big = big[:k]
+    members = [np.concatenate([short[j] for j in np.flatnonzero(groups == x)]) for x in big]
+    voices = np.stack([emb[g].mean(axis=0) for g in members])
+    voices /= np.maximum(np.linalg.norm(voices, axis=1, keepdims=True), 1e-12)
+    labels = np.argmax(emb @ voices.T, axis=1)
+    for i, g in enumerate(members):
+        labels[g] = i
+    return np.asarray(labels)
 
 
 def cluster(emb: np.ndarray, count: SpeakerCount, cfg: CountSettings | None = None,
@@ -158,9 +239,13 @@ def cluster(emb: np.ndarray, count: SpeakerCount, cfg: CountSettings | None = No
     if starts is None or ends is None:
         starts = np.arange(n, dtype=float) * 10.0
         ends = starts + 1.0
-    k = count.num if count.num is not None else estimate_count(emb, starts, ends, cfg or CountSettings(), lo, hi)
+    cfg = cfg or CountSettings()
+    k = count.num if count.num is not None else estimate_count(emb, starts, ends, cfg, lo, hi)
     if k <= 1:
         return np.zeros(n, dtype=int)
+    grouped = stretch_groups(emb, starts, ends, k, cfg, exact=count.num is not None)
+    if grouped is not None:
+        return _compact(grouped)
     idx = np.unique(np.linspace(0, n - 1, min(n, max_windows)).round().astype(int))
     sub = emb[idx]
     k = min(k, len(idx))

@@ -31,13 +31,13 @@ def label(regions: list[tuple[float, float]], w: embed.Windows, cfg: DiarizeSett
           count: SpeakerCount, seconds: float = 0.0) -> DiarizeOutput:
     """Speaker turns from the windows: the count (given or automatic), clusters, turns."""
     t0 = time.perf_counter()
-    counting = CountSettings(one_voice_similarity=cfg.one_voice_similarity,
+    counting = CountSettings(one_voice_similarity=cfg.one_voice_similarity, far_similarity=cfg.far_similarity,
                              split_similarity=cfg.split_similarity, min_speaker_s=cfg.min_speaker_s)
     labels = cluster(w.embeddings, count, counting, cfg.max_cluster_windows, w.starts, w.ends)
     turns = make_turns(regions, w.starts, w.ends, labels, cfg.min_turn_s)
     model = embed.info()
     lo, hi = count.bounds()
-    model.extra = {"step_s": cfg.step_s, "window_s": embed.WINDOW_S, "clustering": "agglomerative count, spectral",
+    model.extra = {"step_s": cfg.step_s, "window_s": embed.WINDOW_S, "clustering": "agglomerative count, agglomerative or spectral",
                    "num_speakers": count.num, "min_speakers": lo, "max_speakers": hi}
     return DiarizeOutput(
         turns=turns, model=model, seconds=round(seconds + time.perf_counter() - t0, 4), windows=len(w),

@@ -2,8 +2,8 @@
 (``workers.diarize.recount``) without reading the audio or running the encoder.
 
 One object per job, ``diarize/windows.npz`` (``shared.objects.diarize_windows``): the speech regions, each
-window's start and end, and its embedding as float16 (256 × 2 bytes a window: about 400 kB
-for a 10-minute recording at the default 0.75-s step).
+window's start and end, and its embedding as float16 (256 × 2 bytes a window: about 500 kB
+for a 10-minute recording at the default 0.5-s step).
 """
 
 from __future__ import annotations
