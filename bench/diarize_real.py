@@ -9,6 +9,10 @@ Per group (one voice / two people / meetings): count accuracy (meetings: within 
 DER over the group (errors summed over the reference speech).
 
     .venv/bin/python bench/diarize_real.py [--set evaluation/sets/real/manifest.jsonl] [--step 0.5]
+        [--encoder resemblyzer|campplus] [--one-voice 0.7] [--split 0.7] [--sweep 0.5,0.6/0.4,0.5]
+
+``--sweep ONE,…/SPLIT,…`` embeds each clip once and prints the groups' count accuracy and
+DER for every pair of count thresholds (the speed figure is the embedding run's).
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ import numpy as np
 
 from evaluation.der import der
 from evaluation.manifest import media_folder
-from shared.settings import Settings
+from shared.settings import DiarizeSettings, Settings
 from workers.diarize.cluster import SpeakerCount
-from workers.diarize.pipeline import diarize_audio
+from workers.diarize.embed import embed_windows
+from workers.diarize.pipeline import analyse, count_settings, label
 
 SR = 16000
 
@@ -46,10 +51,32 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--set", type=Path, default=Path("evaluation/sets/real/manifest.jsonl"))
     p.add_argument("--step", type=float, default=None, help="window step (default: the settings')")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("--encoder", choices=["resemblyzer", "campplus"], default=None,
+                   help="speaker encoder (default: the settings')")
+    p.add_argument("--one-voice", type=float, default=None, help="one_voice_similarity")
+    p.add_argument("--split", type=float, default=None, help="split_similarity")
+    p.add_argument("--sweep", default=None, help="ONE,ONE,…/SPLIT,SPLIT,…: every pair, on one embedding run")
     a = p.parse_args(argv)
     cfg = Settings().diarize
+    update: dict = {}
     if a.step:
-        cfg = cfg.model_copy(update={"step_s": a.step})
+        update["step_s"] = a.step
+    if a.encoder:
+        update["encoder"] = a.encoder
+    if a.one_voice is not None:
+        update["one_voice_similarity"] = a.one_voice
+    if a.split is not None:
+        update["split_similarity"] = a.split
+    cfg = DiarizeSettings(**{**cfg.model_dump(exclude_unset=True), **update})
+    counting = count_settings(cfg)
+    print(f"encoder {cfg.encoder}, step {cfg.step_s}, one-voice {counting.one_voice_similarity}, "
+          f"split {counting.split_similarity}", flush=True)
+    grid: list[tuple[float, float]] = []
+    if a.sweep:
+        ones, splits = a.sweep.split("/")
+        grid = [(float(o), float(s)) for o in ones.split(",") for s in splits.split(",")]
+    sweep: dict[tuple[float, float], dict[str, dict[str, list[float]]]] = {k: {} for k in grid}
+    embed_windows(np.zeros(2 * SR, dtype=np.float32), [(0.0, 1.6)], cfg.threads, None, cfg.encoder)  # load
     rows = [json.loads(line) for line in a.set.read_text().splitlines() if line.strip()]
     groups: dict[str, dict[str, list[float]]] = {}
     audio_s = compute_s = cpu_s = 0.0
@@ -63,24 +90,45 @@ def main(argv: list[str] | None = None) -> dict:
         x = load_audio(path)
         g = groups.setdefault(r["group"], {"ok": [], "err": [], "ref": [], "err_true": []})
         t0, c0 = time.perf_counter(), time.process_time()
-        auto = diarize_audio(x, cfg, SpeakerCount())
+        regions, w = analyse(x, cfg)
+        auto = label(regions, w, cfg, SpeakerCount())
         compute_s += time.perf_counter() - t0
         cpu_s += time.process_time() - c0
+        ref_turns = [(t["speaker"], t["start"], t["end"]) for t in r.get("turns") or []]
+        for key in grid:
+            c = DiarizeSettings(**{**cfg.model_dump(exclude_unset=True),
+                                   "one_voice_similarity": key[0], "split_similarity": key[1]})
+            o = label(regions, w, c, SpeakerCount())
+            sg = sweep[key].setdefault(r["group"], {"ok": [], "err": [], "ref": []})
+            sg["ok"].append(count_ok(r["group"], o.speakers, r["speakers"]))
+            if ref_turns:
+                d = der(ref_turns, [(t.speaker, t.start, t.end) for t in o.turns])
+                sg["err"].append(d.der * d.reference_s)
+                sg["ref"].append(d.reference_s)
         audio_s += len(x) / SR
         g["ok"].append(count_ok(r["group"], auto.speakers, r["speakers"]))
         line = f"{r['id']:18s} {r['group']:5s} true {r['speakers']} auto {auto.speakers}"
-        if r.get("turns"):
-            ref = [(t["speaker"], t["start"], t["end"]) for t in r["turns"]]
-            d = der(ref, [(t.speaker, t.start, t.end) for t in auto.turns])
-            given = diarize_audio(x, cfg, SpeakerCount(num=r["speakers"]))
-            dt = der(ref, [(t.speaker, t.start, t.end) for t in given.turns])
+        if ref_turns:
+            d = der(ref_turns, [(t.speaker, t.start, t.end) for t in auto.turns])
+            given = label(regions, w, cfg, SpeakerCount(num=r["speakers"]))
+            dt = der(ref_turns, [(t.speaker, t.start, t.end) for t in given.turns])
             g["err"].append(d.der * d.reference_s)
             g["err_true"].append(dt.der * dt.reference_s)
             g["ref"].append(d.reference_s)
             line += f"  DER {100 * d.der:5.1f} %  (true count: {100 * dt.der:5.1f} %)"
         print(line, flush=True)
-    out: dict = {"speed_x": round(audio_s / max(compute_s, 1e-9), 1), "cpu_speed_x": round(audio_s / max(cpu_s, 1e-9), 1),
-                 "load_average": round(os.getloadavg()[0], 1), "groups": {}}
+    out: dict = {"encoder": cfg.encoder, "speed_x": round(audio_s / max(compute_s, 1e-9), 1),
+                 "cpu_speed_x": round(audio_s / max(cpu_s, 1e-9), 1), "load_average": round(os.getloadavg()[0], 1),
+                 "groups": {}}
+    for key in grid:
+        row = f"one-voice {key[0]:.3f} split {key[1]:.3f}:"
+        for name in ("one", "two", "multi"):
+            sw = sweep[key].get(name)
+            if sw:
+                ref_s = sum(sw["ref"])
+                row += f"  {name} {int(sum(sw['ok']))}/{len(sw['ok'])}"
+                row += f" DER {100 * sum(sw['err']) / ref_s:5.1f} %" if ref_s else ""
+        print(row, flush=True)
     for name, g in groups.items():
         ref = sum(g["ref"])
         out["groups"][name] = {

@@ -122,8 +122,29 @@ def mel_spectrogram(samples: np.ndarray) -> np.ndarray:
     return out
 
 
-def info() -> ModelInfo:
+def encoder_weights(encoder: str = "resemblyzer") -> Path:
+    """The weights file of ``encoder`` (raises ModelUnavailable when its package is missing)."""
+    if encoder == "campplus":
+        from workers.diarize.encoders import campplus
+
+        return campplus.weights_path()
+    return weights_path()
+
+
+def encoder_of(w: Windows) -> str:
+    """Which encoder made these windows (told by their width: a job's stored windows are
+    counted again with that encoder's thresholds even if the setting changed since)."""
+    from workers.diarize.encoders import campplus
+
+    return "campplus" if w.embeddings.ndim == 2 and w.embeddings.shape[1] == campplus.DIM else "resemblyzer"
+
+
+def info(encoder: str = "resemblyzer") -> ModelInfo:
     """The encoder that produced a job's embeddings."""
+    if encoder == "campplus":
+        from workers.diarize.encoders import campplus
+
+        return campplus.info()
     return ModelInfo(engine="resemblyzer", model_id="resemblyzer/pretrained.pt",
                      version=metadata.version("resemblyzer"), device="cpu")
 
@@ -157,13 +178,19 @@ def loudness_gain(samples: np.ndarray, regions: list[tuple[float, float]]) -> fl
 
 
 def embed_windows(samples: np.ndarray, windows: list[tuple[float, float]], threads: int = 1,
-                  on_progress: Any = None) -> Windows:
-    """One embedding per window (cost linear in the number of windows)."""
+                  on_progress: Any = None, encoder: str = "resemblyzer") -> Windows:
+    """One embedding per window (cost linear in the number of windows); ``encoder``:
+    "resemblyzer" (here, 256-dim) or "campplus" (``encoders/campplus.py``, 192-dim)."""
+    if encoder == "campplus":
+        from workers.diarize.encoders import campplus
+
+        emb = campplus.embed_windows_shared(samples, windows, threads, on_progress)
+        return Windows(np.array([a for a, _ in windows]), np.array([b for _, b in windows]), emb)
     if not windows:
         return Windows(np.zeros(0), np.zeros(0), np.zeros((0, 256), dtype=np.float32))
     import torch
 
-    encoder = load_encoder(threads)
+    net = load_encoder(threads)
     regions = _spans(windows)
     mel = mel_spectrogram((samples * loudness_gain(samples, regions)).astype(np.float32))
     # Windows of the same length run as one batch (all full windows, then the short ones).
@@ -181,7 +208,7 @@ def embed_windows(samples: np.ndarray, windows: list[tuple[float, float]], threa
                 rows = mel[f0 : f0 + n_frames]
                 batch[j, : len(rows)] = rows
             with torch.no_grad():
-                out[chunk] = encoder(torch.from_numpy(batch)).numpy()
+                out[chunk] = net(torch.from_numpy(batch)).numpy()
             done += len(chunk)
             if on_progress:
                 on_progress(done / len(windows))

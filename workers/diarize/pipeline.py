@@ -23,19 +23,35 @@ def analyse(samples: np.ndarray, cfg: DiarizeSettings, on_progress: Callable[[fl
     regions = speech_regions(samples)
     windows = embed.plan_windows(regions, cfg.step_s)
     w = embed.embed_windows(samples, windows, cfg.threads,
-                            (lambda f: on_progress(0.9 * f)) if on_progress else None)
+                            (lambda f: on_progress(0.9 * f)) if on_progress else None, cfg.encoder)
     return regions, w
+
+
+def count_settings(cfg: DiarizeSettings, encoder: str | None = None) -> CountSettings:
+    """The automatic count's thresholds: the settings', or for CAM++ (``encoder``, else the
+    settings') its own calibrated values where the settings leave them unset (its cosine
+    scale is not Resemblyzer's)."""
+    one, split = cfg.one_voice_similarity, cfg.split_similarity
+    if (encoder or cfg.encoder) == "campplus":
+        from workers.diarize.encoders import campplus
+
+        if "one_voice_similarity" not in cfg.model_fields_set:
+            one = campplus.ONE_VOICE_SIMILARITY
+        if "split_similarity" not in cfg.model_fields_set:
+            split = campplus.SPLIT_SIMILARITY
+    return CountSettings(one_voice_similarity=one, far_similarity=cfg.far_similarity, split_similarity=split,
+                         min_speaker_s=cfg.min_speaker_s)
 
 
 def label(regions: list[tuple[float, float]], w: embed.Windows, cfg: DiarizeSettings,
           count: SpeakerCount, seconds: float = 0.0) -> DiarizeOutput:
     """Speaker turns from the windows: the count (given or automatic), clusters, turns."""
     t0 = time.perf_counter()
-    counting = CountSettings(one_voice_similarity=cfg.one_voice_similarity, far_similarity=cfg.far_similarity,
-                             split_similarity=cfg.split_similarity, min_speaker_s=cfg.min_speaker_s)
+    encoder = embed.encoder_of(w)
+    counting = count_settings(cfg, encoder)
     labels = cluster(w.embeddings, count, counting, cfg.max_cluster_windows, w.starts, w.ends)
     turns = make_turns(regions, w.starts, w.ends, labels, cfg.min_turn_s)
-    model = embed.info()
+    model = embed.info(encoder)
     lo, hi = count.bounds()
     model.extra = {"step_s": cfg.step_s, "window_s": embed.WINDOW_S, "clustering": "agglomerative count, agglomerative or spectral",
                    "num_speakers": count.num, "min_speakers": lo, "max_speakers": hi}

