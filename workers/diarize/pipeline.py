@@ -31,15 +31,17 @@ def count_settings(cfg: DiarizeSettings, encoder: str | None = None) -> CountSet
     """The automatic count's thresholds: the settings', or for CAM++ (``encoder``, else the
     settings') its own calibrated values where the settings leave them unset (its cosine
     scale is not Resemblyzer's)."""
-    one, split = cfg.one_voice_similarity, cfg.split_similarity
+    one, far, split = cfg.one_voice_similarity, cfg.far_similarity, cfg.split_similarity
     if (encoder or cfg.encoder) == "campplus":
         from workers.diarize.encoders import campplus
 
         if "one_voice_similarity" not in cfg.model_fields_set:
             one = campplus.ONE_VOICE_SIMILARITY
+        if "far_similarity" not in cfg.model_fields_set:
+            far = campplus.FAR_SIMILARITY
         if "split_similarity" not in cfg.model_fields_set:
             split = campplus.SPLIT_SIMILARITY
-    return CountSettings(one_voice_similarity=one, far_similarity=cfg.far_similarity, split_similarity=split,
+    return CountSettings(one_voice_similarity=one, far_similarity=far, split_similarity=split,
                          min_speaker_s=cfg.min_speaker_s)
 
 
