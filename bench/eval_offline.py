@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 
 from ethos_testing.procs import free_port, media_dir
+from evaluation.metrics import char_errors, word_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +44,22 @@ def wait_ready(url: str, timeout: float = 180.0) -> None:
             pass
         time.sleep(1)
     raise SystemExit("the stack did not become ready")
+
+
+def per_language(clips: list[dict]) -> dict[str, dict[str, float]]:
+    """Pooled error rates, detection and speed per expected language, from the report's clips."""
+    out: dict[str, dict[str, float]] = {}
+    for lang in sorted({c["language_expected"] for c in clips if c.get("language_expected")}):
+        mine = [c for c in clips if c.get("language_expected") == lang]
+        ch = [char_errors(c["reference"], c["hypothesis"]) for c in mine]
+        wd = [word_errors(c["reference"], c["hypothesis"]) for c in mine]
+        stt = sum(c["stt_s"] or 0.0 for c in mine)
+        out[lang] = {"clips": len(mine), "right": sum(c["language"] == lang for c in mine),
+                     "seconds": sum(c["duration_s"] for c in mine),
+                     "cer": sum(e.errors for e in ch) / max(1, sum(e.reference_len for e in ch)),
+                     "wer": sum(e.errors for e in wd) / max(1, sum(e.reference_len for e in wd)),
+                     "rtfx": sum(c["duration_s"] for c in mine) / stt if stt else 0.0}
+    return out
 
 
 def main() -> int:
@@ -93,10 +110,14 @@ def main() -> int:
         for c in r["per_clip"]:
             print(f"    {c['id']}: {c['language']} (p {c['language_probability']}, expected {c['language_expected']})"
                   f"  CER {c['cer']:.1%}  WER {c['wer']:.1%}  {c['hypothesis']}")
+        print("  per language (CER and WER pooled over the language's clips):")
+        for lang, row in per_language(r["per_clip"]).items():
+            print(f"    {lang}: {row['clips']} clips, {row['seconds']:.1f} s, language right {row['right']}/{row['clips']}, "
+                  f"CER {row['cer']:.1%}, WER {row['wer']:.1%}, {row['rtfx']:.1f}x real time")
     rtfx = [c["duration_s"] / c["stt_s"] for c in r["per_clip"] if c["stt_s"]]
     print(f"  STT real-time factor {r['rtf']} ({r['rtfx']}x real time over the set; per clip "
           f"{min(rtfx):.1f}x to {max(rtfx):.1f}x)")
-    print(f"  report: {out / 'report' / 'report.md'}")
+    print(f"  report: {out / 'report' / 'report.md'}; load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     return 0
 
 

@@ -3,10 +3,22 @@
 Text normalisation for WER/CER (stated once, used everywhere):
 1. inline ``[tags]`` are removed (the tag rule of ``shared.tags``);
 2. Unicode NFKC, lower case;
-3. apostrophes inside words are kept (``don't``), every other character that is not a letter,
+3. thousands separators go: in a number of one to three digits followed by groups of exactly
+   three, each ``.``, ``,`` or (narrow) space between the groups is dropped, so ``3.061`` =
+   ``3,061`` = ``3 061`` = ``3061`` whatever the language's convention (a decimal ``2,5`` /
+   ``2.5`` becomes ``2 5`` on both sides by rule 4);
+   number words are NOT turned into digits or back (there is no normaliser for every
+   language): a reference with ``268`` against a hypothesis with ``zweihundertachtundsechzig``
+   counts as errors;
+4. apostrophes inside words are kept (``don't``), every other character that is not a letter,
    a digit or whitespace becomes a space (so ``well-known`` is two words);
-4. whitespace collapses to single spaces;
-5. for CER only, text in a script written without spaces between words (Chinese, Japanese;
+5. whitespace collapses to single spaces;
+6. Chinese is compared in simplified characters: text with Han characters but no kana or
+   Hangul (Chinese, not Japanese) is converted traditional → simplified on both sides with
+   OpenCC's ``t2s`` tables (``opencc-python-reimplemented``, Apache-2.0), as Chinese ASR
+   benchmarks do: Whisper writes Mandarin in either script, and ``廣州`` for ``广州`` is the
+   same word;
+7. for CER only, text in a script written without spaces between words (Chinese, Japanese;
    Korean too, whose spacing varies between writers) is scored by character with every space
    removed: a reference holding any Han, kana or Hangul character is "CJK".
 
@@ -24,6 +36,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import jiwer
 
@@ -32,6 +45,11 @@ from shared.tags import TAG_RE, normalize
 _NOT_WORD = re.compile(r"[^\w\s'’]|_")
 _LOOSE_APOSTROPHE = re.compile(r"(?<!\w)['’]|['’](?!\w)")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA_HANGUL = re.compile(r"[\u3040-\u30ff\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+_GROUPED_NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:[.,\u00a0\u202f ]\d{3})+(?![\d])")
+_SEPARATOR = re.compile(r"[.,\u00a0\u202f ]")
+_T2S: Any = None
 
 
 def is_cjk(text: str) -> bool:
@@ -44,9 +62,30 @@ def strip_tags(text: str) -> str:
     return " ".join(TAG_RE.sub(" ", text).split())
 
 
+def is_chinese(text: str) -> bool:
+    """True when the text holds Han characters and no kana or Hangul (not Japanese, not Korean)."""
+    return bool(_HAN.search(text)) and not _KANA_HANGUL.search(text)
+
+
+def to_simplified(text: str) -> str:
+    """Traditional Chinese characters as simplified ones (OpenCC ``t2s``)."""
+    global _T2S
+    if _T2S is None:
+        try:
+            from opencc import OpenCC
+        except ImportError as e:  # the eval extra has it
+            raise RuntimeError("scoring Chinese needs opencc-python-reimplemented "
+                               "(`pip install ethos[eval]`)") from e
+        _T2S = OpenCC("t2s")
+    return str(_T2S.convert(text))
+
+
 def normalise(text: str) -> str:
     """Tag-stripped text normalised for WER/CER (see the module docstring)."""
     text = unicodedata.normalize("NFKC", strip_tags(text)).lower()
+    text = _GROUPED_NUMBER.sub(lambda m: _SEPARATOR.sub("", m.group(0)), text)
+    if is_chinese(text):
+        text = to_simplified(text)
     text = _NOT_WORD.sub(" ", text).replace("’", "'")
     text = _LOOSE_APOSTROPHE.sub(" ", text)
     return " ".join(text.split())

@@ -37,6 +37,22 @@ def test_cer() -> None:
     assert cer("Hello!", "hello") == 0.0
 
 
+def test_thousands_separators_go_number_words_stay() -> None:
+    for written in ("3.061", "3,061", "3 061", "3\u202f061"):
+        assert normalise(f"Mon chiffre préféré est {written}.") == "mon chiffre préféré est 3061"
+    assert normalise("1,000,000 euros") == "1000000 euros"
+    assert normalise("2,5 km") == normalise("2.5 km") == "2 5 km"  # decimals: same on both sides
+    assert normalise("in 2011 300 people, 1, 2, 3") == "in 2011 300 people 1 2 3"  # not groups
+    assert cer("Meine Lieblingszahl ist 268", "Meine Lieblingszahl ist zweihundertachtundsechzig") > 0.3
+
+
+def test_chinese_is_scored_in_simplified_characters_by_character() -> None:
+    assert normalise("廣州市房地產") == "广州市房地产"
+    assert cer("广州市房地产中介协会分析", "廣州市房地產中介協會分析。") == 0.0
+    assert cer("广州市房地产中介协会分析", "广州市 佛地产中介协会分析") == pytest.approx(1 / 12)
+    assert normalise("復興努力に対する") == "復興努力に対する"  # Japanese (kana): kanji untouched
+
+
 def test_tag_counts_are_multisets() -> None:
     c = tag_counts("a [laughs] b [laughs] c [sighs]", "a [Laughs ] b [gasps]")
     assert (c["laughs"].tp, c["laughs"].fp, c["laughs"].fn) == (1, 0, 1)

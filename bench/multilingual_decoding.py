@@ -1,0 +1,90 @@
+"""Decoding options of the multilingual base compared on the multilingual set, engine alone.
+
+Each clip (whole, no VAD) goes through ``FasterWhisperEngine.transcribe([clip], "auto")`` as a
+one-segment job does; per language: detected right, CER pooled over the language's clips,
+and the speed of the run (same process, same clips, one option after another).
+
+    .venv/bin/python bench/multilingual_decoding.py                   # beam 5 (the default), patience 2, greedy, one by one
+    .venv/bin/python bench/multilingual_decoding.py --compute-type float32 --variants default
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluation.metrics import char_errors
+from shared.settings import SttSettings
+from workers.stt.engines.fasterwhisper import FasterWhisperEngine
+
+SET = Path(__file__).resolve().parent.parent / "evaluation" / "sets" / "multilingual"
+
+
+class _Generate:
+    """The CTranslate2 model with extra ``generate`` options (its attributes are read-only)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner: Any = inner
+        self.options: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        return self.inner.generate(*args, **{**kwargs, **self.options})
+
+
+def load(path: Path) -> np.ndarray:
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-ac", "1", "-ar", "16000", "-f", "s16le", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.int16).astype(np.float32) / 32768
+
+
+def run(name: str, engine: FasterWhisperEngine, rows: list[dict[str, str]], audio: dict[str, np.ndarray]) -> None:
+    per: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])  # errors, chars, clips, right, seconds
+    start = time.perf_counter()
+    for r in rows:
+        out = engine.transcribe([audio[r["id"]]], "auto")[0]
+        e, p = char_errors(r["reference"], out.text), per[r["language"]]
+        p[0] += e.errors
+        p[1] += e.reference_len
+        p[2] += 1
+        p[3] += out.language == r["language"]
+        p[4] += len(audio[r["id"]]) / 16000
+    wall = time.perf_counter() - start
+    errors, chars, seconds = (sum(p[k] for p in per.values()) for k in (0, 1, 4))
+    print(f"{name}: CER {errors / chars:.2%}, {seconds / wall:.1f}x real time, load average "
+          f"{Path('/proc/loadavg').read_text().split()[0]}")
+    print("   " + "  ".join(f"{lang} {p[0] / p[1]:.1%} ({int(p[3])}/{int(p[2])})" for lang, p in sorted(per.items())),
+          flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--compute-type", default="int8")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--variants", default="default,patience2,greedy,one-by-one",
+                    help="comma-separated: default (beam 5, batched path), patience2, greedy, beam8, one-by-one")
+    args = ap.parse_args()
+    rows = [json.loads(line) for line in (SET / "manifest.jsonl").read_text().splitlines()]
+    audio = {r["id"]: load(SET / r["audio"]) for r in rows}
+    engine = FasterWhisperEngine(SttSettings(engine="fasterwhisper", whisper={
+        "cpu_threads": args.threads, "compute_type": args.compute_type}), "base", 5)
+    engine.load()
+    engine.model.model = gen = _Generate(engine.model.model)
+    setups = {"default": (5, 4, {}), "patience2": (5, 4, {"patience": 2.0}), "greedy": (1, 4, {}),
+              "beam8": (8, 4, {}), "one-by-one": (5, 1, {})}
+    for name in args.variants.split(","):
+        engine.beam_size, engine.batch_size, gen.options = setups[name]
+        run(f"{name} ({args.compute_type})", engine, rows, audio)
+
+
+if __name__ == "__main__":
+    main()
