@@ -85,9 +85,10 @@ class WhisperSettings(BaseModel):
     # Beam width of the multilingual base (the pair's non-English jobs): 5 fixed most of its
     # errors on our multilingual set (README). English jobs use beam_size.
     multilingual_beam_size: int = Field(5, ge=1, le=10)
-    # Batched decoding encodes a batch in the shortest mel window, in 5-s steps from this length
-    # up to Whisper's 30 s, that holds its longest segment with 1 s to spare: the encoder's cost
-    # follows the window, not the speech (README, "Short encoder windows"). 30: always 30 s.
+    # Batched decoding of English jobs encodes a batch in the shortest mel window, in 5-s steps
+    # from this length up to Whisper's 30 s, that holds its longest segment with 1 s to spare: the
+    # encoder's cost follows the window, not the speech. Other languages and detection keep 30 s
+    # (README, "Short encoder windows"). 30: always 30 s.
     window_min_s: float = Field(10.0, ge=5.0, le=30.0)
     # A prompt per language for the multilingual model: Whisper writes Mandarin in traditional
     # characters about as often as in simplified ones; a simplified sentence steers it.

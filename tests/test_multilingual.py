@@ -198,6 +198,9 @@ def test_english_is_greedy_and_a_short_window_keeps_the_words(jfk: Path, tmp_pat
     assert all(0 <= w.start <= w.end <= len(clip) / 16000 for w in short.words)
     # The two windows time the words alike (cross-attention over the same audio frames).
     assert max(abs(a.start - b.start) for a, b in zip(short.words, full.words, strict=True)) < 0.5
+    # Other languages keep Whisper's 30-s window (short ones cost words on short clips there).
+    assert pair.multi is not None and pair.multi.window_min_s("de") == pair.multi.window_min_s(None) == 30.0
+    assert pair.multi.window_min_s("en") == 30.0 and WhisperPair(SttSettings()).multi.window_min_s("en") == 10.0  # type: ignore[union-attr]
 
 
 def test_batched_and_one_by_one_agree(base: FasterWhisperEngine, wavs: dict[str, Path]) -> None:

@@ -130,6 +130,7 @@ class FasterWhisperEngine(SpeechEngine):
         self.cfg = cfg
         self.beam_size = beam_size or cfg.whisper.beam_size
         self.last_beam_size = self.beam_size  # the last job's, for info()
+        self.last_window_min_s = self.window_min_s("en")
         self.batch_size = cfg.whisper.batch_size
         self.model: Any = None
         self.device = "cpu"
@@ -220,7 +221,7 @@ class FasterWhisperEngine(SpeechEngine):
             device=self.device,
             extra={"tags": False, "compute_type": self.compute_type, "beam_size": self.last_beam_size,
                    "batch_size": self.batch_size,
-                   "window_min_s": self.cfg.whisper.window_min_s if self.batch_size > 1 else None,
+                   "window_min_s": self.last_window_min_s if self.batch_size > 1 else None,
                    "cpu_threads": self.threads, "word_timestamps": True,
                    "languages": list(self.languages) if self.languages else None},
         )
@@ -237,6 +238,12 @@ class FasterWhisperEngine(SpeechEngine):
                                       f"(the job asked for {language!r})")
         return code
 
+    def window_min_s(self, code: str | None) -> float:
+        """The shortest encoder window for a job: short windows for English only (measured on
+        English speech; on the multilingual set they cost the 4-5-s Portuguese and Japanese
+        clips words), Whisper's 30 s for every other language and for detection."""
+        return self.cfg.whisper.window_min_s if code == "en" else 30.0
+
     def transcribe(self, clips: list[np.ndarray], language: str, task: str = "transcribe",
                    prior: str | None = None, beam_size: int | None = None) -> list[Transcript]:
         """``beam_size``: this call's beam width (None: the engine's)."""
@@ -246,13 +253,13 @@ class FasterWhisperEngine(SpeechEngine):
             raise UnsupportedLanguage(f"the Whisper model {self.model_id!r} cannot {task} (English-only)",
                                       code="unsupported_task")
         beam, prompts = beam_size or self.beam_size, self.cfg.whisper.language_prompts if self.detects else {}
-        self.last_beam_size = beam
+        self.last_beam_size, self.last_window_min_s = beam, self.window_min_s(code)
         with self._lock:
             if self.batch_size == 1:  # one segment after another, faster-whisper's own loop
                 return [decode_alone(self.model, c, code, task, beam, prompts) for c in clips]
             return decode_batch(self.model, clips, code, task, beam, prior,
                                 self.cfg.whisper.segment_language_min_probability, prompts,
-                                self.cfg.whisper.window_min_s)
+                                self.window_min_s(code))
 
 
 def packaged_name(ref: str | None) -> str | None:

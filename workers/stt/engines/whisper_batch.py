@@ -1,10 +1,11 @@
 """Batched Whisper decoding of our VAD segments, with per-segment language detection.
 
 Each segment (≤ 30 s) becomes one padded mel window; a batch of them goes through the encoder
-once. The window is the shortest of 10, 15, … 30 s (from ``window_min_s``) that holds the
-batch's longest segment with 1 s of silence after it, not always Whisper's 30 s: the encoder's
-cost follows the window's length, and on our English set and real recordings the shorter
-window changed no more than a word in a hundred (README, "Short encoder windows"). With no language given, the multilingual model's language head reads the same encoder
+once. The window is the shortest of 10, 15, … 30 s (from ``window_min_s``; the engine passes
+a short one for English jobs only) that holds the batch's longest segment with 1 s of silence
+after it, not always Whisper's 30 s: the encoder's cost follows the window's length, and on our
+English set and real English recordings the shorter window changed about a word in a hundred
+(README, "Short encoder windows"). With no language given, the multilingual model's language head reads the same encoder
 output (no extra pass): a segment keeps its own detection when it is confident
 (``min_probability``), otherwise it takes the recording's language so far (``prior``, or the
 batch's own duration-weighted vote), so code-switching is followed segment by segment while a
