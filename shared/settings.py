@@ -85,7 +85,8 @@ class WhisperSettings(BaseModel):
     # Beam width of the multilingual base (the pair's non-English jobs): 5 fixed most of its
     # errors on our multilingual set (README). English jobs use beam_size.
     multilingual_beam_size: int = Field(5, ge=1, le=10)
-    # Batched decoding of English jobs encodes a batch in the shortest mel window, in 5-s steps
+    # Batched decoding of English jobs on a multilingual model (not tiny.en, which lost words
+    # with it) encodes a batch in the shortest mel window, in 5-s steps
     # from this length up to Whisper's 30 s, that holds its longest segment with 1 s to spare: the
     # encoder's cost follows the window, not the speech. Other languages and detection keep 30 s
     # (README, "Short encoder windows"). 30: always 30 s.

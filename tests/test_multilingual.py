@@ -201,6 +201,8 @@ def test_english_is_greedy_and_a_short_window_keeps_the_words(jfk: Path, tmp_pat
     # Other languages keep Whisper's 30-s window (short ones cost words on short clips there).
     assert pair.multi is not None and pair.multi.window_min_s("de") == pair.multi.window_min_s(None) == 30.0
     assert pair.multi.window_min_s("en") == 30.0 and WhisperPair(SttSettings()).multi.window_min_s("en") == 10.0  # type: ignore[union-attr]
+    # English-only models keep 30 s too (tiny.en lost words in short windows).
+    assert WhisperPair(SttSettings(whisper={"english_model": "tiny.en"})).english.window_min_s("en") == 30.0
 
 
 def test_batched_and_one_by_one_agree(base: FasterWhisperEngine, wavs: dict[str, Path]) -> None:
