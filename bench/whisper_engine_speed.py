@@ -43,9 +43,11 @@ class Config:
         whisper = SttSettings().whisper
         if beam is None:
             beam = whisper.multilingual_beam_size if model != "tiny.en" and language != "en" else whisper.beam_size
-        self.name = f"{model} b{batch} w{window:g} beam{beam}"
         cfg = SttSettings(engine="fasterwhisper", whisper={"batch_size": batch, "window_min_s": window})
         self.engine = FasterWhisperEngine(cfg, model, beam)
+        # The window the engine really uses (short ones only for English on a multilingual model).
+        used = self.engine.window_min_s(language if language != "auto" else None) if batch > 1 else 30.0
+        self.name = f"{model} b{batch} w{used:g} beam{beam}"
         self.words, self.chars, self.audio, self.seconds = ErrorRates(), ErrorRates(), 0.0, 0.0
         self.languages_right = 0
 
