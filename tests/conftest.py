@@ -64,8 +64,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         "ETHOS_STT__ENGINE": "fasterwhisper",
         # Jobs without a language stay English; detection is tested with "auto".
         "ETHOS_GATEWAY__DEFAULT_LANGUAGE": "en",
-        # English on tiny.en here: these tests are about the pipeline, and the smaller model keeps
-        # them quick; the default (base, short windows) runs on whisper_stack and private stacks.
+        # English on tiny.en here, the model these pipeline tests were written against; the default
+        # (base, short windows) runs on whisper_stack and the private stacks.
         "ETHOS_STT__WHISPER__ENGLISH_MODEL": "tiny.en",
         # Fine segments (one per sentence of the generated speech), as the segment tests expect.
         "ETHOS_VAD__MERGE_GAP_S": "0.6",
