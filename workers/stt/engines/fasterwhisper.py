@@ -131,6 +131,8 @@ class FasterWhisperEngine(SpeechEngine):
         self.beam_size = beam_size or cfg.whisper.beam_size
         self.last_beam_size = self.beam_size  # the last job's, for info()
         self.last_window_min_s = self.window_min_s("en")
+        # With detection: the beam and window of the languages decoded from short windows.
+        self.last_language_decoding: dict[str, dict[str, float]] | None = None
         self.batch_size = cfg.whisper.batch_size
         self.model: Any = None
         self.device = "cpu"
@@ -222,6 +224,7 @@ class FasterWhisperEngine(SpeechEngine):
             extra={"tags": False, "compute_type": self.compute_type, "beam_size": self.last_beam_size,
                    "batch_size": self.batch_size,
                    "window_min_s": self.last_window_min_s if self.batch_size > 1 else None,
+                   "language_decoding": self.last_language_decoding if self.batch_size > 1 else None,
                    "cpu_threads": self.threads, "word_timestamps": True,
                    "languages": list(self.languages) if self.languages else None},
         )
@@ -238,30 +241,48 @@ class FasterWhisperEngine(SpeechEngine):
                                       f"(the job asked for {language!r})")
         return code
 
-    def window_min_s(self, code: str | None) -> float:
+    def window_min_s(self, code: str | None, task: str = "transcribe") -> float:
         """The shortest encoder window for a job: short windows for English on a multilingual
-        model only (measured on English speech with base). Whisper's 30 s for every other
-        language and for detection (on the multilingual set short windows cost the 4-5-s
-        Portuguese and Japanese clips words) and on English-only models (tiny.en lost words
-        with them: WER 7.0 -> 10.4 % on the committed set)."""
-        return self.cfg.whisper.window_min_s if code == "en" and self.languages != ("en",) else 30.0
+        model only (measured on English speech with base), and for detection (``code`` None:
+        the English segments only, see ``short_languages``). Whisper's 30 s for every other
+        language (on the multilingual set short windows cost the 4-5-s Portuguese and Japanese
+        clips words), for translation with detection, and on English-only models (tiny.en lost
+        words with them: WER 7.0 -> 10.4 % on the committed set)."""
+        if self.languages == ("en",) or (code is None and task != "transcribe"):
+            return 30.0
+        return self.cfg.whisper.window_min_s if code in ("en", None) else 30.0
+
+    @staticmethod
+    def short_languages(code: str | None) -> tuple[str, ...] | None:
+        """The languages decoded from the short window: with detection English only (the others
+        are encoded again at 30 s); with a language given, that one (its window says)."""
+        return ("en",) if code is None else None
 
     def transcribe(self, clips: list[np.ndarray], language: str, task: str = "transcribe",
-                   prior: str | None = None, beam_size: int | None = None) -> list[Transcript]:
-        """``beam_size``: this call's beam width (None: the engine's)."""
+                   prior: str | None = None, beam_size: int | None = None,
+                   language_beams: dict[str, int] | None = None) -> list[Transcript]:
+        """``beam_size``: this call's beam width (None: the engine's); ``language_beams``: with
+        detection, the beam width for segments detected in these languages."""
         self.load()
         code = self._language(language)
         if task not in self.tasks:
             raise UnsupportedLanguage(f"the Whisper model {self.model_id!r} cannot {task} (English-only)",
                                       code="unsupported_task")
         beam, prompts = beam_size or self.beam_size, self.cfg.whisper.language_prompts if self.detects else {}
-        self.last_beam_size, self.last_window_min_s = beam, self.window_min_s(code)
+        beams = language_beams if code is None else None
+        window = self.window_min_s(code, task)
+        # With detection the job's beam and window are those of the languages not listed in
+        # language_decoding (30 s); English segments' are in it.
+        self.last_beam_size, self.last_window_min_s = beam, window if code is not None else 30.0
+        self.last_language_decoding = ({lang: {"beam_size": (beams or {}).get(lang, beam), "window_min_s": window}
+                                        for lang in self.short_languages(code) or ()}
+                                       if code is None and window < 30 else None)
         with self._lock:
             if self.batch_size == 1:  # one segment after another, faster-whisper's own loop
                 return [decode_alone(self.model, c, code, task, beam, prompts) for c in clips]
             return decode_batch(self.model, clips, code, task, beam, prior,
                                 self.cfg.whisper.segment_language_min_probability, prompts,
-                                self.window_min_s(code))
+                                window, self.short_languages(code), beams)
 
 
 def packaged_name(ref: str | None) -> str | None:

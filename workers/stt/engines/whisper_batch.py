@@ -2,10 +2,14 @@
 
 Each segment (≤ 30 s) becomes one padded mel window; a batch of them goes through the encoder
 once. The window is the shortest of 10, 15, … 30 s (from ``window_min_s``; the engine passes
-a short one for English jobs only) that holds the batch's longest segment with 1 s of silence
+a short one for English only) that holds the batch's longest segment with 1 s of silence
 after it, not always Whisper's 30 s: the encoder's cost follows the window's length, and on our
 English set and real English recordings the shorter window changed about a word in a hundred
-(README, "Short encoder windows"). With no language given, the multilingual model's language head reads the same encoder
+(README, "Short encoder windows"). With detection, only the languages in ``short_languages``
+(English) are decoded from the short window: the batch is encoded there first (unless the
+recording so far is in another language), the language is detected on that encoding (the same
+top language as from 30 s on all 51 segments of our multilingual and English real sets,
+``bench/window_detection.py``), and the other languages' segments are encoded again at 30 s. With no language given, the multilingual model's language head reads the same encoder
 output (no extra pass): a segment keeps its own detection when it is confident
 (``min_probability``), otherwise it takes the recording's language so far (``prior``, or the
 batch's own duration-weighted vote), so code-switching is followed segment by segment while a
@@ -83,11 +87,20 @@ def words_of(raw: list[dict[str, Any]]) -> list[Word]:
 
 def decode_batch(model: Any, clips: list[np.ndarray], language: str | None, task: str, beam_size: int,
                  prior: str | None = None, min_probability: float = 0.5,
-                 prompts: dict[str, str] | None = None, window_min_s: float = FULL_WINDOW_S) -> list[Transcript]:
-    """One transcript per clip (16 kHz mono float32, each ≤ 30 s); ``language`` None: detect."""
+                 prompts: dict[str, str] | None = None, window_min_s: float = FULL_WINDOW_S,
+                 short_languages: tuple[str, ...] | None = None,
+                 beams: dict[str, int] | None = None) -> list[Transcript]:
+    """One transcript per clip (16 kHz mono float32, each ≤ 30 s); ``language`` None: detect.
+
+    ``window_min_s`` applies to the languages in ``short_languages`` (None: every one), the
+    others are decoded from 30-s windows; ``beams``: a beam width per language (the rest
+    ``beam_size``)."""
     from faster_whisper.audio import pad_or_trim
 
     seconds = [len(c) / SAMPLE_RATE for c in clips]
+    full = window_frames(max(seconds), FULL_WINDOW_S, model.frames_per_second)
+    if short_languages is not None and (language or prior) not in (None, *short_languages):
+        window_min_s = FULL_WINDOW_S  # the job's (or the recording's) language is decoded from 30 s
     frames = window_frames(max(seconds), window_min_s, model.frames_per_second)
     feats = np.stack([pad_or_trim(model.feature_extractor(c.astype(np.float32))[..., :-1], frames) for c in clips])
     enc = model.encode(feats)
@@ -102,13 +115,17 @@ def decode_batch(model: Any, clips: list[np.ndarray], language: str | None, task
         groups[pick.language].append(i)
     out: list[Transcript | None] = [None] * len(clips)
     for lang, idx in groups.items():
-        group_enc = enc if len(idx) == len(clips) else model.encode(feats[idx])
+        group_feats, group_enc = feats[idx], enc if len(idx) == len(clips) else None
+        if frames < full and short_languages is not None and lang not in short_languages:
+            group_feats, group_enc = pad_or_trim(group_feats, full), None  # detected short, decoded at 30 s
+        if group_enc is None:
+            group_enc = model.encode(group_feats)
+        beam = (beams or {}).get(lang, beam_size)
         prompt = (prompts or {}).get(lang)
-        texts = _decode_group(model, feats[idx], group_enc, [seconds[i] for i in idx], lang, task, beam_size,
-                              prompt)
+        texts = _decode_group(model, group_feats, group_enc, [seconds[i] for i in idx], lang, task, beam, prompt)
         for i, t in zip(idx, texts, strict=True):
             if t is None:  # a loop or an improbable text: again alone, with temperature fallback
-                t = decode_alone(model, clips[i], lang, task, beam_size, prompts)
+                t = decode_alone(model, clips[i], lang, task, beam, prompts)
             t.language, t.language_probability = lang, picks[i].probability
             out[i] = t
     return [t for t in out if t is not None]

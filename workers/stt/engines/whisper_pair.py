@@ -4,7 +4,8 @@ by default two packaged Whisper models, chosen per job; one model when
 
 English jobs (``language=en``, task transcribe) go to ``ETHOS_STT__WHISPER__ENGLISH_MODEL``:
 by default the multilingual base itself (one model in memory), decoded with
-``ETHOS_STT__WHISPER__BEAM_SIZE`` (greedy) rather than the multilingual beam of 5: on our
+``ETHOS_STT__WHISPER__BEAM_SIZE`` (greedy) rather than the multilingual beam of 5 (so are the
+segments detected as English in ``auto`` jobs, from the same short windows): on our
 English set half tiny.en's word errors (4.4-4.8 % against 7.0-9.6 %), far fewer on real
 recordings, and with short encoder windows about tiny.en's speed (README, "Every language,
 offline"). ``tiny.en`` keeps the English-only model. Every other language, ``auto``
@@ -63,9 +64,13 @@ class WhisperPair(SpeechEngine):
                    prior: str | None = None) -> list[Transcript]:
         engine = self.pick(language, task)
         self.last = engine
-        english = engine is self.english and (language.split("-")[0].split("_")[0].lower() == "en")
+        code = language.split("-")[0].split("_")[0].lower()
+        english = engine is self.english and code == "en"
+        # With detection, English segments are decoded with the English beam (greedy), the
+        # others with the multilingual one.
+        beams = {"en": self.cfg.whisper.beam_size} if code in ("", "auto") and task == "transcribe" else None
         return engine.transcribe(clips, language, task, prior,
-                                 self.cfg.whisper.beam_size if english else None)
+                                 self.cfg.whisper.beam_size if english else None, beams)
 
 
 def pair_availability(cfg: SttSettings) -> dict[str, object]:
