@@ -12,6 +12,7 @@ import multiprocessing
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ethos_testing import media
@@ -223,9 +224,77 @@ def test_english_is_greedy_and_a_short_window_keeps_the_words(jfk: Path, tmp_pat
     assert max(abs(a.start - b.start) for a, b in zip(short.words, full.words, strict=True)) < 0.5
     # Other languages keep Whisper's 30-s window (short ones cost words on short clips there).
     assert pair.multi is not None and pair.multi.window_min_s("de") == pair.multi.window_min_s(None) == 30.0
+    # With detection the short window serves English segments (the default pair: 10 s), never
+    # translation.
+    assert WhisperPair(SttSettings()).multi.window_min_s(None) == 10.0  # type: ignore[union-attr]
+    assert WhisperPair(SttSettings()).multi.window_min_s(None, "translate") == 30.0  # type: ignore[union-attr]
     assert pair.multi.window_min_s("en") == 30.0 and WhisperPair(SttSettings()).multi.window_min_s("en") == 10.0  # type: ignore[union-attr]
     # English-only models keep 30 s too (tiny.en lost words in short windows).
     assert WhisperPair(SttSettings(whisper={"english_model": "tiny.en"})).english.window_min_s("en") == 30.0
+
+
+class _Beams:
+    """The CTranslate2 model, recording each ``generate`` call's beam width (its attributes are
+    read-only, so it is wrapped rather than patched)."""
+
+    def __init__(self, inner: object, seen: list[int]) -> None:
+        self.inner, self.seen = inner, seen
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def generate(self, *args: object, **kwargs: object) -> object:
+        self.seen.append(int(kwargs["beam_size"]))  # type: ignore[call-overload]
+        return self.inner.generate(*args, **kwargs)  # type: ignore[attr-defined]
+
+
+def test_auto_decodes_english_greedily_from_a_short_window_and_german_from_30_s(
+        jfk: Path, wavs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under ``auto`` the pair encodes a batch in the short window and detects there: English
+    (jfk, 11 s: a 15-s window) is decoded greedily from that one encoding, as an ``en`` job is;
+    German (4 s) detected on its 10-s window is encoded again at 30 s and decoded with the
+    multilingual beam, as a ``de`` job is; a recording already German is detected at 30 s."""
+    media.run(["ffmpeg", "-v", "error", "-y", "-i", str(jfk), "-ac", "1", "-ar", "16000", str(tmp_path / "jfk.wav")])
+    en, de = read_wav(tmp_path / "jfk.wav"), read_wav(wavs["de"])
+    pair = WhisperPair(SttSettings(engine="fasterwhisper", whisper={"cpu_threads": 2}))
+    pair.load()
+    assert pair.multi is not None
+    model = pair.multi.model
+    frames: list[int] = []
+    beams: list[int] = []
+    encode = model.encode
+
+    def spy(feats: np.ndarray) -> object:
+        frames.append(feats.shape[-1])
+        return encode(feats)
+
+    monkeypatch.setattr(model, "encode", spy)
+    monkeypatch.setattr(model, "model", _Beams(model.model, beams))
+
+    def run(clips: list, language: str, prior: str | None = None) -> list:  # type: ignore[type-arg]
+        frames.clear()
+        beams.clear()
+        return pair.transcribe(clips, language, prior=prior)
+
+    said = "and so my fellow americans ask not what your country can do for you ask what you can do for your country"
+    auto_en = run([en], "auto")[0]
+    assert (auto_en.language, frames, beams) == ("en", [1500], [1]), (auto_en.language, frames, beams)
+    assert normalise(auto_en.text) == said and auto_en.words
+    extra = pair.info().extra
+    assert extra["language_decoding"] == {"en": {"beam_size": 1, "window_min_s": 10.0}}
+    assert (extra["beam_size"], extra["window_min_s"]) == (5, 30.0)  # every other language
+    named_en = run([en], "en")[0]
+    assert named_en.text == auto_en.text and [w.start for w in named_en.words] == [w.start for w in auto_en.words]
+
+    auto_de = run([de], "auto")[0]
+    assert (auto_de.language, frames, beams) == ("de", [1000, 3000], [5]), (auto_de.language, frames, beams)
+    assert run([de], "de")[0].text == auto_de.text
+    assert run([de], "auto", prior="de")[0].text == auto_de.text and frames == [3000]
+
+    both = run([en, de], "auto")  # one batch, two languages: each decoded as on its own
+    assert [t.language for t in both] == ["en", "de"] and sorted(beams) == [1, 5]
+    assert frames == [1500, 1500, 3000], frames  # the batch, English alone (short), German at 30 s
+    assert [t.text for t in both] == [auto_en.text, auto_de.text]
 
 
 def test_batched_and_one_by_one_agree(base: FasterWhisperEngine, wavs: dict[str, Path]) -> None:
