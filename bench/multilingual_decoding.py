@@ -6,6 +6,7 @@ and the speed of the run (same process, same clips, one option after another).
 
     .venv/bin/python bench/multilingual_decoding.py                   # beam 5 (the default), patience 2, greedy, one by one
     .venv/bin/python bench/multilingual_decoding.py --compute-type float32 --variants default
+    .venv/bin/python bench/multilingual_decoding.py --variants default,detect30,default,detect30
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ def main() -> None:
     ap.add_argument("--compute-type", default="int8")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--variants", default="default,patience2,greedy,one-by-one",
-                    help="comma-separated: default (beam 5, batched path), patience2, greedy, beam8, one-by-one")
+                    help="comma-separated: default (beam 5, batched path), patience2, greedy, beam8, one-by-one, "
+                         "detect30 (the default detecting on 30-s windows, as before short windows served "
+                         "detection)")
     args = ap.parse_args()
     rows = [json.loads(line) for line in (SET / "manifest.jsonl").read_text().splitlines()]
     audio = {r["id"]: load(SET / r["audio"]) for r in rows}
@@ -80,9 +83,11 @@ def main() -> None:
     engine.load()
     engine.model.model = gen = _Generate(engine.model.model)
     setups = {"default": (5, 4, {}), "patience2": (5, 4, {"patience": 2.0}), "greedy": (1, 4, {}),
-              "beam8": (8, 4, {}), "one-by-one": (5, 1, {})}
+              "beam8": (8, 4, {}), "one-by-one": (5, 1, {}), "detect30": (5, 4, {})}
+    window = engine.cfg.whisper.window_min_s
     for name in args.variants.split(","):
         engine.beam_size, engine.batch_size, gen.options = setups[name]
+        engine.cfg.whisper.window_min_s = 30.0 if name == "detect30" else window
         run(f"{name} ({args.compute_type})", engine, rows, audio)
 
 

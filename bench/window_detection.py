@@ -6,7 +6,7 @@ the multilingual base, in the 30-s window and in the shortest window from ``--wi
 segment, the expected language and both detections (top language, its probability), then the
 agreement; the multilingual set and the English real set by default.
 
-    .venv/bin/python bench/window_detection.py
+    PYTHONPATH=. .venv/bin/python bench/window_detection.py
 """
 
 from __future__ import annotations
