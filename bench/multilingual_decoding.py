@@ -47,12 +47,15 @@ def load(path: Path) -> np.ndarray:
     return np.frombuffer(raw, np.int16).astype(np.float32) / 32768
 
 
-def run(name: str, engine: FasterWhisperEngine, rows: list[dict[str, str]], audio: dict[str, np.ndarray]) -> None:
+def run(name: str, engine: FasterWhisperEngine, rows: list[dict[str, str]], audio: dict[str, np.ndarray],
+        dump: Path | None = None) -> None:
+    hyps: list[dict[str, Any]] = []
     per: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])  # errors, chars, clips, right, seconds
     start = time.perf_counter()
     for r in rows:
         out = engine.transcribe([audio[r["id"]]], "auto")[0]
-        e, p = char_errors(r["reference"], out.text), per[r["language"]]
+        hyps.append({"id": r["id"], "language": out.language, "p": out.language_probability, "text": out.text})
+        e, p = char_errors(r["reference"], out.text, r["language"]), per[r["language"]]
         p[0] += e.errors
         p[1] += e.reference_len
         p[2] += 1
@@ -64,6 +67,8 @@ def run(name: str, engine: FasterWhisperEngine, rows: list[dict[str, str]], audi
           f"{Path('/proc/loadavg').read_text().split()[0]}")
     print("   " + "  ".join(f"{lang} {p[0] / p[1]:.1%} ({int(p[3])}/{int(p[2])})" for lang, p in sorted(per.items())),
           flush=True)
+    if dump is not None:
+        dump.write_text(json.dumps(hyps, ensure_ascii=False, indent=1))
 
 
 def main() -> None:
@@ -72,6 +77,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--variants", default="default,patience2,greedy,one-by-one",
                     help="comma-separated: default (beam 5, batched path), patience2, greedy, beam8, one-by-one")
+    ap.add_argument("--dump", type=Path, help="write each variant's hypotheses to DUMP-<variant>.json")
     args = ap.parse_args()
     rows = [json.loads(line) for line in (SET / "manifest.jsonl").read_text().splitlines()]
     audio = {r["id"]: load(SET / r["audio"]) for r in rows}
@@ -83,7 +89,8 @@ def main() -> None:
               "beam8": (8, 4, {}), "one-by-one": (5, 1, {})}
     for name in args.variants.split(","):
         engine.beam_size, engine.batch_size, gen.options = setups[name]
-        run(f"{name} ({args.compute_type})", engine, rows, audio)
+        run(f"{name} ({args.compute_type})", engine, rows, audio,
+            args.dump.with_name(f"{args.dump.name}-{name}.json") if args.dump else None)
 
 
 if __name__ == "__main__":
