@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from shared.schemas import Word
+from shared.scripts import join_texts
 from workers.stt.engines.base import Transcript
 
 SAMPLE_RATE = 16000
@@ -152,5 +153,5 @@ def decode_alone(model: Any, clip: np.ndarray, language: str | None, task: str, 
         texts.append(seg.text.strip())
         words += words_of([dataclasses.asdict(w) for w in seg.words or []])
     prob = None if language else round(float(info.language_probability), 4)
-    return Transcript(text=" ".join(t for t in texts if t), words=words, language=info.language,
+    return Transcript(text=join_texts(texts), words=words, language=info.language,
                       language_probability=prob)
