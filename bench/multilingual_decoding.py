@@ -1,6 +1,6 @@
 """Decoding options of the multilingual base compared on the multilingual set, engine alone.
 
-Each clip (whole, no VAD) goes through ``FasterWhisperEngine.transcribe([clip], "auto")`` as a
+Each clip (whole, no VAD; ``--vad``: our VAD's segments, as the stt worker runs it) goes through ``FasterWhisperEngine.transcribe([clip], "auto")`` as a
 one-segment job does; per language: detected right, CER pooled over the language's clips,
 and the speed of the run (same process, same clips, one option after another).
 
@@ -21,8 +21,11 @@ from typing import Any
 import numpy as np
 
 from evaluation.metrics import char_errors
-from shared.settings import SttSettings
+from shared.scripts import join_texts
+from shared.settings import SttSettings, VadSettings
+from workers.stt.engines.base import Transcript
 from workers.stt.engines.fasterwhisper import FasterWhisperEngine
+from workers.stt.transcribe import recording_language, transcribe_audio
 
 SET = Path(__file__).resolve().parent.parent / "evaluation" / "sets" / "multilingual"
 
@@ -48,12 +51,17 @@ def load(path: Path) -> np.ndarray:
 
 
 def run(name: str, engine: FasterWhisperEngine, rows: list[dict[str, str]], audio: dict[str, np.ndarray],
-        dump: Path | None = None) -> None:
+        dump: Path | None = None, vad_cfg: VadSettings | None = None) -> None:
     hyps: list[dict[str, Any]] = []
     per: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])  # errors, chars, clips, right, seconds
     start = time.perf_counter()
     for r in rows:
-        out = engine.transcribe([audio[r["id"]]], "auto")[0]
+        if vad_cfg is not None:  # as the stt worker runs it: VAD segments, the recording's language
+            segs = transcribe_audio(audio[r["id"]], engine, vad_cfg, "auto")
+            lang, prob = recording_language(segs, "auto")
+            out = Transcript(text=join_texts(s.text for s in segs), language=lang, language_probability=prob)
+        else:
+            out = engine.transcribe([audio[r["id"]]], "auto")[0]
         hyps.append({"id": r["id"], "language": out.language, "p": out.language_probability, "text": out.text})
         e, p = char_errors(r["reference"], out.text, r["language"]), per[r["language"]]
         p[0] += e.errors
@@ -78,6 +86,8 @@ def main() -> None:
     ap.add_argument("--variants", default="default,patience2,greedy,one-by-one",
                     help="comma-separated: default (beam 5, batched path), patience2, greedy, beam8, one-by-one")
     ap.add_argument("--dump", type=Path, help="write each variant's hypotheses to DUMP-<variant>.json")
+    ap.add_argument("--vad", action="store_true",
+                    help="each clip through our VAD and the recording-language rule, as the stt worker runs it")
     args = ap.parse_args()
     rows = [json.loads(line) for line in (SET / "manifest.jsonl").read_text().splitlines()]
     audio = {r["id"]: load(SET / r["audio"]) for r in rows}
@@ -90,7 +100,8 @@ def main() -> None:
     for name in args.variants.split(","):
         engine.beam_size, engine.batch_size, gen.options = setups[name]
         run(f"{name} ({args.compute_type})", engine, rows, audio,
-            args.dump.with_name(f"{args.dump.name}-{name}.json") if args.dump else None)
+            args.dump.with_name(f"{args.dump.name}-{name}.json") if args.dump else None,
+            VadSettings() if args.vad else None)
 
 
 if __name__ == "__main__":
