@@ -23,6 +23,7 @@ import numpy as np
 from evaluation.metrics import char_errors
 from shared.scripts import join_texts
 from shared.settings import SttSettings, VadSettings
+from workers.stt.engines import whisper_batch
 from workers.stt.engines.base import Transcript
 from workers.stt.engines.fasterwhisper import FasterWhisperEngine
 from workers.stt.transcribe import recording_language, transcribe_audio
@@ -84,10 +85,13 @@ def main() -> None:
     ap.add_argument("--compute-type", default="int8")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--variants", default="default,patience2,greedy,one-by-one",
-                    help="comma-separated: default (beam 5, batched path), patience2, greedy, beam8, one-by-one")
+                    help="comma-separated: default (beam 5, batched path), patience2, greedy, beam8, one-by-one, "
+                         "lp0.6, lp1.4 (length penalty), no-suppress-blank, rep1.1 (repetition penalty), "
+                         "timestamps (the decoder writes timestamp tokens)")
     ap.add_argument("--dump", type=Path, help="write each variant's hypotheses to DUMP-<variant>.json")
     ap.add_argument("--vad", action="store_true",
                     help="each clip through our VAD and the recording-language rule, as the stt worker runs it")
+    ap.add_argument("--pad", default="", help="with --vad: comma-separated VAD pad_s values to compare")
     args = ap.parse_args()
     rows = [json.loads(line) for line in (SET / "manifest.jsonl").read_text().splitlines()]
     audio = {r["id"]: load(SET / r["audio"]) for r in rows}
@@ -96,12 +100,18 @@ def main() -> None:
     engine.load()
     engine.model.model = gen = _Generate(engine.model.model)
     setups = {"default": (5, 4, {}), "patience2": (5, 4, {"patience": 2.0}), "greedy": (1, 4, {}),
-              "beam8": (8, 4, {}), "one-by-one": (5, 1, {})}
+              "beam8": (8, 4, {}), "one-by-one": (5, 1, {}), "lp0.6": (5, 4, {"length_penalty": 0.6}),
+              "lp1.4": (5, 4, {"length_penalty": 1.4}), "no-suppress-blank": (5, 4, {"suppress_blank": False}),
+              "rep1.1": (5, 4, {"repetition_penalty": 1.1}), "timestamps": (5, 4, {})}
+    pads = [float(p) for p in args.pad.split(",")] if args.pad else [None]
     for name in args.variants.split(","):
-        engine.beam_size, engine.batch_size, gen.options = setups[name]
-        run(f"{name} ({args.compute_type})", engine, rows, audio,
-            args.dump.with_name(f"{args.dump.name}-{name}.json") if args.dump else None,
-            VadSettings() if args.vad else None)
+        for pad in pads:
+            engine.beam_size, engine.batch_size, gen.options = setups[name]
+            whisper_batch.WITHOUT_TIMESTAMPS = name != "timestamps"
+            label = name if pad is None else f"{name}-pad{pad}"
+            vad_cfg = (VadSettings() if pad is None else VadSettings(pad_s=pad)) if args.vad else None
+            run(f"{label} ({args.compute_type})", engine, rows, audio,
+                args.dump.with_name(f"{args.dump.name}-{label}.json") if args.dump else None, vad_cfg)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ APPEND = "\"'.。,，!！?？:：”)]}、"
 MAX_COMPRESSION = 2.4
 MIN_LOGPROB = -1.0
 NO_SPEECH = 0.6
+# The decoder is not asked for timestamp tokens (words are timed by alignment).
+WITHOUT_TIMESTAMPS = True
 CANDIDATES = 3  # languages decoded when the detector is unsure of a recording's first batch
 
 
@@ -136,7 +138,7 @@ def _decode_group(model: Any, feats: np.ndarray, enc: Any, seconds: list[float],
 
     tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task=task, language=lang)
     previous = tokenizer.encode(" " + prompt_text.strip()) if prompt_text else []
-    prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
+    prompt = model.get_prompt(tokenizer, previous, without_timestamps=WITHOUT_TIMESTAMPS)
     results = model.model.generate(
         enc, [list(prompt) for _ in seconds], beam_size=beam_size, max_length=model.max_length,
         suppress_blank=True, suppress_tokens=list(get_suppressed_tokens(tokenizer, (-1,)) or ()),
