@@ -99,7 +99,7 @@ def main() -> None:
         "cpu_threads": args.threads, "compute_type": args.compute_type}), "base", 5)
     engine.load()
     engine.model.model = gen = _Generate(engine.model.model)
-    setups = {"default": (5, 4, {}), "patience2": (5, 4, {"patience": 2.0}), "greedy": (1, 4, {}),
+    setups: dict[str, tuple[int, int, dict[str, Any]]] = {"default": (5, 4, {}), "patience2": (5, 4, {"patience": 2.0}), "greedy": (1, 4, {}),
               "beam8": (8, 4, {}), "one-by-one": (5, 1, {}), "lp0.6": (5, 4, {"length_penalty": 0.6}),
               "lp1.4": (5, 4, {"length_penalty": 1.4}), "no-suppress-blank": (5, 4, {"suppress_blank": False}),
               "rep1.1": (5, 4, {"repetition_penalty": 1.1}), "timestamps": (5, 4, {})}
