@@ -8,7 +8,7 @@ and leaves the report in ``bench/out/eval-<engine>/``.
 
     .venv/bin/python bench/eval_offline.py                      # faster-whisper, packaged tiny.en
     .venv/bin/python bench/eval_offline.py --engine voxtral     # on a CUDA host with the weights
-    .venv/bin/python bench/eval_offline.py --english-model base  # English jobs on the multilingual base
+    .venv/bin/python bench/eval_offline.py --english-model tiny.en --window-min 30  # the former default
     .venv/bin/python bench/eval_offline.py --manifest evaluation/sets/multilingual/manifest.jsonl \
         --language auto                                         # detection + CER on real non-English speech
     .venv/bin/python bench/eval_offline.py --batch-size 1       # faster-whisper one segment at a time
@@ -70,10 +70,13 @@ def main() -> int:
     p.add_argument("--english-model", choices=["tiny.en", "base"], default=None,
                    help="ETHOS_STT__WHISPER__ENGLISH_MODEL for the run (default: the setting's default)")
     p.add_argument("--batch-size", type=int, default=None, help="ETHOS_STT__WHISPER__BATCH_SIZE for the run")
+    p.add_argument("--window-min", type=float, default=None,
+                   help="ETHOS_STT__WHISPER__WINDOW_MIN_S for the run (30: always 30-s encoder windows)")
     args = p.parse_args()
     args.manifest = args.manifest.resolve()
     tag = "".join(f"-{k}{v}" for k, v in (("", args.manifest.parent.name), ("", args.language),
-                                          ("", args.english_model), ("b", args.batch_size)) if v is not None)
+                                          ("", args.english_model), ("b", args.batch_size),
+                                          ("w", args.window_min)) if v is not None)
     out = ROOT / "bench" / "out" / f"eval-{args.engine}{tag}"
     port, rport = free_port(), free_port()
     env = {**os.environ, "ETHOS_STT__ENGINE": args.engine, "ETHOS_GATEWAY__PORT": str(port),
@@ -83,6 +86,8 @@ def main() -> int:
         env["ETHOS_STT__WHISPER__ENGLISH_MODEL"] = args.english_model
     if args.batch_size:
         env["ETHOS_STT__WHISPER__BATCH_SIZE"] = str(args.batch_size)
+    if args.window_min is not None:
+        env["ETHOS_STT__WHISPER__WINDOW_MIN_S"] = str(args.window_min)
     out.mkdir(parents=True, exist_ok=True)
     log = open(out / "stack.log", "wb")  # noqa: SIM115 - owned by the stack process
     stack = subprocess.Popen([sys.executable, "deploy/run_local.py"], cwd=ROOT, env=env, stdout=log,

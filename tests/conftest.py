@@ -62,8 +62,11 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         "ETHOS_LIMITS__MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
         "ETHOS_LIMITS__MAX_DURATION_S": "600",
         "ETHOS_STT__ENGINE": "fasterwhisper",
-        # Jobs without a language stay English (tiny.en); detection is tested with "auto".
+        # Jobs without a language stay English; detection is tested with "auto".
         "ETHOS_GATEWAY__DEFAULT_LANGUAGE": "en",
+        # English on tiny.en here, the model these pipeline tests were written against; the default
+        # (base, short windows) runs on whisper_stack and the private stacks.
+        "ETHOS_STT__WHISPER__ENGLISH_MODEL": "tiny.en",
         # Fine segments (one per sentence of the generated speech), as the segment tests expect.
         "ETHOS_VAD__MERGE_GAP_S": "0.6",
         "ETHOS_FER__CHUNK_S": "3",
@@ -95,7 +98,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(scope="session")
 def whisper_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Gateway, a cpu and an stt worker on local disk, with the engine ``auto`` picks without a
-    GPU: faster-whisper and the packaged tiny.en (named on a GPU host, so it stays offline)."""
+    GPU: faster-whisper and the packaged pair with its defaults (English on the multilingual base;
+    named on a GPU host, so it stays offline)."""
     import torch
 
     engine = "fasterwhisper" if torch.cuda.is_available() else "auto"

@@ -245,6 +245,30 @@ def test_every_service_reaches_redis_with_its_password() -> None:
                 assert ":redispw@redis:" in url, (files, name, url)
 
 
+def test_every_ethos_service_starts_with_the_checks_task_limits() -> None:
+    """Every process that reads Settings (beat and Flower too) gets an environment that
+    validates under the check's tight task limits (the preview timeout travels with them)."""
+    from scripts.compose_check import CELERY_ENV
+    from shared.settings import Settings
+
+    checked = 0
+    for name, svc in config(BASE, CPU, CHECK, **CELERY_ENV)["services"].items():
+        env = {k: str(v) for k, v in (svc.get("environment") or {}).items() if k.startswith("ETHOS_") and v is not None}
+        if not env:
+            continue
+        with pytest.MonkeyPatch.context() as mp:
+            for k in [k for k in os.environ if k.startswith("ETHOS_")]:
+                mp.delenv(k)
+            for k, v in env.items():
+                mp.setenv(k, v)
+            try:
+                Settings()  # raises on a combination the container would refuse at start
+            except ValueError as e:
+                pytest.fail(f"{name}: {e}")
+        checked += 1
+    assert checked >= 6
+
+
 @pytest.mark.parametrize("files", [(BASE,), (BASE, CPU), (BASE, CPU, CHECK), (BASE, DEPLOY / "docker-compose.vllm.yml"),
                                    (WORKERS,)])
 def test_only_minio_and_its_init_hold_the_root_credentials(files: tuple[Path, ...]) -> None:

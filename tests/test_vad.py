@@ -44,6 +44,16 @@ def test_min_speech_drops_clicks() -> None:
     assert vad.segment(probs_for([(2, 2.1)], 5), cfg, 5) == []
 
 
+def test_a_short_word_before_a_breath_stays_with_its_sentence() -> None:
+    """A 0.1-s "The", a 0.1-s dip, then the sentence: one segment from the word on (the word
+    alone is shorter than min_speech_s; it used to be dropped and its start cut off)."""
+    cfg = VadSettings(min_speech_s=0.25, pad_s=0.0)
+    segs = vad.segment(probs_for([(0.064, 0.16), (0.256, 4.0)], 5), cfg, 5)
+    assert len(segs) == 1 and segs[0][0] < 0.1, segs
+    # A longer pause still ends speech, and the lone word is dropped as a click.
+    assert vad.segment(probs_for([(0.064, 0.16), (0.6, 4.0)], 5), VadSettings(merge_gap_s=0.0, pad_s=0.0), 5)[0][0] > 0.5
+
+
 def test_padding_stays_inside_gaps() -> None:
     cfg = VadSettings(merge_gap_s=0.0, pad_s=0.5)
     segs = vad.segment(probs_for([(1, 2), (2.4, 3)], 4), cfg, 4)

@@ -23,6 +23,9 @@ CONTEXT = 64  # samples of left context the v5+ model expects
 FRAME_S = FRAME / SR
 ROW_S = 60.0
 DEFAULT_MERGE_GAP_S = 0.6  # audio is cut into rows of this length and run as one batch
+# A dip shorter than this does not end speech (Silero's own min_silence_duration default): a
+# short first word ("The") followed by a breath is kept with its sentence, not dropped as a click.
+MIN_SILENCE_S = 0.1
 
 
 def model_path() -> str:
@@ -97,7 +100,9 @@ class Span:
 
 
 def _raw_regions(probs: np.ndarray, cfg: VadSettings) -> list[Span]:
-    """Hysteresis: speech starts above ``threshold``, ends below ``neg_threshold``."""
+    """Hysteresis: speech starts above ``threshold``, ends below ``neg_threshold``; regions apart
+    by a dip of at most ``MIN_SILENCE_S`` are one region; then shorter than ``min_speech_s``
+    are dropped."""
     spans: list[Span] = []
     in_speech, start = False, 0
     for i, p in enumerate(probs):
@@ -108,6 +113,14 @@ def _raw_regions(probs: np.ndarray, cfg: VadSettings) -> list[Span]:
             spans.append(Span(start, i))
     if in_speech:
         spans.append(Span(start, len(probs)))
+    dip = int(round(MIN_SILENCE_S / FRAME_S))
+    joined: list[Span] = []
+    for s in spans:
+        if joined and s.start - joined[-1].end <= dip:
+            joined[-1].end = s.end
+        else:
+            joined.append(s)
+    spans = joined
     min_frames = max(1, int(round(cfg.min_speech_s / FRAME_S)))
     return [s for s in spans if s.end - s.start >= min_frames]
 

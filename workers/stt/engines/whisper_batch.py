@@ -1,7 +1,11 @@
 """Batched Whisper decoding of our VAD segments, with per-segment language detection.
 
 Each segment (≤ 30 s) becomes one padded mel window; a batch of them goes through the encoder
-once. With no language given, the multilingual model's language head reads the same encoder
+once. The window is the shortest of 10, 15, … 30 s (from ``window_min_s``; the engine passes
+a short one for English jobs only) that holds the batch's longest segment with 1 s of silence
+after it, not always Whisper's 30 s: the encoder's cost follows the window's length, and on our
+English set and real English recordings the shorter window changed about a word in a hundred
+(README, "Short encoder windows"). With no language given, the multilingual model's language head reads the same encoder
 output (no extra pass): a segment keeps its own detection when it is confident
 (``min_probability``), otherwise it takes the recording's language so far (``prior``, or the
 batch's own duration-weighted vote), so code-switching is followed segment by segment while a
@@ -38,6 +42,16 @@ NO_SPEECH = 0.6
 # The decoder is not asked for timestamp tokens (words are timed by alignment).
 WITHOUT_TIMESTAMPS = True
 CANDIDATES = 3  # languages decoded when the detector is unsure of a recording's first batch
+FULL_WINDOW_S = 30.0
+WINDOW_STEP_S = 5.0
+WINDOW_MARGIN_S = 1.0  # silence kept after the longest segment of a batch
+
+
+def window_frames(longest_s: float, window_min_s: float, frames_per_second: int = 100) -> int:
+    """Mel frames of the encoder window for a batch whose longest segment lasts ``longest_s``:
+    the shortest of ``window_min_s``, +5 s, … that holds it with 1 s to spare, at most 30 s."""
+    window = max(window_min_s, WINDOW_STEP_S * math.ceil((longest_s + WINDOW_MARGIN_S) / WINDOW_STEP_S))
+    return int(round(min(window, FULL_WINDOW_S) * frames_per_second))
 
 
 @dataclass
@@ -97,12 +111,13 @@ def words_of(raw: list[dict[str, Any]]) -> list[Word]:
 
 def decode_batch(model: Any, clips: list[np.ndarray], language: str | None, task: str, beam_size: int,
                  prior: str | None = None, min_probability: float = 0.5,
-                 prompts: dict[str, str] | None = None) -> list[Transcript]:
+                 prompts: dict[str, str] | None = None, window_min_s: float = FULL_WINDOW_S) -> list[Transcript]:
     """One transcript per clip (16 kHz mono float32, each ≤ 30 s); ``language`` None: detect."""
     from faster_whisper.audio import pad_or_trim
 
     seconds = [len(c) / SAMPLE_RATE for c in clips]
-    feats = np.stack([pad_or_trim(model.feature_extractor(c.astype(np.float32))[..., :-1]) for c in clips])
+    frames = window_frames(max(seconds), window_min_s, model.frames_per_second)
+    feats = np.stack([pad_or_trim(model.feature_extractor(c.astype(np.float32))[..., :-1], frames) for c in clips])
     enc = model.encode(feats)
     if language is None and model.model.is_multilingual:
         detections = model.model.detect_language(enc)
@@ -160,7 +175,7 @@ def _decode_group(model: Any, feats: np.ndarray, enc: Any, seconds: list[float],
         rows.append([{"tokens": tokens, "start": 0.0, "end": seconds[i], "seek": 0}])
         keep.append(i)
     if rows:
-        frames = [int(math.ceil(seconds[i]) * model.frames_per_second) for i in keep]
+        frames = [min(int(math.ceil(seconds[i]) * model.frames_per_second), feats.shape[-1]) for i in keep]
         if len(keep) != len(seconds):  # rare: align only the kept clips
             enc = model.encode(feats[keep])
         model.add_word_timestamps(rows, tokenizer, enc, frames, PREPEND, APPEND, 0.0)
