@@ -51,8 +51,8 @@ def per_language(clips: list[dict]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for lang in sorted({c["language_expected"] for c in clips if c.get("language_expected")}):
         mine = [c for c in clips if c.get("language_expected") == lang]
-        ch = [char_errors(c["reference"], c["hypothesis"]) for c in mine]
-        wd = [word_errors(c["reference"], c["hypothesis"]) for c in mine]
+        ch = [char_errors(c["reference"], c["hypothesis"], lang) for c in mine]
+        wd = [word_errors(c["reference"], c["hypothesis"], lang) for c in mine]
         stt = sum(c["stt_s"] or 0.0 for c in mine)
         out[lang] = {"clips": len(mine), "right": sum(c["language"] == lang for c in mine),
                      "seconds": sum(c["duration_s"] for c in mine),

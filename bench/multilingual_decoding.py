@@ -1,6 +1,6 @@
 """Decoding options of the multilingual base compared on the multilingual set, engine alone.
 
-Each clip (whole, no VAD) goes through ``FasterWhisperEngine.transcribe([clip], "auto")`` as a
+Each clip (whole, no VAD; ``--vad``: our VAD's segments, as the stt worker runs it) goes through ``FasterWhisperEngine.transcribe([clip], "auto")`` as a
 one-segment job does; per language: detected right, CER pooled over the language's clips,
 and the speed of the run (same process, same clips, one option after another).
 
@@ -22,8 +22,12 @@ from typing import Any
 import numpy as np
 
 from evaluation.metrics import char_errors
-from shared.settings import SttSettings
+from shared.scripts import join_texts
+from shared.settings import SttSettings, VadSettings
+from workers.stt.engines import whisper_batch
+from workers.stt.engines.base import Transcript
 from workers.stt.engines.fasterwhisper import FasterWhisperEngine
+from workers.stt.transcribe import recording_language, transcribe_audio
 
 SET = Path(__file__).resolve().parent.parent / "evaluation" / "sets" / "multilingual"
 
@@ -48,12 +52,20 @@ def load(path: Path) -> np.ndarray:
     return np.frombuffer(raw, np.int16).astype(np.float32) / 32768
 
 
-def run(name: str, engine: FasterWhisperEngine, rows: list[dict[str, str]], audio: dict[str, np.ndarray]) -> None:
+def run(name: str, engine: FasterWhisperEngine, rows: list[dict[str, str]], audio: dict[str, np.ndarray],
+        dump: Path | None = None, vad_cfg: VadSettings | None = None) -> None:
+    hyps: list[dict[str, Any]] = []
     per: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])  # errors, chars, clips, right, seconds
     start = time.perf_counter()
     for r in rows:
-        out = engine.transcribe([audio[r["id"]]], "auto")[0]
-        e, p = char_errors(r["reference"], out.text), per[r["language"]]
+        if vad_cfg is not None:  # as the stt worker runs it: VAD segments, the recording's language
+            segs = transcribe_audio(audio[r["id"]], engine, vad_cfg, "auto")
+            lang, prob = recording_language(segs, "auto")
+            out = Transcript(text=join_texts(s.text for s in segs), language=lang, language_probability=prob)
+        else:
+            out = engine.transcribe([audio[r["id"]]], "auto")[0]
+        hyps.append({"id": r["id"], "language": out.language, "p": out.language_probability, "text": out.text})
+        e, p = char_errors(r["reference"], out.text, r["language"]), per[r["language"]]
         p[0] += e.errors
         p[1] += e.reference_len
         p[2] += 1
@@ -65,6 +77,8 @@ def run(name: str, engine: FasterWhisperEngine, rows: list[dict[str, str]], audi
           f"{Path('/proc/loadavg').read_text().split()[0]}")
     print("   " + "  ".join(f"{lang} {p[0] / p[1]:.1%} ({int(p[3])}/{int(p[2])})" for lang, p in sorted(per.items())),
           flush=True)
+    if dump is not None:
+        dump.write_text(json.dumps(hyps, ensure_ascii=False, indent=1))
 
 
 def main() -> None:
@@ -73,8 +87,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--variants", default="default,patience2,greedy,one-by-one",
                     help="comma-separated: default (beam 5, batched path), patience2, greedy, beam8, one-by-one, "
-                         "detect30 (the default detecting on 30-s windows, as before short windows served "
-                         "detection)")
+                         "lp0.6, lp1.4 (length penalty), no-suppress-blank, rep1.1 (repetition penalty), "
+                         "timestamps (the decoder writes timestamp tokens), detect30 (the default detecting on "
+                         "30-s windows, as before short windows served detection)")
+    ap.add_argument("--dump", type=Path, help="write each variant's hypotheses to DUMP-<variant>.json")
+    ap.add_argument("--vad", action="store_true",
+                    help="each clip through our VAD and the recording-language rule, as the stt worker runs it")
+    ap.add_argument("--pad", default="", help="with --vad: comma-separated VAD pad_s values to compare")
     args = ap.parse_args()
     rows = [json.loads(line) for line in (SET / "manifest.jsonl").read_text().splitlines()]
     audio = {r["id"]: load(SET / r["audio"]) for r in rows}
@@ -82,13 +101,21 @@ def main() -> None:
         "cpu_threads": args.threads, "compute_type": args.compute_type}), "base", 5)
     engine.load()
     engine.model.model = gen = _Generate(engine.model.model)
-    setups = {"default": (5, 4, {}), "patience2": (5, 4, {"patience": 2.0}), "greedy": (1, 4, {}),
-              "beam8": (8, 4, {}), "one-by-one": (5, 1, {}), "detect30": (5, 4, {})}
+    setups: dict[str, tuple[int, int, dict[str, Any]]] = {"default": (5, 4, {}), "patience2": (5, 4, {"patience": 2.0}), "greedy": (1, 4, {}),
+              "beam8": (8, 4, {}), "one-by-one": (5, 1, {}), "lp0.6": (5, 4, {"length_penalty": 0.6}),
+              "lp1.4": (5, 4, {"length_penalty": 1.4}), "no-suppress-blank": (5, 4, {"suppress_blank": False}),
+              "rep1.1": (5, 4, {"repetition_penalty": 1.1}), "timestamps": (5, 4, {}), "detect30": (5, 4, {})}
+    pads = [float(p) for p in args.pad.split(",")] if args.pad else [None]
     window = engine.cfg.whisper.window_min_s
     for name in args.variants.split(","):
-        engine.beam_size, engine.batch_size, gen.options = setups[name]
-        engine.cfg.whisper.window_min_s = 30.0 if name == "detect30" else window
-        run(f"{name} ({args.compute_type})", engine, rows, audio)
+        for pad in pads:
+            engine.beam_size, engine.batch_size, gen.options = setups[name]
+            whisper_batch.WITHOUT_TIMESTAMPS = name != "timestamps"
+            engine.cfg.whisper.window_min_s = 30.0 if name == "detect30" else window
+            label = name if pad is None else f"{name}-pad{pad}"
+            vad_cfg = (VadSettings() if pad is None else VadSettings(pad_s=pad)) if args.vad else None
+            run(f"{label} ({args.compute_type})", engine, rows, audio,
+                args.dump.with_name(f"{args.dump.name}-{label}.json") if args.dump else None, vad_cfg)
 
 
 if __name__ == "__main__":

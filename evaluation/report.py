@@ -59,8 +59,10 @@ class ClipScore:
 
 
 def score_clip(clip_id: str, reference: str, hypothesis: str, **info: Any) -> ClipScore:
-    """WER, CER and tag F1 of one clip (metrics in ``evaluation.metrics``)."""
-    w, c = word_errors(reference, hypothesis), char_errors(reference, hypothesis)
+    """WER, CER and tag F1 of one clip (metrics in ``evaluation.metrics``; numbers spelled out in
+    the clip's ``language_expected`` when the manifest gives one)."""
+    lang = info.get("language_expected")
+    w, c = word_errors(reference, hypothesis, lang), char_errors(reference, hypothesis, lang)
     tags = total(tag_counts(reference, hypothesis).values())
     has_tags = tags.tp + tags.fp + tags.fn > 0
     return ClipScore(
@@ -87,7 +89,8 @@ class Summary:
     def as_dict(self) -> dict[str, Any]:
         ok = [c for c in self.clips if c.error is None]
         words = sum((ErrorRates(c.word_errors, c.reference_words) for c in self.clips), ErrorRates())
-        chars = sum((char_errors(c.reference, c.hypothesis) for c in self.clips), ErrorRates())
+        chars = sum((char_errors(c.reference, c.hypothesis, c.language_expected) for c in self.clips),
+                    ErrorRates())
         tags = tag_report((c.reference, c.hypothesis) for c in self.clips)
         labelled = [c for c in self.clips if c.emotion_expected]
         counted = [c for c in self.clips if c.speakers_expected]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from shared.faces import segment_face
 from shared.schemas import Result, ResultCorrection, Segment, SpeakerInfo, Word
+from shared.scripts import join_texts
 from shared.tags import annotate
 
 # A segment may end this far past the media's duration (container rounding).
@@ -65,7 +66,7 @@ def apply(base: Result, body: ResultCorrection, version: int, at: str) -> Result
     return base.model_copy(update={
         "segments": segments,
         "speakers": [SpeakerInfo(id=k, total_speech_s=round(v, 3)) for k, v in speech.items()],
-        "text": " ".join(s.text for s in segments if s.text).strip(),
+        "text": join_texts(s.text for s in segments),
         "version": version,
         "corrected_at": at,
     })

@@ -37,13 +37,29 @@ def test_cer() -> None:
     assert cer("Hello!", "hello") == 0.0
 
 
-def test_thousands_separators_go_number_words_stay() -> None:
+def test_thousands_separators_go_and_numbers_stay_digits_without_a_language() -> None:
     for written in ("3.061", "3,061", "3 061", "3\u202f061"):
         assert normalise(f"Mon chiffre préféré est {written}.") == "mon chiffre préféré est 3061"
     assert normalise("1,000,000 euros") == "1000000 euros"
     assert normalise("2,5 km") == normalise("2.5 km") == "2 5 km"  # decimals: same on both sides
     assert normalise("in 2011 300 people, 1, 2, 3") == "in 2011 300 people 1 2 3"  # not groups
     assert cer("Meine Lieblingszahl ist 268", "Meine Lieblingszahl ist zweihundertachtundsechzig") > 0.3
+
+
+def test_numbers_are_spelled_out_in_the_clips_language() -> None:
+    assert normalise("Meine Lieblingszahl ist 268", "de") == "meine lieblingszahl ist zweihundertachtundsechzig"
+    assert cer("Meine Lieblingszahl ist 268", "Meine Lieblingszahl ist zweihundertachtundsechzig.", "de") == 0.0
+    assert cer("Mon chiffre préféré 3061.", "Mon chiffre préféré, 3 061", "fr") == 0.0  # digits both sides
+    assert cer("Mon chiffre préféré 3061.", "Mon chiffre préféré trois mille soixante et un", "fr") == 0.0
+    assert wer("Que tal 607", "Que tal seiscentos e sete", "pt") == 0.0
+    assert wer("Que tal 607", "Que tal seiscentos e oito", "pt") == pytest.approx(1 / 5)
+    assert normalise("Il mio numero preferito è 26.", "it-IT") == "il mio numero preferito è ventisei"
+    assert normalise("в 1990 году", "ru") == "в одна тысяча девятьсот девяносто году"
+    assert cer("2011年に", "二千十一年に", "ja") == 0.0
+    assert cer("삼십 명", "30 명", "ko") == 0.0
+    # Chinese (no num2words converter) and clips without a language keep their digits.
+    assert normalise("2011 年", "zh") == "2011 年"
+    assert normalise("268", None) == "268"
 
 
 def test_chinese_is_scored_in_simplified_characters_by_character() -> None:

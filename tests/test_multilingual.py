@@ -23,7 +23,7 @@ from shared.settings import SttSettings
 from workers.stt.audio import read_wav
 from workers.stt.engines import get_engine, packaged
 from workers.stt.engines.fasterwhisper import FasterWhisperEngine
-from workers.stt.engines.whisper_batch import batch_prior, choose, window_frames
+from workers.stt.engines.whisper_batch import batch_prior, choose, vote_shares, window_frames
 from workers.stt.engines.whisper_pair import WhisperPair
 from workers.stt.transcribe import recording_language
 
@@ -128,6 +128,8 @@ def test_a_confident_segment_keeps_its_language_an_unsure_one_takes_the_recordin
     assert choose([("<|nl|>", 0.41), ("<|de|>", 0.38)], None, 0.5).language == "nl"
     # The batch's own vote, weighted by duration: one long German segment beats two short Dutch ones.
     assert batch_prior([[("<|de|>", 0.9)], [("<|nl|>", 0.6)], [("<|nl|>", 0.6)]], [20.0, 1.0, 1.0]) == "de"
+    shares = vote_shares([[("<|el|>", 0.38), ("<|es|>", 0.14)], [("<|es|>", 0.9)]], [3.0, 1.0])
+    assert [k for k, _ in shares] == ["es", "el"] and shares[0][1] == pytest.approx(1.32 / 2.46)
 
 
 def test_recording_language_is_the_one_spoken_longest() -> None:
@@ -188,6 +190,27 @@ def test_one_batch_two_languages_each_detected_and_timed(base: FasterWhisperEngi
         assert t.words and all(0 <= w.start <= w.end <= len(clip) / 16000 + 0.5 for w in t.words)
     alone = base.transcribe([fr], "fr")[0]  # named: not detected, same text
     assert alone.language == "fr" and alone.language_probability is None and alone.text == out[0].text
+
+
+def test_an_unsure_recording_is_settled_by_decoding(base: FasterWhisperEngine, tmp_path: Path) -> None:
+    """Real Spanish speech (the set's es_cheetah, 0.67-3.43 s as our VAD cuts it) that the
+    detector calls Greek at 0.38 (Spanish third, 0.14): decoding the top three settles Spanish."""
+    wav = tmp_path / "es.wav"
+    media.run(["ffmpeg", "-v", "error", "-y", "-i", str(SET / "es_cheetah.flac"), "-ss", "0.668", "-to", "3.428",
+               "-ac", "1", "-ar", "16000", str(wav)])
+    clip = read_wav(wav)
+    detected = base.model.model.detect_language(base.model.encode(_features(base, clip)))[0]
+    assert detected[0][0] != "<|es|>" and detected[0][1] < 0.5  # the detector alone gets it wrong
+    out = base.transcribe([clip], "auto")[0]
+    assert out.language == "es" and out.language_probability is not None and out.language_probability < 0.5
+    assert cer(REFS["es_cheetah"]["reference"], out.text, "es") <= 0.35
+
+
+def _features(engine: FasterWhisperEngine, clip: np.ndarray) -> np.ndarray:
+    """The clip's padded mel window, as the batched decoder makes it."""
+    from faster_whisper.audio import pad_or_trim
+
+    return np.stack([pad_or_trim(engine.model.feature_extractor(clip.astype(np.float32))[..., :-1])])
 
 
 def test_translate_gives_english_with_the_content_words(base: FasterWhisperEngine, wavs: dict[str, Path]) -> None:

@@ -25,6 +25,7 @@ from shared.schemas import (
     SpeakerInfo,
     SttOutput,
 )
+from shared.scripts import join_texts
 from shared.storage.base import Storage
 from workers.cpu.speakers import assign_speakers
 from workers.fer.timeline import per_second, unique_frames
@@ -51,7 +52,7 @@ class Draft:
             job_id=rec.id,
             filename=rec.media.filename,
             duration=float(rec.media.duration or 0.0),
-            text=" ".join(s.text for s in self.segments if s.text).strip(),
+            text=join_texts(s.text for s in self.segments),
             segments=self.segments,
             speakers=self.speakers,
             has_video=bool(rec.media.has_video),

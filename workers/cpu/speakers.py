@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 
 from shared.schemas import Segment, SpeakerInfo, SpeakerTurn, Word
+from shared.scripts import spaceless
 from shared.tags import word_spans
 from workers.cpu.pieces import piece
 from workers.cpu.sentences import split_long
@@ -57,9 +58,12 @@ def _pieces_by_time(seg: Segment, turns: Sequence[SpeakerTurn]) -> list[tuple[st
 
 
 def _cut_at(text: str, pos: int) -> int:
-    """A cut position at a word boundary near ``pos`` (the next space, else the previous)."""
+    """A cut position at a word boundary near ``pos`` (the next space, else the previous); in
+    Han or kana text, written without spaces, ``pos`` itself."""
     if pos <= 0 or pos >= len(text):
         return max(0, min(pos, len(text)))
+    if spaceless(text[pos - 1]) or spaceless(text[pos]):
+        return pos
     m = re.compile(r"\s").search(text, pos)
     if m:
         return m.start()

@@ -16,7 +16,9 @@ batch's own duration-weighted vote), so code-switching is followed segment by se
 short, ambiguous "okay" does not flip the language. Segments are then decoded together (greedy
 or beam, no timestamps), grouped by language (one tokenizer per group), and words are timed
 by cross-attention alignment, as faster-whisper's ``BatchedInferencePipeline`` does over its
-own chunks. A segment whose text looks like a decoding loop (compression ratio > 2.4) or that
+own chunks. When a recording's first batch has an unsure segment and no language above
+``min_probability`` in its duration-weighted vote, the vote's top three are each decoded greedily and the likeliest text's
+language becomes the prior (``best_decoded``). A segment whose text looks like a decoding loop (compression ratio > 2.4) or that
 is improbable (average log-probability < -1) is decoded again alone with faster-whisper's
 temperature fallback.
 """
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from shared.schemas import Word
+from shared.scripts import join_texts
 from workers.stt.engines.base import Transcript
 
 SAMPLE_RATE = 16000
@@ -40,6 +43,9 @@ APPEND = "\"'.。,，!！?？:：”)]}、"
 MAX_COMPRESSION = 2.4
 MIN_LOGPROB = -1.0
 NO_SPEECH = 0.6
+# The decoder is not asked for timestamp tokens (words are timed by alignment).
+WITHOUT_TIMESTAMPS = True
+CANDIDATES = 3  # languages decoded when the detector is unsure of a recording's first batch
 FULL_WINDOW_S = 30.0
 WINDOW_STEP_S = 5.0
 WINDOW_MARGIN_S = 1.0  # silence kept after the longest segment of a batch
@@ -66,13 +72,35 @@ def choose(probs: list[tuple[str, float]], prior: str | None, min_probability: f
     return Pick(prior, round(float(dict(probs).get(f"<|{prior}|>", 0.0)), 4))
 
 
-def batch_prior(detections: list[list[tuple[str, float]]], seconds: list[float]) -> str:
-    """The language with the most duration-weighted probability over a batch."""
+def vote_shares(detections: list[list[tuple[str, float]]], seconds: list[float]) -> list[tuple[str, float]]:
+    """Each language's share of the duration-weighted probability over a batch, best first."""
     votes: dict[str, float] = defaultdict(float)
     for probs, s in zip(detections, seconds, strict=True):
         for token, p in probs:
             votes[token[2:-2]] += p * s
-    return max(votes, key=lambda k: votes[k])
+    total = sum(votes.values()) or 1.0
+    return sorted(((k, v / total) for k, v in votes.items()), key=lambda kv: -kv[1])
+
+
+def batch_prior(detections: list[list[tuple[str, float]]], seconds: list[float]) -> str:
+    """The language with the most duration-weighted probability over a batch."""
+    return vote_shares(detections, seconds)[0][0]
+
+
+def best_decoded(model: Any, enc: Any, seconds: list[float], candidates: list[str]) -> str:
+    """Of the candidate languages, the one whose greedy transcript of the batch is likeliest
+    (duration-weighted mean log-probability per token): a language the detector is unsure of
+    is settled by how well the decoder can write the speech in it."""
+    from faster_whisper.tokenizer import Tokenizer
+
+    scores: dict[str, float] = {}
+    for lang in candidates:
+        tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language=lang)
+        prompt = list(model.get_prompt(tokenizer, [], without_timestamps=True))
+        results = model.model.generate(enc, [prompt for _ in seconds], beam_size=1, max_length=model.max_length,
+                                       return_scores=True)
+        scores[lang] = sum(r.scores[0] * s for r, s in zip(results, seconds, strict=True)) / max(sum(seconds), 1e-9)
+    return max(scores, key=lambda k: scores[k])
 
 
 def words_of(raw: list[dict[str, Any]]) -> list[Word]:
@@ -107,6 +135,10 @@ def decode_batch(model: Any, clips: list[np.ndarray], language: str | None, task
     if language is None and model.model.is_multilingual:
         detections = model.model.detect_language(enc)
         guess = prior or batch_prior(detections, seconds)
+        if prior is None and any(d[0][1] < min_probability for d in detections):
+            shares = vote_shares(detections, seconds)
+            if shares[0][1] < min_probability:  # the recording so far is unsure: ask the decoder
+                guess = best_decoded(model, enc, seconds, [k for k, _ in shares[:CANDIDATES]])
         picks = [choose(d, guess, min_probability) for d in detections]
     else:
         picks = [Pick(language or "en", None)] * len(clips)
@@ -138,7 +170,7 @@ def _decode_group(model: Any, feats: np.ndarray, enc: Any, seconds: list[float],
 
     tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task=task, language=lang)
     previous = tokenizer.encode(" " + prompt_text.strip()) if prompt_text else []
-    prompt = model.get_prompt(tokenizer, previous, without_timestamps=True)
+    prompt = model.get_prompt(tokenizer, previous, without_timestamps=WITHOUT_TIMESTAMPS)
     results = model.model.generate(
         enc, [list(prompt) for _ in seconds], beam_size=beam_size, max_length=model.max_length,
         suppress_blank=True, suppress_tokens=list(get_suppressed_tokens(tokenizer, (-1,)) or ()),
@@ -184,5 +216,5 @@ def decode_alone(model: Any, clip: np.ndarray, language: str | None, task: str, 
         texts.append(seg.text.strip())
         words += words_of([dataclasses.asdict(w) for w in seg.words or []])
     prob = None if language else round(float(info.language_probability), 4)
-    return Transcript(text=" ".join(t for t in texts if t), words=words, language=info.language,
+    return Transcript(text=join_texts(texts), words=words, language=info.language,
                       language_probability=prob)
