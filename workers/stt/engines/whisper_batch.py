@@ -9,7 +9,9 @@ English set and real English recordings the shorter window changed about a word 
 (English) are decoded from the short window: the batch is encoded there first (unless the
 recording so far is in another language), the language is detected on that encoding (the same
 top language as from 30 s on all 51 segments of our multilingual and English real sets,
-``bench/window_detection.py``), and the other languages' segments are encoded again at 30 s. With no language given, the multilingual model's language head reads the same encoder
+``bench/window_detection.py``), and the other languages' segments are encoded again at 30 s.
+A first batch whose detection is unsure (no language above ``min_probability`` in its vote) is
+encoded again at 30 s and detected there before anything else. With no language given, the multilingual model's language head reads the same encoder
 output (no extra pass): a segment keeps its own detection when it is confident
 (``min_probability``), otherwise it takes the recording's language so far (``prior``, or the
 batch's own duration-weighted vote), so code-switching is followed segment by segment while a
@@ -134,6 +136,11 @@ def decode_batch(model: Any, clips: list[np.ndarray], language: str | None, task
     enc = model.encode(feats)
     if language is None and model.model.is_multilingual:
         detections = model.model.detect_language(enc)
+        if frames < full and prior is None and vote_shares(detections, seconds)[0][1] < min_probability:
+            # An unsure first batch is settled on Whisper's own 30-s window (its candidates differ).
+            feats, frames = pad_or_trim(feats, full), full
+            enc = model.encode(feats)
+            detections = model.model.detect_language(enc)
         guess = prior or batch_prior(detections, seconds)
         if prior is None and any(d[0][1] < min_probability for d in detections):
             shares = vote_shares(detections, seconds)
