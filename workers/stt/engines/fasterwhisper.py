@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from shared import languages
 from shared.errors import JobError, ModelUnavailable
 from shared.schemas import ModelInfo
 from shared.settings import SttSettings
@@ -232,7 +233,7 @@ class FasterWhisperEngine(SpeechEngine):
     # -- decoding ----------------------------------------------------------------------
     def _language(self, language: str) -> str | None:
         """The model's code for a job's language (``en-US`` → ``en``); None: detect."""
-        code = language.split("-")[0].split("_")[0].lower()
+        code = languages.normalise(language)
         if code in ("", "auto"):
             return None if self.languages != ("en",) else "en"
         if self.languages is not None and code not in self.languages:

@@ -136,16 +136,17 @@ def decode_batch(model: Any, clips: list[np.ndarray], language: str | None, task
     enc = model.encode(feats)
     if language is None and model.model.is_multilingual:
         detections = model.model.detect_language(enc)
-        if frames < full and prior is None and vote_shares(detections, seconds)[0][1] < min_probability:
+        shares = vote_shares(detections, seconds)
+        if frames < full and prior is None and shares[0][1] < min_probability:
             # An unsure first batch is settled on Whisper's own 30-s window (its candidates differ).
             feats, frames = pad_or_trim(feats, full), full
             enc = model.encode(feats)
             detections = model.model.detect_language(enc)
-        guess = prior or batch_prior(detections, seconds)
-        if prior is None and any(d[0][1] < min_probability for d in detections):
             shares = vote_shares(detections, seconds)
-            if shares[0][1] < min_probability:  # the recording so far is unsure: ask the decoder
-                guess = best_decoded(model, enc, seconds, [k for k, _ in shares[:CANDIDATES]])
+        guess = prior or shares[0][0]
+        if prior is None and shares[0][1] < min_probability and any(d[0][1] < min_probability for d in detections):
+            # the recording so far is unsure: ask the decoder
+            guess = best_decoded(model, enc, seconds, [k for k, _ in shares[:CANDIDATES]])
         picks = [choose(d, guess, min_probability) for d in detections]
     else:
         picks = [Pick(language or "en", None)] * len(clips)

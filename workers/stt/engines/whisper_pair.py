@@ -20,6 +20,7 @@ import logging
 
 import numpy as np
 
+from shared import languages
 from shared.schemas import ModelInfo
 from shared.settings import SttSettings
 from workers.stt.engines import packaged
@@ -47,7 +48,7 @@ class WhisperPair(SpeechEngine):
 
     def pick(self, language: str, task: str) -> FasterWhisperEngine:
         """The model for a job: English transcription → the English model, the rest → base."""
-        code = language.split("-")[0].split("_")[0].lower()
+        code = languages.normalise(language)
         if self.multi is None or (code == "en" and task == "transcribe"):
             return self.english
         return self.multi
@@ -64,7 +65,7 @@ class WhisperPair(SpeechEngine):
                    prior: str | None = None) -> list[Transcript]:
         engine = self.pick(language, task)
         self.last = engine
-        code = language.split("-")[0].split("_")[0].lower()
+        code = languages.normalise(language)
         english = engine is self.english and code == "en"
         # With detection, English segments are decoded with the English beam (greedy), the
         # others with the multilingual one.
