@@ -22,6 +22,11 @@ from shared.storage import Storage, Writer
 SNIFF_BYTES = 8192
 MAX_FIELD_BYTES = 4096
 FORM_OVERHEAD = 64 * 1024
+# What an announced Content-Length is taken to hold besides the file when it is reserved up
+# front: a file part's headers and a few small fields. A bigger form over-reserves only until
+# the end (then the exact size); a smaller slack keeps parallel uploads from each taking a
+# sliver of the quota and all failing later.
+ANNOUNCED_FORM_SLACK = 8 * 1024
 # One part header line at most: room for a 10,000-character file name (percent-escaped
 # non-ASCII names take three bytes a character); longer headers get 400.
 MAX_PART_HEADER_BYTES = 32 * 1024
@@ -143,7 +148,7 @@ class UploadReceiver:
         total, bound = 0, self.max_bytes + FORM_OVERHEAD
         declared = request.headers.get("content-length", "")
         if declared.isdigit():  # the form around the file aside, refused before a byte is read
-            await self._reserve(min(int(declared) - FORM_OVERHEAD, self.max_bytes))
+            await self._reserve(min(int(declared) - ANNOUNCED_FORM_SLACK, self.max_bytes))
         try:
             async for chunk in request.stream():
                 if not chunk:
