@@ -14,7 +14,11 @@ Text normalisation for WER/CER (stated once, used everywhere):
    A decimal ``2,5`` becomes two cardinals ("zwei fünf") on both sides; ordinals and other
    digit forms are not special-cased. Languages num2words does not know (Chinese among them)
    and clips with no language keep their digits as written: there ``268`` against a spelled
-   number still counts as errors;
+   number still counts as errors. Likewise a percent sign (``%``, or ``％`` after NFKC) is
+   spelled as the language's word, so ``100%`` = ``cent pour cent`` in French (de ``prozent``,
+   en ``percent``, es ``por ciento``, fr ``pour cent``, it ``per cento``, pt ``por cento``,
+   ja ``パーセント``, ko ``퍼센트``; in other languages, Russian with its case endings and
+   Chinese with ``百分之`` before the number among them, the sign goes with the punctuation);
 4. apostrophes inside words are kept (``don't``), every other character that is not a letter,
    a digit or whitespace becomes a space (so ``well-known`` is two words);
 5. whitespace collapses to single spaces;
@@ -55,6 +59,9 @@ _KANA_HANGUL = re.compile(r"[\u3040-\u30ff\u1100-\u11ff\u3130-\u318f\uac00-\ud7a
 _GROUPED_NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:[.,\u00a0\u202f ]\d{3})+(?![\d])")
 _SEPARATOR = re.compile(r"[.,\u00a0\u202f ]")
 _DIGITS = re.compile(r"\d+")
+# The word a language reads ``%`` as, where it stands after the number like the sign does.
+_PERCENT = {"de": "prozent", "en": "percent", "es": "por ciento", "fr": "pour cent", "it": "per cento",
+            "pt": "por cento", "ja": "パーセント", "ko": "퍼센트"}
 _T2S: Any = None
 
 
@@ -111,12 +118,19 @@ def spell_numbers(text: str, language: str | None) -> str:
     return _DIGITS.sub(spell, text)
 
 
+def spell_percent(text: str, language: str | None) -> str:
+    """Every ``%`` as the language's word for it (``_PERCENT``); the text unchanged when the
+    language has none there."""
+    word = _PERCENT.get((language or "").replace("-", "_").split("_")[0].lower())
+    return text.replace("%", f" {word} ") if word else text
+
+
 def normalise(text: str, language: str | None = None) -> str:
     """Tag-stripped text normalised for WER/CER (see the module docstring); ``language``: the
     clip's language, for spelling out numbers."""
     text = unicodedata.normalize("NFKC", strip_tags(text)).lower()
     text = _GROUPED_NUMBER.sub(lambda m: _SEPARATOR.sub("", m.group(0)), text)
-    text = spell_numbers(text, language)
+    text = spell_percent(spell_numbers(text, language), language)
     if is_chinese(text):
         text = to_simplified(text)
     text = _NOT_WORD.sub(" ", text).replace("’", "'")

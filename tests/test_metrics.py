@@ -62,6 +62,22 @@ def test_numbers_are_spelled_out_in_the_clips_language() -> None:
     assert normalise("268", None) == "268"
 
 
+def test_a_percent_sign_is_read_as_the_clips_language_says_it() -> None:
+    ref = "ne peut être prédit avec cent pour cent de certitude"  # FLEURS fr, spelled out
+    assert cer(ref, "ne peut être prédit avec 100% de certitude", "fr") == 0.0
+    assert cer(ref, "ne peut être prédit avec 100 % de certitude.", "fr") == 0.0
+    assert cer("mit 12 % Wahrscheinlichkeit", "mit zwölf Prozent Wahrscheinlichkeit", "de") == 0.0
+    assert normalise("un 50% de los votos", "es") == normalise("un cincuenta por ciento de los votos", "es")
+    assert cer("五十パーセントです", "50％です", "ja") == 0.0  # full width: NFKC makes it %
+    assert cer("10퍼센트", "10%", "ko") == 0.0
+    # Both sides alike: a sign against a sign is still right, a wrong number still wrong.
+    assert cer("avec 100% de certitude", "avec 100 % de certitude", "fr") == 0.0
+    assert cer("avec 100% de certitude", "avec 90% de certitude", "fr") > 0.0
+    # No word for the language (or no language): the sign goes with the punctuation, as before.
+    assert normalise("на 5%", "ru") == "на пять"
+    assert normalise("grew 5%") == "grew 5"
+
+
 def test_chinese_is_scored_in_simplified_characters_by_character() -> None:
     assert normalise("廣州市房地產") == "广州市房地产"
     assert cer("广州市房地产中介协会分析", "廣州市房地產中介協會分析。") == 0.0
