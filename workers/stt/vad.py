@@ -11,8 +11,8 @@ ONNX Runtime call, whose fixed cost is most of the time. ``split_model`` cuts th
 graph's 16-kHz branch into the two parts, once per process: the encoder runs over all of a
 recording's frames in one call, and the LSTM (ONNX's own ``LSTM`` operator, the same weights)
 over the frame sequence in another. The probabilities equal the frame-by-frame ones within
-float rounding (``tests/test_vad.py``) at about a third of the time (README, "Where a job's
-``timings.stt`` goes"); without the ``onnx`` package the frame-by-frame path runs.
+float rounding (``tests/test_vad.py``) at about a third of the time (README, Performance, "the
+stt task per phase"); without the ``onnx`` package the frame-by-frame path runs.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ DEFAULT_MERGE_GAP_S = 0.6
 # A dip shorter than this does not end speech (Silero's own min_silence_duration default): a
 # short first word ("The") followed by a breath is kept with its sentence, not dropped as a click.
 MIN_SILENCE_S = 0.1
-ROWS_PER_CALL = 8  # 60-s rows per encoder call of the split model (8 min of audio, ~35 MB)
+ROWS_PER_CALL = 4  # 60-s rows per encoder call of the split model (4 min of audio: 17 MB of input)
 
 log = logging.getLogger("ethos.stt.vad")
 
