@@ -156,9 +156,9 @@ def test_the_pair_routes_english_to_its_english_model_and_the_rest_to_base() -> 
 
 
 @pytest.mark.parametrize(("longest", "window_min", "frames"), [
-    (0.5, 10.0, 1000), (8.9, 10.0, 1000), (9.1, 10.0, 1500), (13.2, 10.0, 1500), (14.0, 10.0, 1500),
-    (14.01, 10.0, 2000), (24.5, 10.0, 3000), (28.0, 10.0, 3000), (30.0, 10.0, 3000),
-    (3.0, 15.0, 1500), (3.0, 30.0, 3000), (20.0, 30.0, 3000)])
+    (0.5, 10.0, 1000), (8.9, 10.0, 1000), (9.1, 10.0, 1250), (11.5, 10.0, 1250), (11.6, 10.0, 1500),
+    (13.2, 10.0, 1500), (14.0, 10.0, 1500), (14.01, 10.0, 1750), (24.5, 10.0, 2750), (26.6, 10.0, 3000),
+    (28.0, 10.0, 3000), (30.0, 10.0, 3000), (3.0, 15.0, 1500), (3.0, 30.0, 3000), (20.0, 30.0, 3000)])
 def test_the_encoder_window_holds_the_longest_segment_with_a_second_to_spare(
         longest: float, window_min: float, frames: int) -> None:
     assert window_frames(longest, window_min) == frames
@@ -229,7 +229,7 @@ def test_translate_gives_english_with_the_content_words(base: FasterWhisperEngin
 
 
 def test_english_is_greedy_and_a_short_window_keeps_the_words(jfk: Path, tmp_path: Path) -> None:
-    """jfk.flac (11 s: a 15-s window) through the pair's default English path, short window
+    """jfk.flac (11 s: a 12.5-s window) through the pair's default English path, short window
     against the full 30 s: the same words, each timed inside the clip."""
     media.run(["ffmpeg", "-v", "error", "-y", "-i", str(jfk), "-ac", "1", "-ar", "16000", str(tmp_path / "jfk.wav")])
     clip = read_wav(tmp_path / "jfk.wav")
@@ -274,7 +274,7 @@ class _Beams:
 def test_auto_decodes_english_greedily_from_a_short_window_and_german_from_30_s(
         jfk: Path, wavs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Under ``auto`` the pair encodes a batch in the short window and detects there: English
-    (jfk, 11 s: a 15-s window) is decoded greedily from that one encoding, as an ``en`` job is;
+    (jfk, 11 s: a 12.5-s window) is decoded greedily from that one encoding, as an ``en`` job is;
     German (4 s) detected on its 10-s window is encoded again at 30 s and decoded with the
     multilingual beam, as a ``de`` job is; a recording already German is detected at 30 s."""
     media.run(["ffmpeg", "-v", "error", "-y", "-i", str(jfk), "-ac", "1", "-ar", "16000", str(tmp_path / "jfk.wav")])
@@ -301,7 +301,7 @@ def test_auto_decodes_english_greedily_from_a_short_window_and_german_from_30_s(
 
     said = "and so my fellow americans ask not what your country can do for you ask what you can do for your country"
     auto_en = run([en], "auto")[0]
-    assert (auto_en.language, frames, beams) == ("en", [1500], [1]), (auto_en.language, frames, beams)
+    assert (auto_en.language, frames, beams) == ("en", [1250], [1]), (auto_en.language, frames, beams)
     assert normalise(auto_en.text) == said and auto_en.words
     extra = pair.info().extra
     assert extra["language_decoding"] == {"en": {"beam_size": 1, "window_min_s": 10.0}}
@@ -316,7 +316,7 @@ def test_auto_decodes_english_greedily_from_a_short_window_and_german_from_30_s(
 
     both = run([en, de], "auto")  # one batch, two languages: each decoded as on its own
     assert [t.language for t in both] == ["en", "de"] and sorted(beams) == [1, 5]
-    assert frames == [1500, 1500, 3000], frames  # the batch, English alone (short), German at 30 s
+    assert frames == [1250, 1250, 3000], frames  # the batch, English alone (short), German at 30 s
     assert [t.text for t in both] == [auto_en.text, auto_de.text]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,3 +68,43 @@ def test_silero_on_real_speech(jfk: Path) -> None:
     segs = vad.detect(x, VadSettings())
     assert segs and segs[0][0] < 1.0 and segs[-1][1] > 10.0
     assert vad.detect(np.zeros(16000 * 3, dtype=np.float32), VadSettings()) == []
+
+
+def _pcm(path: Path) -> np.ndarray:
+    pcm = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-ac", "1", "-ar", "16000", "-f", "s16le", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768
+
+
+def _frame_by_frame(x: np.ndarray) -> np.ndarray:
+    """The shipped graph one 32-ms step at a time, in 60-s rows (the reference)."""
+    n = int(np.ceil(len(x) / vad.FRAME))
+    per_row = min(int(vad.ROW_S / vad.FRAME_S), n)
+    rows = int(np.ceil(n / per_row))
+    padded = np.zeros(rows * per_row * vad.FRAME, dtype=np.float32)
+    padded[: len(x)] = x
+    return vad._stepwise(padded.reshape(rows, per_row, vad.FRAME), 1).reshape(-1)[:n]
+
+
+def test_split_model_gives_the_frame_by_frame_probabilities(jfk: Path, monkeypatch: Any) -> None:
+    """The encoder over every frame at once + the LSTM over the sequence: the same
+    probabilities and segments as the shipped graph run frame by frame, on real speech, on a
+    recording of several 60-s rows split over encoder calls, and on a partial last frame."""
+    assert vad.split_model(1) is not None
+    speech = _pcm(jfk)
+    monkeypatch.setattr(vad, "ROWS_PER_CALL", 2)
+    long = np.concatenate([speech, np.zeros(16000 * 9, dtype=np.float32)] * 9)[: 16000 * 175 + 100]  # 3 rows
+    for x in (speech, long, speech[: 16000 * 2 + 300]):
+        fast, slow = vad.speech_probs(x), _frame_by_frame(x)
+        assert fast.shape == slow.shape == (int(np.ceil(len(x) / vad.FRAME)),)
+        assert float(np.abs(fast - slow).max()) < 1e-4
+        assert vad.segment(fast, VadSettings(), len(x) / 16000) == vad.segment(slow, VadSettings(), len(x) / 16000)
+    assert len(vad.segment(vad.speech_probs(long), VadSettings(), len(long) / 16000)) >= 9  # speech in every row
+
+
+def test_frame_by_frame_when_the_graph_cannot_be_split(jfk: Path, monkeypatch: Any) -> None:
+    """Without the split (no ``onnx`` package), the shipped graph runs frame by frame."""
+    monkeypatch.setattr(vad, "split_model", lambda threads=1: None)
+    x = _pcm(jfk)
+    segs = vad.detect(x, VadSettings())
+    assert segs and segs[0][0] < 1.0 and segs[-1][1] > 10.0

@@ -3,14 +3,26 @@
 Speech probabilities come per 32 ms frame. Regions above the threshold become segments;
 segments separated by a short pause are merged, and a segment longer than the maximum is
 split at its quietest frame, so every segment fits one 30-s model window.
+
+The model is two parts: a convolutional encoder (STFT and four convolutions) that reads one
+frame (with 64 samples of the frame before) into 128 features, and an LSTM cell with a
+sigmoid head that carries state from frame to frame. Run as shipped, every 32-ms frame is one
+ONNX Runtime call, whose fixed cost is most of the time. ``split_model`` cuts the shipped
+graph's 16-kHz branch into the two parts, once per process: the encoder runs over all of a
+recording's frames in one call, and the LSTM (ONNX's own ``LSTM`` operator, the same weights)
+over the frame sequence in another. The probabilities equal the frame-by-frame ones within
+float rounding (``tests/test_vad.py``) at about a third of the time (README, Performance, "the
+stt task per phase"); without the ``onnx`` package the frame-by-frame path runs.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
+from typing import Any
 
 import numpy as np
 
@@ -20,12 +32,16 @@ from shared.settings import VadSettings
 SR = 16000
 FRAME = 512  # samples per VAD step at 16 kHz (32 ms)
 CONTEXT = 64  # samples of left context the v5+ model expects
+HIDDEN = 128  # the LSTM's width
 FRAME_S = FRAME / SR
-ROW_S = 60.0
-DEFAULT_MERGE_GAP_S = 0.6  # audio is cut into rows of this length and run as one batch
+ROW_S = 60.0  # audio is cut into rows of this length and run as one batch
+DEFAULT_MERGE_GAP_S = 0.6
 # A dip shorter than this does not end speech (Silero's own min_silence_duration default): a
 # short first word ("The") followed by a breath is kept with its sentence, not dropped as a click.
 MIN_SILENCE_S = 0.1
+ROWS_PER_CALL = 1  # 60-s rows per encoder call of the split model (more: +100 MB at 4, no faster)
+
+log = logging.getLogger("ethos.stt.vad")
 
 
 def model_path() -> str:
@@ -50,6 +66,13 @@ def load_vad(threads: int = 1):  # type: ignore[no-untyped-def]
     return ort.InferenceSession(model_path(), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
+@lru_cache
+def _version(dist: str) -> str:
+    """An installed package's version, looked up once per process (each look-up scans the
+    installed distributions: milliseconds, on every job's output)."""
+    return metadata.version(dist)
+
+
 def info(cfg: VadSettings | None = None, merge_gap_s: float | None = None) -> ModelInfo:
     """The VAD model and the segmentation settings that cut this job's audio."""
     extra: dict[str, object] = {}
@@ -59,7 +82,7 @@ def info(cfg: VadSettings | None = None, merge_gap_s: float | None = None) -> Mo
     return ModelInfo(
         engine="silero-vad",
         model_id="silero_vad.onnx",
-        version=metadata.version("silero-vad"),
+        version=_version("silero-vad"),
         device="cpu",
         extra=extra,
     )
@@ -79,6 +102,18 @@ def speech_probs(samples: np.ndarray, threads: int = 1) -> np.ndarray:
     padded = np.zeros(rows * per_row * FRAME, dtype=np.float32)
     padded[: len(samples)] = samples
     x = padded.reshape(rows, per_row, FRAME)
+    parts = split_model(threads)
+    if parts is None:
+        return _stepwise(x, threads).reshape(-1)[:n_frames]
+    out = np.empty((rows, per_row), dtype=np.float32)
+    for first in range(0, rows, ROWS_PER_CALL):  # bounded memory on long recordings
+        out[first : first + ROWS_PER_CALL] = _split_run(parts, x[first : first + ROWS_PER_CALL])
+    return out.reshape(-1)[:n_frames]
+
+
+def _stepwise(x: np.ndarray, threads: int) -> np.ndarray:
+    """The shipped graph, one call per frame step (all rows at once): ``[rows, per_row]``."""
+    rows, per_row, _ = x.shape
     sess = load_vad(threads)
     state = np.zeros((2, rows, 128), dtype=np.float32)
     context = np.zeros((rows, CONTEXT), dtype=np.float32)
@@ -90,7 +125,97 @@ def speech_probs(samples: np.ndarray, threads: int = 1) -> np.ndarray:
         prob, state = sess.run(None, {"input": inp, "state": state, "sr": sr})
         out[:, i] = prob[:, 0]
         context = frame[:, -CONTEXT:]
-    return out.reshape(-1)[:n_frames]
+    return out
+
+
+def _split_run(parts: tuple[Any, Any], x: np.ndarray) -> np.ndarray:
+    """The two-part model over ``[rows, per_row, FRAME]``: every frame's encoder in one call,
+    then the LSTM and head over each row's frames (rows as the batch): ``[rows, per_row]``."""
+    encoder, recurrent = parts
+    rows, per_row, _ = x.shape
+    context = np.zeros((rows, per_row, CONTEXT), dtype=np.float32)
+    context[:, 1:] = x[:, :-1, -CONTEXT:]  # each frame's 64 samples before; zeros at a row's start
+    inp = np.concatenate([context, x], axis=2).reshape(rows * per_row, CONTEXT + FRAME)
+    feats = encoder.run(None, {"input": inp})[0].reshape(rows, per_row, HIDDEN)
+    probs = recurrent.run(None, {"x": np.ascontiguousarray(feats.transpose(1, 0, 2))})[0]  # [T, 1, rows, 1]
+    return np.asarray(probs[:, 0, :, 0].T, dtype=np.float32)
+
+
+@lru_cache
+def split_model(threads: int = 1) -> tuple[Any, Any] | None:
+    """The encoder and recurrent sessions cut from the shipped graph, once per process; None
+    (the frame-by-frame path) when ``onnx`` is missing or the graph is not the one expected."""
+    try:
+        encoder, recurrent = _split_graphs(model_path())
+    except Exception as e:  # noqa: BLE001 - the shipped graph still works, one frame at a time
+        log.warning("Silero VAD: running frame by frame (cannot split the graph: %s)", e)
+        return None
+    import onnxruntime as ort
+
+    def session(graph: bytes) -> Any:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        return ort.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
+
+    return session(encoder), session(recurrent)
+
+
+def _split_graphs(path: str) -> tuple[bytes, bytes]:
+    """Serialized ONNX graphs: the 16-kHz encoder (``input [N, 576]`` → ``[N, 128, 1]``) and
+    the LSTM cell with its head as an ``LSTM`` over a sequence (``x [T, B, 128]`` →
+    ``[T, 1, B, 1]``, zero initial state)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(path)
+    branch_if = next(n for n in model.graph.node if n.op_type == "If")
+    cond = [n for n in model.graph.node if n.op_type == "Constant"]
+    if [int(numpy_helper.to_array(n.attribute[0].t)) for n in cond] != [SR]:
+        raise ValueError("the graph's branch is not chosen by sr == 16000")
+    branch = next(a.g for a in branch_if.attribute if a.name == "then_branch")  # sr == 16000
+    produced = {out: node for node in branch.node for out in node.output}
+    target = next(out for out in produced if out.endswith("/encoder/3/activation/Relu_output_0"))
+    needed: set[str] = set()
+    todo = [target]
+    while todo:
+        name = todo.pop()
+        if name in needed or name not in produced:
+            continue
+        needed.add(name)
+        todo += list(produced[name].input)
+    nodes = [n for n in branch.node if any(o in needed for o in n.output)]
+    encoder = helper.make_graph(
+        nodes, "silero_encoder", [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["N", CONTEXT + FRAME])],
+        [helper.make_tensor_value_info(target, onnx.TensorProto.FLOAT, None)])
+    weights = {n.output[0].rsplit("__", 1)[-1]: numpy_helper.to_array(n.attribute[0].t)
+               for n in branch.node if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"}
+
+    def gates(w: np.ndarray) -> np.ndarray:  # PyTorch's LSTMCell order (i, f, g, o) → ONNX's (i, o, f, c)
+        i, f, g, o = np.split(w, 4, axis=0)
+        return np.concatenate([i, o, f, g], axis=0).astype(np.float32)
+
+    head_w, head_b = weights["decoder.decoder.2.weight"], weights["decoder.decoder.2.bias"]
+    if weights["decoder.rnn.weight_ih"].shape != (4 * HIDDEN, HIDDEN) or head_w.shape != (1, HIDDEN, 1):
+        raise ValueError("unexpected decoder shapes")
+    inits = [
+        numpy_helper.from_array(gates(weights["decoder.rnn.weight_ih"])[None], "W"),
+        numpy_helper.from_array(gates(weights["decoder.rnn.weight_hh"])[None], "R"),
+        numpy_helper.from_array(np.concatenate([gates(weights["decoder.rnn.bias_ih"]),
+                                                gates(weights["decoder.rnn.bias_hh"])])[None], "B"),
+        numpy_helper.from_array(head_w.reshape(HIDDEN, 1).astype(np.float32), "head_w"),
+        numpy_helper.from_array(head_b.reshape(1).astype(np.float32), "head_b"),
+    ]
+    recurrent = helper.make_graph(
+        [helper.make_node("LSTM", ["x", "W", "R", "B"], ["h"], hidden_size=HIDDEN),
+         helper.make_node("Relu", ["h"], ["h_relu"]),
+         helper.make_node("MatMul", ["h_relu", "head_w"], ["logit"]),
+         helper.make_node("Add", ["logit", "head_b"], ["logit_b"]),
+         helper.make_node("Sigmoid", ["logit_b"], ["prob"])],
+        "silero_recurrent", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["T", "B", HIDDEN])],
+        [helper.make_tensor_value_info("prob", onnx.TensorProto.FLOAT, None)], initializer=inits)
+    return tuple(helper.make_model(g, opset_imports=model.opset_import, ir_version=model.ir_version)
+                 .SerializeToString() for g in (encoder, recurrent))  # type: ignore[return-value]
 
 
 @dataclass

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import threading
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,13 @@ def _vocab_size(folder: Path) -> int | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+@lru_cache
+def _versions() -> str:
+    """The libraries' versions for ``info()``, looked up once per process (a look-up scans the
+    installed distributions: milliseconds on every job)."""
+    return f"faster-whisper {metadata.version('faster-whisper')}, ctranslate2 {metadata.version('ctranslate2')}"
 
 
 def default_threads() -> int:
@@ -219,8 +227,7 @@ class FasterWhisperEngine(SpeechEngine):
     def info(self) -> ModelInfo:
         return ModelInfo(
             engine=self.name, model_id=self.model_id,
-            version=f"faster-whisper {metadata.version('faster-whisper')}, "
-                    f"ctranslate2 {metadata.version('ctranslate2')}",
+            version=_versions(),
             device=self.device,
             extra={"tags": False, "compute_type": self.compute_type, "beam_size": self.last_beam_size,
                    "batch_size": self.batch_size,
