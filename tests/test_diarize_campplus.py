@@ -12,7 +12,7 @@ from shared.settings import DiarizeSettings
 from workers.diarize import embed
 from workers.diarize.cluster import SpeakerCount
 from workers.diarize.encoders import campplus
-from workers.diarize.pipeline import count_settings, diarize_audio
+from workers.diarize.pipeline import analyse, count_settings, diarize_audio, label
 
 REAL = Path(__file__).resolve().parent.parent / "evaluation" / "sets" / "real" / "audio"
 
@@ -65,3 +65,17 @@ def test_stored_windows_are_counted_with_the_encoder_that_made_them() -> None:
     assert embed.encoder_of(cam) == "campplus" and embed.encoder_of(res) == "resemblyzer"
     assert embed.encoder_weights("campplus").name == "campplus_cn_en_common.pt"
     assert count_settings(DiarizeSettings(), "campplus").one_voice_similarity == campplus.ONE_VOICE_SIMILARITY
+
+
+def test_both_encoders_fused_on_a_real_call_and_a_single_voice() -> None:
+    cfg = DiarizeSettings(encoder="fused")
+    call = load_audio(REAL / "pyannote-sample.wav")
+    out = diarize_audio(call, cfg, SpeakerCount())
+    assert out.speakers == 2 and out.model.engine == "resemblyzer+campplus"
+    regions, w = analyse(call, cfg)
+    assert w.embeddings.shape[1] == embed.FUSED_DIM and embed.encoder_of(w) == "fused"
+    res, cam = embed.halves(w.embeddings)
+    assert np.allclose(np.linalg.norm(res, axis=1), 1, atol=1e-4) and cam.shape[1] == campplus.DIM
+    assert label(regions, w, cfg, SpeakerCount(num=3)).speakers == 3  # a given count is kept
+    for name in ("libri-spk1.wav", "libri-spk2.wav"):
+        assert diarize_audio(load_audio(REAL / name), cfg, SpeakerCount()).speakers == 1, name
