@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bench.diarize_real import load_audio
 from shared.settings import DiarizeSettings
@@ -79,3 +80,12 @@ def test_both_encoders_fused_on_a_real_call_and_a_single_voice() -> None:
     assert label(regions, w, cfg, SpeakerCount(num=3)).speakers == 3  # a given count is kept
     for name in ("libri-spk1.wav", "libri-spk2.wav"):
         assert diarize_audio(load_audio(REAL / name), cfg, SpeakerCount()).speakers == 1, name
+
+
+def test_onnx_runtime_runs_the_network_as_torch_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = load_audio(REAL / "libri-spk1.wav")
+    assert campplus.onnx_frames(1) is not None  # onnxruntime is installed with the cpu extra
+    fast = campplus.embed_windows_shared(x, _windows(x))
+    monkeypatch.setattr(campplus, "onnx_frames", lambda threads=1: None)
+    eager = campplus.embed_windows_shared(x, _windows(x))
+    assert np.abs(fast - eager).max() < 1e-4
