@@ -256,7 +256,8 @@ class DiarizeSettings(BaseModel):
     # calibrated values (workers/diarize/encoders/campplus.py): its cosine scale differs.
     # "fused" (the default): both (README "Speakers", "Both encoders"): Resemblyzer decides one
     # voice or more, the count is the larger of the two encoders' counts, and the windows are
-    # clustered on both embeddings side by side (about 3.5x the cost of "resemblyzer" alone).
+    # clustered on both embeddings side by side (about 3.5x the cost of "resemblyzer" alone);
+    # the three thresholds above apply to Resemblyzer's part, CAM++'s keeps its calibrated ones.
     encoder: Literal["resemblyzer", "campplus", "fused"] = "fused"
 
 

@@ -12,7 +12,7 @@ import pytest
 from bench.diarize_real import load_audio
 from shared.settings import DiarizeSettings
 from workers.diarize import embed
-from workers.diarize.cluster import SpeakerCount
+from workers.diarize.cluster import CountSettings, SpeakerCount
 from workers.diarize.encoders import campplus
 from workers.diarize.pipeline import analyse, count_settings, diarize_audio, label
 
@@ -90,3 +90,26 @@ def test_onnx_runtime_runs_the_network_as_torch_does(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(campplus, "onnx_frames", lambda threads=1: None)
     eager = campplus.embed_windows_shared(x, _windows(x))
     assert np.abs(fast - eager).max() < 1e-4
+
+
+def test_fused_thresholds_set_for_resemblyzer_leave_campplus_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.diarize import pipeline
+
+    seen: dict[str, CountSettings] = {}
+    real = pipeline.cluster_fused
+
+    def spy(res, cam, count, res_cfg, cam_cfg, *rest):  # type: ignore[no-untyped-def]
+        seen.update(res=res_cfg, cam=cam_cfg)
+        return real(res, cam, count, res_cfg, cam_cfg, *rest)
+
+    monkeypatch.setattr(pipeline, "cluster_fused", spy)
+    rng = np.random.default_rng(0)
+    emb = np.repeat(rng.normal(size=(2, embed.FUSED_DIM)), 20, axis=0) + 0.05 * rng.normal(size=(40, embed.FUSED_DIM))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    starts = np.arange(40) * 4.0
+    w = embed.Windows(starts, starts + 1.6, emb.astype(np.float32))
+    out = label([(float(a), float(a) + 1.6) for a in starts], w, DiarizeSettings(split_similarity=0.8, far_similarity=0.9),
+                SpeakerCount())
+    assert out.speakers == 2
+    assert seen["res"].split_similarity == 0.8 and seen["res"].far_similarity == 0.9
+    assert seen["cam"].split_similarity == campplus.SPLIT_SIMILARITY and seen["cam"].far_similarity == campplus.FAR_SIMILARITY

@@ -50,9 +50,10 @@ def label(regions: list[tuple[float, float]], w: embed.Windows, cfg: DiarizeSett
     """Speaker turns from the windows: the count (given or automatic), clusters, turns."""
     t0 = time.perf_counter()
     encoder = embed.encoder_of(w)
-    if encoder == "fused":
+    if encoder == "fused":  # the thresholds set apply to Resemblyzer's part; CAM++'s keeps its own
         res, cam = embed.halves(w.embeddings)
-        labels = cluster_fused(res, cam, count, count_settings(cfg, "resemblyzer"), count_settings(cfg, "campplus"),
+        own = DiarizeSettings(encoder="campplus", min_speaker_s=cfg.min_speaker_s)
+        labels = cluster_fused(res, cam, count, count_settings(cfg, "resemblyzer"), count_settings(own),
                                cfg.max_cluster_windows, w.starts, w.ends)
     else:
         labels = cluster(w.embeddings, count, count_settings(cfg, encoder), cfg.max_cluster_windows,
