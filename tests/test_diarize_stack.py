@@ -138,7 +138,8 @@ def test_rename_unknown_or_unfinished_job(diarize_stack: Stack, voices) -> None:
 def test_readiness_lists_the_diarize_worker(diarize_stack: Stack) -> None:
     r = httpx.get(diarize_stack.url + "/readyz", timeout=10)
     dep = r.json()["dependencies"]["workers.diarize"]
-    assert dep["state"] == "ok" and dep["workers"][0]["model"] == "pretrained.pt"
+    assert dep["state"] == "ok"  # the default encoder uses both models' weights
+    assert dep["workers"][0]["model"] == "pretrained.pt+campplus_cn_en_common.pt"
 
 
 def test_evaluation_harness_scores_der(diarize_stack: Stack, voices, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -257,6 +257,39 @@ def cluster(emb: np.ndarray, count: SpeakerCount, cfg: CountSettings | None = No
     return _compact(labels)
 
 
+def cluster_fused(res: np.ndarray, cam: np.ndarray, count: SpeakerCount, res_cfg: CountSettings,
+                  cam_cfg: CountSettings, max_windows: int = 500, starts: np.ndarray | None = None,
+                  ends: np.ndarray | None = None) -> np.ndarray:
+    """Labels from both encoders' embeddings of the same windows (``res``: Resemblyzer's,
+    ``cam``: CAM++'s, each L2-normed, each with its own thresholds). Resemblyzer alone decides
+    one voice or more (CAM++ split a far-field single voice on the real set); past that the
+    count is the larger of the two encoders' counts (CAM++ separates people far better, so it
+    finds the short voices Resemblyzer merges; Resemblyzer keeps the ones CAM++ merges); the
+    windows are then agglomerated on both embeddings side by side (their cosine is the mean of
+    the two, cut first at the mean of the two split thresholds, lowered until there are ``k``
+    groups), spectral clustering as in :func:`cluster` when they are too few."""
+    n = len(res)
+    lo, hi = count.bounds()
+    if n <= 2 or hi <= 1:
+        return np.zeros(n, dtype=int)
+    if starts is None or ends is None:
+        starts = np.arange(n, dtype=float) * 10.0
+        ends = starts + 1.0
+    k = count.num
+    if k is None:
+        if one_voice(res, starts, ends, res_cfg):
+            k = max(lo, min(1, hi))
+        else:
+            k = max(estimate_count(res, starts, ends, res_cfg, lo, hi), estimate_count(cam, starts, ends, cam_cfg, lo, hi))
+    if k <= 1:
+        return np.zeros(n, dtype=int)
+    both = np.concatenate([res, cam], axis=1) / np.sqrt(2)
+    split = (res_cfg.split_similarity + cam_cfg.split_similarity) / 2
+    fused = CountSettings(split_similarity=split, min_speaker_s=res_cfg.min_speaker_s,
+                          min_speaker_share=res_cfg.min_speaker_share, group_span_s=res_cfg.group_span_s)
+    return cluster(both, SpeakerCount(num=k), fused, max_windows, starts, ends)
+
+
 def _compact(labels: np.ndarray) -> np.ndarray:
     """Labels renumbered 0..k-1 in order of first appearance."""
     order: dict[int, int] = {}

@@ -122,8 +122,16 @@ def mel_spectrogram(samples: np.ndarray) -> np.ndarray:
     return out
 
 
+RES_DIM = 256
+FUSED_DIM = 448  # "fused": Resemblyzer's 256 then CAM++'s 192, each half scaled by 1/sqrt(2)
+
+
 def encoder_weights(encoder: str = "resemblyzer") -> Path:
-    """The weights file of ``encoder`` (raises ModelUnavailable when its package is missing)."""
+    """The weights file of ``encoder`` (raises ModelUnavailable when its package is missing;
+    "fused": CAM++'s, after checking Resemblyzer's)."""
+    if encoder == "fused":
+        weights_path()
+        encoder = "campplus"
     if encoder == "campplus":
         from workers.diarize.encoders import campplus
 
@@ -136,11 +144,23 @@ def encoder_of(w: Windows) -> str:
     counted again with that encoder's thresholds even if the setting changed since)."""
     from workers.diarize.encoders import campplus
 
-    return "campplus" if w.embeddings.ndim == 2 and w.embeddings.shape[1] == campplus.DIM else "resemblyzer"
+    dim = w.embeddings.shape[1] if w.embeddings.ndim == 2 else RES_DIM
+    return "campplus" if dim == campplus.DIM else "fused" if dim == FUSED_DIM else "resemblyzer"
+
+
+def halves(emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A "fused" embedding's Resemblyzer and CAM++ parts, each L2-normed."""
+    res, cam = emb[:, :RES_DIM], emb[:, RES_DIM:]
+    return (res / np.maximum(np.linalg.norm(res, axis=1, keepdims=True), 1e-12),
+            cam / np.maximum(np.linalg.norm(cam, axis=1, keepdims=True), 1e-12))
 
 
 def info(encoder: str = "resemblyzer") -> ModelInfo:
     """The encoder that produced a job's embeddings."""
+    if encoder == "fused":
+        res, cam = info("resemblyzer"), info("campplus")
+        return ModelInfo(engine="resemblyzer+campplus", model_id=f"{res.model_id}+{cam.model_id}",
+                         version=f"{res.version}+{cam.version}", device="cpu")
     if encoder == "campplus":
         from workers.diarize.encoders import campplus
 
@@ -180,7 +200,16 @@ def loudness_gain(samples: np.ndarray, regions: list[tuple[float, float]]) -> fl
 def embed_windows(samples: np.ndarray, windows: list[tuple[float, float]], threads: int = 1,
                   on_progress: Any = None, encoder: str = "resemblyzer") -> Windows:
     """One embedding per window (cost linear in the number of windows); ``encoder``:
-    "resemblyzer" (here, 256-dim) or "campplus" (``encoders/campplus.py``, 192-dim)."""
+    "resemblyzer" (here, 256-dim), "campplus" (``encoders/campplus.py``, 192-dim) or "fused"
+    (both side by side, each scaled by 1/sqrt(2): the row stays L2-normed and its cosine is the
+    mean of the two encoders' cosines)."""
+    if encoder == "fused":
+        res = embed_windows(samples, windows, threads,
+                            (lambda f: on_progress(0.25 * f)) if on_progress else None)
+        cam = embed_windows(samples, windows, threads,
+                            (lambda f: on_progress(0.25 + 0.75 * f)) if on_progress else None, "campplus")
+        both = np.concatenate([res.embeddings, cam.embeddings], axis=1) / np.sqrt(2)
+        return Windows(res.starts, res.ends, both.astype(np.float32))
     if encoder == "campplus":
         from workers.diarize.encoders import campplus
 

@@ -12,7 +12,7 @@ import numpy as np
 from shared.schemas import DiarizeOutput
 from shared.settings import DiarizeSettings
 from workers.diarize import embed
-from workers.diarize.cluster import CountSettings, SpeakerCount, cluster
+from workers.diarize.cluster import CountSettings, SpeakerCount, cluster, cluster_fused
 from workers.diarize.regions import speech_regions
 from workers.diarize.turns import make_turns
 
@@ -50,12 +50,19 @@ def label(regions: list[tuple[float, float]], w: embed.Windows, cfg: DiarizeSett
     """Speaker turns from the windows: the count (given or automatic), clusters, turns."""
     t0 = time.perf_counter()
     encoder = embed.encoder_of(w)
-    counting = count_settings(cfg, encoder)
-    labels = cluster(w.embeddings, count, counting, cfg.max_cluster_windows, w.starts, w.ends)
+    if encoder == "fused":  # the thresholds set apply to Resemblyzer's part; CAM++'s keeps its own
+        res, cam = embed.halves(w.embeddings)
+        own = DiarizeSettings(encoder="campplus", min_speaker_s=cfg.min_speaker_s)
+        labels = cluster_fused(res, cam, count, count_settings(cfg, "resemblyzer"), count_settings(own),
+                               cfg.max_cluster_windows, w.starts, w.ends)
+    else:
+        labels = cluster(w.embeddings, count, count_settings(cfg, encoder), cfg.max_cluster_windows,
+                         w.starts, w.ends)
     turns = make_turns(regions, w.starts, w.ends, labels, cfg.min_turn_s)
     model = embed.info(encoder)
     lo, hi = count.bounds()
-    model.extra = {"step_s": cfg.step_s, "window_s": embed.WINDOW_S, "clustering": "agglomerative count, agglomerative or spectral",
+    method = "agglomerative count" + (" (both encoders)" if encoder == "fused" else "") + ", agglomerative or spectral"
+    model.extra = {"step_s": cfg.step_s, "window_s": embed.WINDOW_S, "clustering": method,
                    "num_speakers": count.num, "min_speakers": lo, "max_speakers": hi}
     return DiarizeOutput(
         turns=turns, model=model, seconds=round(seconds + time.perf_counter() - t0, 4), windows=len(w),

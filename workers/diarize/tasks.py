@@ -23,8 +23,10 @@ def describe() -> dict[str, object]:
     """The speaker encoder this worker runs, for heartbeats and /readyz (nothing is loaded)."""
     from workers.diarize.embed import encoder_weights
 
+    encoder = runtime.settings().diarize.encoder
     try:
-        return {"model": str(encoder_weights(runtime.settings().diarize.encoder).name), "ready": True}
+        files = [encoder_weights(e).name for e in (("resemblyzer", "campplus") if encoder == "fused" else (encoder,))]
+        return {"model": "+".join(files), "ready": True}
     except Exception as e:  # noqa: BLE001 - reported in /readyz
         return {"ready": False, "message": str(e)}
 

@@ -305,6 +305,46 @@ def embed_windows(samples: np.ndarray, windows: list[tuple[float, float]], threa
 CHUNK_S = 10.0  # region mode: the network runs over up to this much speech at once
 
 
+@lru_cache
+def onnx_frames(threads: int = 1) -> Any:
+    """The network's frame part (:meth:`frames`) as an ONNX Runtime session, exported from the
+    loaded weights once per process (about 7 s, 27 MB in memory; free length): 1.7–2.5x
+    faster than torch's eager CPU kernels on one thread, outputs within 1e-5. None when
+    onnxruntime is not installed or the export fails (then torch runs it)."""
+    import tempfile
+    import warnings
+
+    try:
+        import onnxruntime as ort
+        import torch
+    except ImportError:
+        return None
+    model = load_encoder(threads)
+
+    class Frames(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = model
+
+        def forward(self, feats: torch.Tensor) -> torch.Tensor:
+            return self.net.frames(feats)
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), torch.inference_mode(False):
+            warnings.simplefilter("ignore")
+            path = Path(tmp) / "campplus-frames.onnx"
+            torch.onnx.export(Frames().eval(), (torch.zeros(1, 200, N_MELS),), path, input_names=["feats"],
+                              output_names=["frames"], dynamic_axes={"feats": {1: "t"}, "frames": {2: "t2"}},
+                              opset_version=17, dynamo=False)
+            graph = path.read_bytes()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001 - any exporter or runtime failure: torch runs the network
+        return None
+
+
 def embed_windows_shared(samples: np.ndarray, windows: list[tuple[float, float]], threads: int = 1,
                          on_progress: Any = None) -> np.ndarray:
     """As :func:`embed_windows`, but the network runs once over each stretch of overlapping
@@ -317,6 +357,7 @@ def embed_windows_shared(samples: np.ndarray, windows: list[tuple[float, float]]
     if not windows:
         return out
     model = load_encoder(threads)
+    session = onnx_frames(threads)
     feats = fbank(samples)
     order = sorted(range(len(windows)), key=lambda i: windows[i])
     chunks: list[list[int]] = []
@@ -336,8 +377,12 @@ def embed_windows_shared(samples: np.ndarray, windows: list[tuple[float, float]]
         rows = feats[f0:f1]
         if len(rows) < 8:
             rows = np.pad(rows, ((0, 8 - len(rows)), (0, 0)))
+        x = np.ascontiguousarray(rows - rows.mean(axis=0), dtype=np.float32)[None]
         with torch.inference_mode():
-            h = model.frames(torch.from_numpy(np.ascontiguousarray(rows - rows.mean(axis=0)))[None])
+            if session is not None:
+                h = torch.from_numpy(session.run(None, {"feats": x})[0])
+            else:
+                h = model.frames(torch.from_numpy(x))
             pooled = []
             for i in chunk:
                 a = (int(round(windows[i][0] * SR)) // HOP - f0) // 2
