@@ -97,19 +97,15 @@ def run(args: argparse.Namespace, tmp: Path, media: Path) -> int:
     store, storage = runtime.jobs(), runtime.storage()
 
     # What the task calls, each timed under a phase name.
-    wrap(store, "part_progress", "redis progress")
-    wrap(store, "emit", "redis events")
-    wrap(store, "record_timing", "redis progress")
-    wrap(tasks, "active_record", "redis checks")
-    wrap(tasks, "ensure_active", "redis checks")
-    wrap(runtime, "local_copy", "audio copy")
-    wrap(tasks, "read_wav", "audio read")
-    wrap(vad, "speech_probs", "vad model")
-    wrap(vad, "segment", "vad segment")
-    wrap(transcribe, "make_segment", "tags")
-    wrap(vad, "info", "info")
-    wrap(LocalStorage, "put_bytes", "output write")
-    wrap(SttOutput, "model_dump_json", "output write")
+    for owner, name, phase in (
+        (store, "part_progress", "redis progress"), (store, "emit", "redis events"),
+        (store, "record_timing", "redis progress"), (tasks, "active_record", "redis checks"),
+        (tasks, "ensure_active", "redis checks"), (runtime, "local_copy", "audio copy"),
+        (tasks, "read_wav", "audio read"), (vad, "speech_probs", "vad model"), (vad, "segment", "vad segment"),
+        (transcribe, "make_segment", "tags"), (vad, "info", "info"), (LocalStorage, "put_bytes", "output write"),
+        (SttOutput, "model_dump_json", "output write"),
+    ):
+        wrap(owner, name, phase)
     engine = get_engine(runtime.settings().stt)
     engine.load()
     wrap(type(engine), "info", "info")

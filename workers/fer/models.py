@@ -20,6 +20,7 @@ import numpy as np
 from shared.errors import ModelUnavailable
 from shared.schemas import ModelInfo
 from shared.settings import FerSettings
+from workers.libs import cpu_session
 
 # The bundled default ships as package data (pyproject's package-data; the images copy workers/).
 DEFAULT_MODEL = Path(str(files("workers.fer") / "data" / "fer2013_mini_xception.onnx"))
@@ -80,13 +81,7 @@ class Classifier:
     """An ONNX Runtime session plus its spec; one per process."""
 
     def __init__(self, path: Path, spec_name: str, threads: int) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(path, threads)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.path = path

@@ -21,13 +21,14 @@ import logging
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata
 from typing import Any
 
 import numpy as np
 
 from shared.schemas import ModelInfo
 from shared.settings import VadSettings
+from workers import libs
+from workers.libs import cpu_session
 
 SR = 16000
 FRAME = 512  # samples per VAD step at 16 kHz (32 ms)
@@ -58,19 +59,7 @@ def model_path() -> str:
 @lru_cache
 def load_vad(threads: int = 1):  # type: ignore[no-untyped-def]
     """The ONNX session, once per process."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(model_path(), sess_options=opts, providers=["CPUExecutionProvider"])
-
-
-@lru_cache
-def _version(dist: str) -> str:
-    """An installed package's version, looked up once per process (each look-up scans the
-    installed distributions: milliseconds, on every job's output)."""
-    return metadata.version(dist)
+    return cpu_session(model_path(), threads)
 
 
 def info(cfg: VadSettings | None = None, merge_gap_s: float | None = None) -> ModelInfo:
@@ -82,7 +71,7 @@ def info(cfg: VadSettings | None = None, merge_gap_s: float | None = None) -> Mo
     return ModelInfo(
         engine="silero-vad",
         model_id="silero_vad.onnx",
-        version=_version("silero-vad"),
+        version=libs.version("silero-vad"),
         device="cpu",
         extra=extra,
     )
@@ -115,7 +104,7 @@ def _stepwise(x: np.ndarray, threads: int) -> np.ndarray:
     """The shipped graph, one call per frame step (all rows at once): ``[rows, per_row]``."""
     rows, per_row, _ = x.shape
     sess = load_vad(threads)
-    state = np.zeros((2, rows, 128), dtype=np.float32)
+    state = np.zeros((2, rows, HIDDEN), dtype=np.float32)
     context = np.zeros((rows, CONTEXT), dtype=np.float32)
     sr = np.array(SR, dtype=np.int64)
     out = np.empty((rows, per_row), dtype=np.float32)
@@ -150,15 +139,7 @@ def split_model(threads: int = 1) -> tuple[Any, Any] | None:
     except Exception as e:  # noqa: BLE001 - the shipped graph still works, one frame at a time
         log.warning("Silero VAD: running frame by frame (cannot split the graph: %s)", e)
         return None
-    import onnxruntime as ort
-
-    def session(graph: bytes) -> Any:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        return ort.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
-
-    return session(encoder), session(recurrent)
+    return cpu_session(encoder, threads), cpu_session(recurrent, threads)
 
 
 def _split_graphs(path: str) -> tuple[bytes, bytes]:

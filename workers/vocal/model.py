@@ -30,6 +30,7 @@ from typing import Any
 
 from shared.errors import ModelUnavailable
 from shared.schemas import ModelInfo
+from workers.libs import cpu_session
 
 ZIP_NAME = "YamNet_w8a8.onnx.zip"
 CLASS_MAP = "yamnet_class_map.csv"
@@ -121,18 +122,12 @@ def class_names() -> tuple[str, ...]:
 @lru_cache
 def session(cache_dir: str, threads: int = 1) -> Any:
     """The ONNX Runtime session, once per process (CPU, ``threads`` intra-op threads)."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     path = unpacked(Path(cache_dir))
     try:
-        return ort.InferenceSession(str(batched(path)), opts, providers=["CPUExecutionProvider"])
+        return cpu_session(batched(path), threads)
     except Exception as e:  # noqa: BLE001 - the one-patch graph gives the same scores, slower
         log.warning("vocal events: no batched YAMNet graph (%s); one patch per call", e)
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        return cpu_session(path, threads)
 
 
 def info() -> ModelInfo:

@@ -32,6 +32,7 @@ import numpy as np
 
 from shared.errors import ModelUnavailable
 from shared.schemas import ModelInfo
+from workers.libs import cpu_session
 
 SR = 16000
 DIM = 192
@@ -315,7 +316,7 @@ def onnx_frames(threads: int = 1) -> Any:
     import warnings
 
     try:
-        import onnxruntime as ort
+        import onnxruntime  # noqa: F401 - only whether it is installed
         import torch
     except ImportError:
         return None
@@ -336,11 +337,7 @@ def onnx_frames(threads: int = 1) -> Any:
             torch.onnx.export(Frames().eval(), (torch.zeros(1, 200, N_MELS),), path, input_names=["feats"],
                               output_names=["frames"], dynamic_axes={"feats": {1: "t"}, "frames": {2: "t2"}},
                               opset_version=17, dynamo=False)
-            graph = path.read_bytes()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+            return cpu_session(path.read_bytes(), threads)
     except Exception:  # noqa: BLE001 - any exporter or runtime failure: torch runs the network
         return None
 

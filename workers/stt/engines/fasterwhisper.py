@@ -14,8 +14,6 @@ import logging
 import os
 import re
 import threading
-from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from shared import languages
 from shared.errors import JobError, ModelUnavailable
 from shared.schemas import ModelInfo
 from shared.settings import SttSettings
+from workers import libs
 from workers.stt.engines import packaged
 from workers.stt.engines.base import SpeechEngine, Transcript
 from workers.stt.engines.whisper_batch import decode_alone, decode_batch
@@ -112,13 +111,6 @@ def _vocab_size(folder: Path) -> int | None:
     except (OSError, ValueError):
         return None
     return None
-
-
-@lru_cache
-def _versions() -> str:
-    """The libraries' versions for ``info()``, looked up once per process (a look-up scans the
-    installed distributions: milliseconds on every job)."""
-    return f"faster-whisper {metadata.version('faster-whisper')}, ctranslate2 {metadata.version('ctranslate2')}"
 
 
 def default_threads() -> int:
@@ -227,7 +219,7 @@ class FasterWhisperEngine(SpeechEngine):
     def info(self) -> ModelInfo:
         return ModelInfo(
             engine=self.name, model_id=self.model_id,
-            version=_versions(),
+            version=f"faster-whisper {libs.version('faster-whisper')}, ctranslate2 {libs.version('ctranslate2')}",
             device=self.device,
             extra={"tags": False, "compute_type": self.compute_type, "beam_size": self.last_beam_size,
                    "batch_size": self.batch_size,

@@ -1,0 +1,29 @@
+"""What the model steps share of their third-party libraries: a CPU ONNX Runtime session with
+our thread settings, and an installed package's version looked up once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+
+def cpu_session(model: str | Path | bytes, threads: int = 1) -> Any:
+    """An ONNX Runtime session on the CPU: ``threads`` intra-op threads, one inter-op thread,
+    operators run in sequence (``model``: a file or a serialized graph)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), sess_options=opts,
+                                providers=["CPUExecutionProvider"])
+
+
+@lru_cache
+def version(dist: str) -> str:
+    """An installed package's version, once per process (a look-up scans the installed
+    distributions: milliseconds, on every job's model info)."""
+    return metadata.version(dist)
