@@ -9,7 +9,7 @@ Per group (one voice / two people / meetings): count accuracy (meetings: within 
 DER over the group (errors summed over the reference speech).
 
     .venv/bin/python bench/diarize_real.py [--set evaluation/sets/real/manifest.jsonl] [--step 0.5]
-        [--encoder resemblyzer|campplus|fused] [--one-voice 0.7] [--far 0.85] [--split 0.7]
+        [--encoder resemblyzer|campplus|fused] [--no-channels] [--one-voice 0.7] [--far 0.85] [--split 0.7]
         [--sweep 0.5,0.6/0.4,0.5] [--sweep 0.5,0.6/0.6,0.7/0.4,0.5]
 
 ``--sweep ONE,…/SPLIT,…`` (or ``ONE,…/FAR,…/SPLIT,…``) embeds each clip once and prints the
@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +32,8 @@ import numpy as np
 from evaluation.der import der
 from evaluation.manifest import media_folder
 from shared.settings import DiarizeSettings, Settings
+from workers.cpu import media
+from workers.diarize import channels
 from workers.diarize.cluster import SpeakerCount
 from workers.diarize.embed import embed_windows
 from workers.diarize.pipeline import analyse, count_settings, label
@@ -44,6 +47,16 @@ def load_audio(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768
 
 
+def channel_levels(path: Path) -> np.ndarray | None:
+    """A two-channel file's levels as prepare keeps them (``workers.cpu.media``), else None."""
+    if media.probe(path, path.name).audio_channels != 2:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        stereo = Path(tmp) / "stereo.wav"
+        media.extract_audio(path, Path(tmp) / "mono.wav", path.name, None, 4 * 3600, stereo)
+        return media.channel_levels(stereo)
+
+
 def count_ok(group: str, got: int, true: int) -> bool:
     return got == 1 if group == "one" else got == 2 if group == "two" else abs(got - true) <= 1
 
@@ -55,6 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument("--encoder", choices=["resemblyzer", "campplus", "fused"], default=None,
                    help="speaker encoder (default: the settings')")
+    p.add_argument("--no-channels", action="store_true", help="by_channel off: two-channel files mixed")
     p.add_argument("--one-voice", type=float, default=None, help="one_voice_similarity")
     p.add_argument("--far", type=float, default=None, help="far_similarity")
     p.add_argument("--split", type=float, default=None, help="split_similarity")
@@ -67,6 +81,8 @@ def main(argv: list[str] | None = None) -> dict:
         update["step_s"] = a.step
     if a.encoder:
         update["encoder"] = a.encoder
+    if a.no_channels:
+        update["by_channel"] = False
     if a.one_voice is not None:
         update["one_voice_similarity"] = a.one_voice
     if a.far is not None:
@@ -100,6 +116,8 @@ def main(argv: list[str] | None = None) -> dict:
         t0, c0 = time.perf_counter(), time.process_time()
         regions, w = analyse(x, cfg)
         auto = label(regions, w, cfg, SpeakerCount())
+        levels = channel_levels(path) if cfg.by_channel else None
+        auto = channels.apply(auto, levels, regions, SpeakerCount(), cfg.min_turn_s)
         compute_s += time.perf_counter() - t0
         cpu_s += time.process_time() - c0
         ref_turns = [(t["speaker"], t["start"], t["end"]) for t in r.get("turns") or []]
@@ -119,7 +137,8 @@ def main(argv: list[str] | None = None) -> dict:
         line = f"{r['id']:18s} {r['group']:5s} true {r['speakers']} auto {auto.speakers}"
         if ref_turns:
             d = der(ref_turns, [(t.speaker, t.start, t.end) for t in auto.turns])
-            given = label(regions, w, cfg, SpeakerCount(num=r["speakers"]))
+            true_count = SpeakerCount(num=r["speakers"])
+            given = channels.apply(label(regions, w, cfg, true_count), levels, regions, true_count, cfg.min_turn_s)
             dt = der(ref_turns, [(t.speaker, t.start, t.end) for t in given.turns])
             g["err"].append(d.der * d.reference_s)
             g["err_true"].append(dt.der * dt.reference_s)

@@ -53,6 +53,11 @@ def diarize_json(job_id: str) -> str:
     return object_key(job_id, "diarize.json")
 
 
+def channel_levels(job_id: str) -> str:
+    """A two-channel recording's level per channel and 0.1 s (``workers.cpu.media.channel_levels``)."""
+    return object_key(job_id, "diarize/channels.npy")
+
+
 def diarize_windows(job_id: str) -> str:
     """The diarize step's embedding windows (``workers.diarize.store``): what a recount reads."""
     return object_key(job_id, "diarize/windows.npz")

@@ -259,6 +259,10 @@ class DiarizeSettings(BaseModel):
     # clustered on both embeddings side by side (about 3.5x the cost of "resemblyzer" alone);
     # the three thresholds above apply to Resemblyzer's part, CAM++'s keeps its calibrated ones.
     encoder: Literal["resemblyzer", "campplus", "fused"] = "fused"
+    # A two-channel recording whose channels carry different voices (a call recorded one party
+    # a side: workers/diarize/channels.py) gets one speaker per channel, unless a count other
+    # than 2 is asked for; false: channels are mixed and only the voices decide.
+    by_channel: bool = True
 
 
 class VocalSettings(BaseModel):

@@ -217,3 +217,30 @@ def test_speakers_counted_again_make_new_versions(diarize_stack: Stack, two_voic
     with diarize_stack.client() as h:
         r = h.get(f"/v1/jobs/{job['id']}/versions").json()
         assert r["latest"] == two["version"]
+
+
+def test_two_channel_call_has_a_speaker_per_channel(diarize_stack: Stack) -> None:
+    """A real two-channel recording with one person a side (faster-whisper's
+    stereo_diarization.wav: the right one talks over the left one's first two seconds) → two
+    speakers by channel through the whole stack; a recount with one speaker asked for → one;
+    the automatic count again → the channels again; jfk.flac (one voice, two channels) → one."""
+    from ethos_client.client import EthosClient
+
+    stereo = Path(__file__).resolve().parent.parent / "evaluation" / "sets" / "real" / "audio" / "stereo-two.wav"
+    job, result = diarize_stack.run_job(stereo)
+    assert job["status"] == "succeeded" and result is not None, job
+    assert job["media"]["audio_channels"] == 2
+    assert [s["id"] for s in result["speakers"]] == ["SPEAKER_00", "SPEAKER_01"]
+    assert result["models"]["diarize"]["extra"]["speakers_by"] == "channel"
+    with EthosClient(diarize_stack.url) as c:
+        one = c.recount_speakers(job["id"], num_speakers=1)
+        assert len(one["speakers"]) == 1 and "speakers_by" not in one["models"]["diarize"]["extra"]
+        again = c.recount_speakers(job["id"])
+        assert len(again["speakers"]) == 2 and again["models"]["diarize"]["extra"]["speakers_by"] == "channel"
+    from ethos_testing.procs import media_dir
+
+    job, result = diarize_stack.run_job(media_dir() / "jfk.flac")
+    assert job["status"] == "succeeded" and result is not None, job
+    assert job["media"]["audio_channels"] == 2
+    assert [s["id"] for s in result["speakers"]] == ["SPEAKER_00"]
+    assert "speakers_by" not in result["models"]["diarize"]["extra"]

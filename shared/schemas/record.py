@@ -44,6 +44,8 @@ class MediaInfo(BaseModel):
     # (``workers/cpu/preview.py`` holds the rule).
     video_codec: str | None = None
     audio_codec: str | None = None
+    # Channels of the first audio stream (2: a stereo recording, maybe one party a side).
+    audio_channels: int | None = None
     pixel_format: str | None = None
     container: str | None = None
     browser_playable: bool | None = None

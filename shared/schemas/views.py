@@ -47,6 +47,7 @@ class PublicMedia(BaseModel):
     size: int | None = None
     video_codec: str | None = None
     audio_codec: str | None = None
+    audio_channels: int | None = None
     browser_playable: bool | None = None
 
 

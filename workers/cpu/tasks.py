@@ -51,8 +51,14 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
         if info.has_audio:
             store.set_stage(job_id, "extracting_audio", 0.05)
             wav = tmp / "extracted.wav"
-            media.extract_audio(src, wav, rec.media.filename, info.format, s.limits.max_duration_s)
+            # Two channels: their levels too, for speakers by channel (workers/diarize/channels.py).
+            by_channel = info.audio_channels == 2 and s.diarize.enabled and s.diarize.by_channel
+            stereo = tmp / "stereo.wav" if by_channel else None
+            media.extract_audio(src, wav, rec.media.filename, info.format, s.limits.max_duration_s, stereo)
             storage().upload_file(objects.audio_wav(job_id), wav, "audio/wav")
+            if stereo is not None:
+                storage().put_bytes(objects.channel_levels(job_id), media.levels_npy(stereo),
+                                    "application/octet-stream")
         if not info.browser_playable:
             log.info("job %s: the upload does not play in a browser: %s", job_id, why)
         parts: list[str] = []

@@ -23,6 +23,7 @@ from shared.schemas import DiarizeOutput, JobRecord
 from shared.settings import DiarizeSettings
 from shared.storage.base import Storage
 from workers.cpu.merge import compose, read_outputs
+from workers.diarize import channels
 from workers.diarize import store as windows_store
 from workers.diarize.cluster import SpeakerCount
 from workers.diarize.pipeline import label
@@ -45,6 +46,8 @@ def recount(storage: Storage, jobs: JobStore, rec: JobRecord, cfg: DiarizeSettin
         return {"error": "no_windows", "latest": latest,
                 "message": f"job {rec.id} has no stored speaker embeddings ({type(e).__name__})"}
     diarized: DiarizeOutput = label(regions, w, cfg, count)
+    if cfg.by_channel:
+        diarized = channels.apply(diarized, channels.load(storage, rec.id), regions, count, cfg.min_turn_s)
     outputs = read_outputs(storage, rec)
     outputs[steps.DIARIZE.name] = [diarized]
     timings = jobs.timings(rec.id)

@@ -11,6 +11,7 @@ from shared import objects
 from shared.celery_app import TASK_RECOUNT
 from shared.steps import DIARIZE
 from workers import runtime
+from workers.diarize import channels
 from workers.diarize import store as windows_store
 from workers.diarize.cluster import SpeakerCount
 from workers.diarize.pipeline import analyse, label
@@ -50,6 +51,8 @@ def diarize(self: JobTask, job_id: str) -> str:
     regions, windows = analyse(samples, s.diarize, progress)
     windows_store.save(runtime.storage(), job_id, regions, windows)
     out = label(regions, windows, s.diarize, count, time.perf_counter() - t0)
+    if s.diarize.by_channel:
+        out = channels.apply(out, channels.load(runtime.storage(), job_id), regions, count, s.diarize.min_turn_s)
     key = objects.diarize_json(job_id)
     runtime.storage().put_bytes(key, out.model_dump_json().encode())
     store.part_progress(job_id, "diarize", 1.0, "speakers")

@@ -1,0 +1,113 @@
+"""Speakers of a two-channel recording by channel: a call or an interview recorded one party a
+side (a telephone system's stereo file, two microphones on two tracks) says who speaks in its
+channels, more surely than voices do (two similar voices, a short answer, both talking at once).
+
+``cpu.prepare`` keeps, per 0.1 s, each channel's level and how alike the two channels are
+(``workers.cpu.media.channel_levels``) as ``diarize/channels.npy`` when the first audio stream
+has two channels. Here, over the speech regions of the mixed audio, a channel is *active* in a
+frame when it is within ``ACTIVE_DB`` of its own loud level (its 90th percentile there) and
+above ``FLOOR_DB``; the frame is *shared* when both are active and the channels are alike
+(``ALIKE`` or more: one sound on both sides). A channel *speaks on its own* in an active frame
+that is not shared and where it is no more than ``BLEED_DB`` under the other (not the other
+party's echo). The recording counts as one party a side when each channel speaks on its own
+for ``MIN_OWN_S`` at least and under half of the speech frames are shared: a stereo copy of a
+mono recording, a voice panned to one side, or one voice picked up by two microphones stays
+with the voices. Then each channel is one speaker, speaking where it is active and not under
+the other by ``BLEED_DB``; where both speak at once, the louder one has the moment (one
+speaker per moment, as with the voices: overlap is not reported).
+
+A count other than two (``num_speakers=3``, bounds without 2) leaves the voices to decide, so a
+user who knows better still gets the embeddings' clustering.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from shared import objects
+from shared.schemas import DiarizeOutput, SpeakerTurn
+from shared.storage.base import Storage
+from workers.diarize.cluster import SpeakerCount
+from workers.diarize.turns import make_turns
+
+FRAME_S = 0.1  # workers.cpu.media.LEVEL_FRAME_S
+ACTIVE_DB = 30.0
+FLOOR_DB = -60.0
+ALIKE = 0.5
+BLEED_DB = 20.0
+MIN_OWN_S = 1.0
+
+
+def load(storage: Storage, job_id: str) -> np.ndarray | None:
+    """The levels prepare stored (``workers.cpu.media.levels_npy``), or None (a mono recording, or one prepared before)."""
+    try:
+        data = storage.get_bytes(objects.channel_levels(job_id))
+    except Exception:  # noqa: BLE001 - absent: not a two-channel recording
+        return None
+    return np.load(io.BytesIO(data)).astype(np.float32)
+
+
+def speech_frames(levels: np.ndarray, regions: list[tuple[float, float]]) -> np.ndarray:
+    """Indices of the level frames whose centre lies in a speech region."""
+    centres = (np.arange(len(levels)) + 0.5) * FRAME_S
+    inside = np.zeros(len(levels), dtype=bool)
+    for a, b in regions:
+        inside |= (centres >= a) & (centres < b)
+    return np.flatnonzero(inside)
+
+
+def channel_activity(levels: np.ndarray, regions: list[tuple[float, float]]) -> np.ndarray | None:
+    """``(frames, 2)`` booleans, where each channel speaks, when the channels carry one party
+    each (see the module text), else None."""
+    idx = speech_frames(levels, regions)
+    if len(idx) == 0:
+        return None
+    db, alike = levels[idx, :2], levels[idx, 2]
+    loud = np.percentile(db, 90, axis=0)
+    active = (db >= np.maximum(FLOOR_DB, loud - ACTIVE_DB)) & (db > -119.0)
+    shared = active.all(axis=1) & (alike >= ALIKE)
+    if shared.sum() >= 0.5 * len(idx):
+        return None
+    not_bleed = db >= db[:, ::-1] - BLEED_DB
+    own = active & not_bleed & ~shared[:, None]
+    if own.sum(axis=0).min() * FRAME_S < MIN_OWN_S:
+        return None
+    speaks = np.zeros((len(levels), 2), dtype=bool)
+    speaks[idx] = active & not_bleed
+    return speaks
+
+
+def channel_turns(levels: np.ndarray, speaks: np.ndarray, regions: list[tuple[float, float]],
+                  min_turn_s: float) -> list[SpeakerTurn]:
+    """One speaker per channel, one per moment as the voices' turns are: each frame where a
+    channel speaks goes to the louder of the channels speaking, and the turns are built from
+    those labels (``turns.make_turns``: runs under ``min_turn_s`` absorbed, ``SPEAKER_00`` the
+    first to speak)."""
+    idx = np.flatnonzero(speaks.any(axis=1))
+    if len(idx) == 0:
+        return []
+    left_louder = levels[idx, 0] >= levels[idx, 1]
+    labels = np.where(speaks[idx, 0] & (~speaks[idx, 1] | left_louder), 0, 1)
+    starts = idx * FRAME_S
+    return make_turns(regions, starts, starts + FRAME_S, labels, min_turn_s)
+
+
+def allows_two(count: SpeakerCount) -> bool:
+    lo, hi = count.bounds()
+    return lo <= 2 <= hi
+
+
+def apply(out: DiarizeOutput, levels: np.ndarray | None, regions: list[tuple[float, float]],
+          count: SpeakerCount, min_turn_s: float) -> DiarizeOutput:
+    """``out`` with its turns taken from the channels when they carry one party each and the
+    count allows two speakers; else ``out`` unchanged."""
+    if levels is None or len(levels) == 0 or not allows_two(count):
+        return out
+    speaks = channel_activity(levels, regions)
+    if speaks is None:
+        return out
+    turns = channel_turns(levels, speaks, regions, min_turn_s)
+    model = out.model.model_copy(update={"extra": {**(out.model.extra or {}), "speakers_by": "channel"}})
+    return out.model_copy(update={"turns": turns, "model": model, "speakers": len({t.speaker for t in turns})})
