@@ -21,7 +21,7 @@ def test_jfk_transcribed(stack: Stack, jfk: Path) -> None:
     assert job["progress"] == 1.0 and job["stage"] == "done"
     assert job["media"] == {"filename": "jfk.flac", "duration": 11.0, "has_audio": True,
                             "has_video": False, "size": jfk.stat().st_size, "video_codec": None,
-                            "audio_codec": "flac", "browser_playable": True}
+                            "audio_codec": "flac", "audio_channels": 2, "browser_playable": True}
     assert job["started_at"] and job["finished_at"] and job["error"] is None
     assert result is not None
     assert result.keys() >= RESULT_FIELDS
