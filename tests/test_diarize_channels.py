@@ -81,9 +81,24 @@ def test_one_party_a_side_is_two_speakers(tmp_path: Path) -> None:
     ("panned", "pan=stereo|c0=c0|c1=0.05*c0"),  # one voice to one side, its bleed 26 dB under
     ("two-mics", "pan=stereo|c0=c0|c1=0.6*c0,adelay=0|1"),  # one voice, two microphones 1 ms apart
     ("left-only", "pan=stereo|c0=c0|c1=0*c0"),
+    # one voice, two microphones far apart: 4 ms and different echoes on each side
+    ("spaced-echoes", "pan=stereo|c0=c0|c1=c0,aecho=0.8:0.6:23|41:0.3|0.2,adelay=0|4"),
+    ("spaced-8ms", "pan=stereo|c0=c0|c1=0.9*c0,adelay=0|8"),
+    ("line-echo", "pan=stereo|c0=c0|c1=0.06*c0,adelay=0|80"),  # the other side: only the echo, 24 dB under
 ])
 def test_one_voice_on_two_channels_stays_with_the_voices(tmp_path: Path, name: str, pan_filter: str) -> None:
     lv, regions = levels_of(pan(tmp_path, name, pan_filter), tmp_path)
+    assert channels.channel_activity(lv, regions) is None
+
+
+def test_one_party_over_the_other_lines_hiss_stays_with_the_voices(tmp_path: Path) -> None:
+    """The other party silent on a noisy line: steady hiss about 40 dB under on the right."""
+    out = tmp_path / "hiss.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(media_dir() / "jfk.flac"),
+                    "-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.01:sample_rate=16000:duration=11",
+                    "-filter_complex", "[0:a]pan=mono|c0=c0,aresample=16000[v];[v][1:a]join=inputs=2:channel_layout=stereo",
+                    "-ar", "16000", str(out)], check=True)
+    lv, regions = levels_of(out, tmp_path)
     assert channels.channel_activity(lv, regions) is None
 
 
@@ -103,3 +118,6 @@ def test_apply_takes_the_channels_only_where_two_are_allowed(tmp_path: Path) -> 
     for count in (SpeakerCount(num=1), SpeakerCount(num=3), SpeakerCount(lo=3)):
         assert channels.apply(_voices_output(), lv, regions, count, 0.4) == _voices_output()
     assert channels.apply(_voices_output(), None, regions, SpeakerCount(), 0.4) == _voices_output()
+    three = _voices_output().model_copy(update={"speakers": 3})  # more voices than sides
+    assert channels.apply(three, lv, regions, SpeakerCount(), 0.4) == three
+    assert channels.apply(three, lv, regions, SpeakerCount(num=2), 0.4).speakers == 2

@@ -9,7 +9,7 @@ from celery import Signature, chord, shared_task, signature
 
 from shared import objects, steps
 from shared.celery_app import TASK_MERGE, TASK_PREPARE
-from shared.errors import TooLong
+from shared.errors import TooLong, UnsupportedMedia
 from shared.schemas import JobStatus
 from workers import runtime
 from workers.cpu import media, preview
@@ -54,11 +54,21 @@ def prepare(self: JobTask, job_id: str) -> dict[str, object]:
             # Two channels: their levels too, for speakers by channel (workers/diarize/channels.py).
             by_channel = info.audio_channels == 2 and s.diarize.enabled and s.diarize.by_channel
             stereo = tmp / "stereo.wav" if by_channel else None
-            media.extract_audio(src, wav, rec.media.filename, info.format, s.limits.max_duration_s, stereo)
+            try:
+                media.extract_audio(src, wav, rec.media.filename, info.format, s.limits.max_duration_s, stereo)
+            except UnsupportedMedia:
+                if stereo is None:
+                    raise
+                log.warning("job %s: the two channels apart did not decode; mixed only", job_id)
+                stereo = None
+                media.extract_audio(src, wav, rec.media.filename, info.format, s.limits.max_duration_s)
             storage().upload_file(objects.audio_wav(job_id), wav, "audio/wav")
             if stereo is not None:
-                storage().put_bytes(objects.channel_levels(job_id), media.levels_npy(stereo),
-                                    "application/octet-stream")
+                try:  # optional: without it the voices alone say who speaks
+                    storage().put_bytes(objects.channel_levels(job_id), media.levels_npy(stereo),
+                                        "application/octet-stream")
+                except Exception:  # noqa: BLE001 - never lose the job for it
+                    log.warning("job %s: no channel levels", job_id, exc_info=True)
         if not info.browser_playable:
             log.info("job %s: the upload does not play in a browser: %s", job_id, why)
         parts: list[str] = []

@@ -10,9 +10,12 @@ above ``FLOOR_DB``; the frame is *shared* when both are active and the channels 
 (``ALIKE`` or more: one sound on both sides). A channel *speaks on its own* in an active frame
 that is not shared and where it is no more than ``BLEED_DB`` under the other (not the other
 party's echo). The recording counts as one party a side when each channel speaks on its own
-for ``MIN_OWN_S`` at least and under half of the speech frames are shared: a stereo copy of a
-mono recording, a voice panned to one side, or one voice picked up by two microphones stays
-with the voices. Then each channel is one speaker, speaking where it is active and not under
+for ``MIN_OWN_S`` at least, is the louder by ``LOUDER_DB`` for ``MIN_LOUDER_S`` at least, and
+under half of the speech frames are shared: a stereo copy of a mono recording, a voice panned
+to one side, one voice picked up by two microphones (even far apart, with different echoes),
+one party over the other line's hiss or echo stays with the voices. So does a recording whose
+voices count more than two with the automatic count (two people on one side's speakerphone),
+and one whose channel turns come out as a single speaker. Then each channel is one speaker, speaking where it is active and not under
 the other by ``BLEED_DB``; where both speak at once, the louder one has the moment (one
 speaker per moment, as with the voices: overlap is not reported).
 
@@ -38,15 +41,17 @@ FLOOR_DB = -60.0
 ALIKE = 0.5
 BLEED_DB = 20.0
 MIN_OWN_S = 1.0
+LOUDER_DB = 3.0
+MIN_LOUDER_S = 0.5
 
 
 def load(storage: Storage, job_id: str) -> np.ndarray | None:
     """The levels prepare stored (``workers.cpu.media.levels_npy``), or None (a mono recording, or one prepared before)."""
     try:
-        data = storage.get_bytes(objects.channel_levels(job_id))
-    except Exception:  # noqa: BLE001 - absent: not a two-channel recording
+        levels = np.load(io.BytesIO(storage.get_bytes(objects.channel_levels(job_id))))
+    except Exception:  # noqa: BLE001 - absent (not a two-channel recording) or unreadable: the voices decide
         return None
-    return np.load(io.BytesIO(data)).astype(np.float32)
+    return levels.astype(np.float32) if levels.ndim == 2 and levels.shape[1] == 3 else None
 
 
 def speech_frames(levels: np.ndarray, regions: list[tuple[float, float]]) -> np.ndarray:
@@ -74,6 +79,11 @@ def channel_activity(levels: np.ndarray, regions: list[tuple[float, float]]) -> 
     own = active & not_bleed & ~shared[:, None]
     if own.sum(axis=0).min() * FRAME_S < MIN_OWN_S:
         return None
+    # Each side clearly the louder one part of the time: two parties, not one voice heard by two
+    # microphones or one party over a line's hiss or echo.
+    louder = active & (db >= db[:, ::-1] + LOUDER_DB)
+    if louder.sum(axis=0).min() * FRAME_S < MIN_LOUDER_S:
+        return None
     speaks = np.zeros((len(levels), 2), dtype=bool)
     speaks[idx] = active & not_bleed
     return speaks
@@ -95,6 +105,7 @@ def channel_turns(levels: np.ndarray, speaks: np.ndarray, regions: list[tuple[fl
 
 
 def allows_two(count: SpeakerCount) -> bool:
+    """Whether the count (exact or bounds) the caller gave admits two speakers."""
     lo, hi = count.bounds()
     return lo <= 2 <= hi
 
@@ -105,9 +116,13 @@ def apply(out: DiarizeOutput, levels: np.ndarray | None, regions: list[tuple[flo
     count allows two speakers; else ``out`` unchanged."""
     if levels is None or len(levels) == 0 or not allows_two(count):
         return out
+    if count.num is None and out.speakers > 2:  # more voices than sides (a speakerphone's room)
+        return out
     speaks = channel_activity(levels, regions)
     if speaks is None:
         return out
     turns = channel_turns(levels, speaks, regions, min_turn_s)
+    if len({t.speaker for t in turns}) < 2:
+        return out
     model = out.model.model_copy(update={"extra": {**(out.model.extra or {}), "speakers_by": "channel"}})
     return out.model_copy(update={"turns": turns, "model": model, "speakers": len({t.speaker for t in turns})})
