@@ -104,11 +104,23 @@ def test_a_second_voice_during_a_turn_becomes_an_overlap() -> None:
     assert second_voice(seg, turns, OverlapSettings(min_overlap_s=1.5)) == []
 
 
-def test_overlap_needs_two_different_matched_speakers() -> None:
-    # Local 2 only ever talks over someone: it cannot be matched, so no overlap is claimed.
+def test_a_voice_that_only_talks_over_others_is_found_by_elimination() -> None:
+    # Local 2 only ever talks over local 0 (A): it cannot be matched. Of the speakers no local
+    # speaker took (C, D), the one whose turn is nearest in time is the second voice.
     classes = _act([(0, 300, (0,)), (300, 360, (0, 2)), (360, 589, (1,))])
-    seg = Segmentation(np.array([0.0]), classes[None])
-    assert second_voice(seg, _turns(("A", 0.0, 6.1), ("B", 6.1, 10.0))) == []
+    seg = Segmentation(np.array([10.0]), classes[None])
+    turns = _turns(("D", 0.0, 2.0), ("C", 7.0, 9.5), ("A", 10.0, 16.1), ("B", 16.1, 20.0), ("D", 24.0, 25.0))
+    out = second_voice(seg, turns)
+    assert [o.speakers for o in out] == [["A", "C"]]
+    assert second_voice(seg, turns, OverlapSettings(eliminate=False)) == []
+    # Two speakers, B not heard alone in this chunk: B is the only candidate; when B is
+    # (local 1), local 2 is someone else, and nobody is left.
+    alone_a = Segmentation(np.array([10.0]), _act([(0, 300, (0,)), (300, 360, (0, 2)), (360, 589, (0,))])[None])
+    out = second_voice(alone_a, _turns(("B", 0.0, 2.0), ("A", 10.0, 20.0)))
+    assert [o.speakers for o in out] == [["A", "B"]]
+    assert second_voice(seg, _turns(("B", 0.0, 2.0), ("A", 10.0, 16.1), ("B", 16.1, 20.0))) == []
+    # When neither local speaker of the pair is the turns' speaker there, nothing is claimed.
+    assert second_voice(seg, _turns(("C", 10.0, 16.1), ("B", 16.1, 20.0))) == []
 
 
 def test_frames_are_stored_with_the_windows(tmp_path: Path) -> None:

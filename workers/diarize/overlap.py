@@ -5,11 +5,13 @@ The turns give one speaker per moment. In each 10-s chunk, every local speaker o
 matched to one of the job's speakers by how long they agree: the frames where that local
 speaker talks alone, counted against the turns' speaker at those frames (one-to-one, largest
 agreement first; a local speaker needs ``min_agree_s`` of agreement, and most of its lone
-frames, to be matched). Where the model hears two local speakers at once, both matched, to two
-different speakers of the job, and one of them is the turns' speaker there, the other is the
-second voice. Chunks that cover a moment vote; runs of a second voice shorter than
-``min_overlap_s`` are dropped. The result is a list of overlaps (start, end, the two speakers:
-the turns' one first), inside the turns.
+frames, to be matched). Where the model hears two local speakers at once and one of them is
+matched to the turns' speaker there, the other is the second voice: the speaker it is matched
+to, or, when it never talks alone long enough in the chunk to be matched (a backchannel, a
+voice that only ever talks over someone), by elimination the speaker no local speaker of the
+chunk took whose turn is nearest in time. Chunks that cover a moment vote; runs of a second
+voice shorter than ``min_overlap_s`` are dropped. The result is a list of overlaps (start, end,
+the two speakers: the turns' one first), inside the turns.
 """
 
 from __future__ import annotations
@@ -39,6 +41,22 @@ class OverlapSettings:
     min_share: float = 0.5  # of a local speaker's lone frames, on its matched speaker
     min_overlap_s: float = 0.2
     fill_gap_s: float = 0.1
+    # A pair whose other local speaker is unmatched (it never talks alone long enough in the
+    # chunk): the second voice is, of the speakers no local speaker of the chunk took, the one
+    # whose turn is nearest in time (False: no second voice there).
+    eliminate: bool = True
+
+
+class _Turns:
+    """The turns by speaker, for the distance from a time to a speaker's nearest turn."""
+
+    def __init__(self, turns: Sequence[SpeakerTurn], names: list[str]) -> None:
+        self.spans = [np.array([(t.start, t.end) for t in turns if t.speaker == n]).reshape(-1, 2) for n in names]
+
+    def distance(self, g: int, times: np.ndarray) -> np.ndarray:
+        a, b = self.spans[g][:, 0], self.spans[g][:, 1]
+        gap = np.maximum(np.maximum(a[None, :] - times[:, None], times[:, None] - b[None, :]), 0.0)
+        return gap.min(axis=1) if gap.shape[1] else np.full(len(times), np.inf)
 
 
 def _labels_at(times: np.ndarray, turns: Sequence[SpeakerTurn], names: list[str]) -> np.ndarray:
@@ -75,16 +93,31 @@ def match_local(act: np.ndarray, primary: np.ndarray, n_speakers: int, cfg: Over
     return out
 
 
-def chunk_second(act: np.ndarray, primary: np.ndarray, n_speakers: int, cfg: OverlapSettings) -> np.ndarray:
+def chunk_second(act: np.ndarray, primary: np.ndarray, n_speakers: int, cfg: OverlapSettings,
+                 times: np.ndarray | None = None, turns: _Turns | None = None) -> np.ndarray:
     """Per frame of one chunk, the second voice (speaker index, -1: none): two local speakers
-    at once, matched to two different speakers, one of them the turns' speaker there."""
+    at once, one of them matched to the turns' speaker there, the other matched to another
+    speaker or, unmatched, taken by elimination (``cfg.eliminate``, with the frames' ``times``
+    and the ``turns``)."""
     mapped = match_local(act, primary, n_speakers, cfg)
     out = np.full(len(act), -1, dtype=np.int64)
-    for i in np.flatnonzero(act.sum(axis=1) == 2):
-        g1, g2 = mapped[act[i]]
-        p = primary[i]
-        if g1 >= 0 and g2 >= 0 and g1 != g2 and p in (g1, g2):
-            out[i] = g2 if p == g1 else g1
+    pairs = np.flatnonzero(act.sum(axis=1) == 2)
+    if not len(pairs):
+        return out
+    g = mapped[np.argmax(act[pairs], axis=1)], mapped[2 - np.argmax(act[pairs][:, ::-1], axis=1)]
+    p = primary[pairs]
+    first, second = g
+    other = np.where(first == p, second, np.where(second == p, first, -2))  # -2: p is neither
+    known = (p >= 0) & (other >= 0) & (other != p)
+    out[pairs[known]] = other[known]
+    free = np.array([k for k in range(n_speakers) if k not in mapped], dtype=np.int64)  # p is mapped
+    guess = (p >= 0) & (other == -1)
+    if cfg.eliminate and len(free) and guess.any() and times is not None and turns is not None:
+        idx = pairs[guess]
+        dist = np.stack([turns.distance(int(k), times[idx]) for k in free], axis=1)  # (frames, free)
+        best = np.argmin(dist, axis=1)
+        ok = np.isfinite(dist[np.arange(len(idx)), best])
+        out[idx[ok]] = free[best[ok]]
     return out
 
 
@@ -96,11 +129,13 @@ def second_voice(seg: Segmentation, turns: Sequence[SpeakerTurn], cfg: OverlapSe
     if len(seg) == 0 or len(names) < 2:
         return []
     total_s = max(max(t.end for t in turns), float(seg.starts[-1]) + CHUNK_S)
+    by_speaker = _Turns(turns, names)
     n_grid = int(np.ceil(total_s / GRID_S)) + 1
     votes = np.zeros((n_grid, len(names)), dtype=np.int32)
     cover = np.zeros(n_grid, dtype=np.int32)
     for start, act in zip(seg.starts, activity(seg.classes), strict=True):
-        extra = chunk_second(act, _labels_at(frame_times(float(start)), turns, names), len(names), cfg)
+        times = frame_times(float(start))
+        extra = chunk_second(act, _labels_at(times, turns, names), len(names), cfg, times, by_speaker)
         # Each grid cell inside the chunk takes its nearest frame.
         c0, c1 = int(np.ceil(start / GRID_S)), min(n_grid, int(np.ceil((start + CHUNK_S) / GRID_S)))
         cells = np.arange(c0, c1)
