@@ -163,7 +163,28 @@ def test_the_pipeline_reports_overlaps_on_a_real_call(overlap: bool) -> None:
         assert out.overlaps == [] and "overlap" not in out.model.extra
         return
     assert out.model.extra["overlap"]["step_s"] == 10.0
+    assert out.overlaps  # the call has overlapped speech (AMI), and some of it is found
     for o in out.overlaps:
         assert o.end > o.start and len(set(o.speakers)) == 2
         assert any(t.speaker == o.speakers[0] and t.start <= o.start + 1e-6 and o.end <= t.end + 1e-6
                    for t in out.turns)
+
+
+def test_the_merge_puts_overlaps_in_the_result() -> None:
+    from shared.jobs import object_key
+    from shared.schemas import DiarizeOutput, JobRecord, JobStatus, MediaInfo, ModelInfo, SttOutput
+    from workers.cpu.merge import build_result
+
+    rec = JobRecord(id="job_1", status=JobStatus.running, stage="merging", created_at="2026-01-01T00:00:00Z",
+                    media=MediaInfo(filename="talk.wav", duration=8.0, has_audio=True, has_video=False),
+                    media_key=object_key("job_1", "input.wav"))
+    stt = SttOutput(segments=[_seg(1, 0.0, 4.0, "first voice here"), _seg(2, 4.5, 8.0, "second voice there")],
+                    model=ModelInfo(engine="e", model_id="m"), vad=ModelInfo(engine="v", model_id="v"),
+                    seconds=0.1, language="en")
+    diarized = DiarizeOutput(turns=_turns(("S7", 0.0, 4.2), ("S3", 4.2, 8.0)), model=ModelInfo(engine="d", model_id="d"),
+                             seconds=0.1, windows=10, clustered_windows=10, speakers=2,
+                             overlaps=[Overlap(start=3.5, end=4.0, speakers=["S7", "S3"])])
+    result = build_result(rec, stt, [], {}, diarized)
+    assert [s.speaker for s in result.segments] == ["SPEAKER_00", "SPEAKER_01"]
+    assert result.overlaps == [Overlap(start=3.5, end=4.0, speakers=["SPEAKER_00", "SPEAKER_01"])]
+    assert build_result(rec, stt, [], {}).overlaps == []  # no diarization, no overlaps
