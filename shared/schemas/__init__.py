@@ -41,6 +41,7 @@ from shared.schemas.result import (
     FaceFrame,
     FaceFrames,
     ModelInfo,
+    Overlap,
     Result,
     Segment,
     SpeakerInfo,
@@ -64,4 +65,4 @@ from shared.schemas.views import (
     job_links,
 )
 
-__all__ = ['CompatAccepted', 'CompatJob', 'CompatTranscript', 'CompatWord', 'DiarizeOutput', 'DoneEvent', 'EmotionPoint', 'ErrorBody', 'ErrorEvent', 'ErrorInfo', 'EventLog', 'FaceChunkInfo', 'FaceEvent', 'FaceFrame', 'FaceFrames', 'FerChunkOutput', 'Health', 'JobAccepted', 'JobEvent', 'JobLinks', 'JobList', 'JobRecord', 'JobStatus', 'JobView', 'Limits', 'MAX_SPEAKERS', 'MediaInfo', 'ModelInfo', 'ProgressEvent', 'PublicMedia', 'Readiness', 'Result', 'ResultCorrection', 'ResultVersion', 'ResultVersions', 'Segment', 'SegmentCorrection', 'SegmentEvent', 'SpeakerInfo', 'SpeakerNames', 'SpeakerTurn', 'StatusEvent', 'SttOutput', 'TagHit', 'TagRow', 'TagTable', 'VocalEvent', 'VocalOutput', 'WebhookDelivery', 'WebhookSecretView', 'Word', 'job_links']
+__all__ = ['CompatAccepted', 'CompatJob', 'CompatTranscript', 'CompatWord', 'DiarizeOutput', 'DoneEvent', 'EmotionPoint', 'ErrorBody', 'ErrorEvent', 'ErrorInfo', 'EventLog', 'FaceChunkInfo', 'FaceEvent', 'FaceFrame', 'FaceFrames', 'FerChunkOutput', 'Health', 'JobAccepted', 'JobEvent', 'JobLinks', 'JobList', 'JobRecord', 'JobStatus', 'JobView', 'Limits', 'MAX_SPEAKERS', 'MediaInfo', 'ModelInfo', 'Overlap', 'ProgressEvent', 'PublicMedia', 'Readiness', 'Result', 'ResultCorrection', 'ResultVersion', 'ResultVersions', 'Segment', 'SegmentCorrection', 'SegmentEvent', 'SpeakerInfo', 'SpeakerNames', 'SpeakerTurn', 'StatusEvent', 'SttOutput', 'TagHit', 'TagRow', 'TagTable', 'VocalEvent', 'VocalOutput', 'WebhookDelivery', 'WebhookSecretView', 'Word', 'job_links']

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from shared.schemas.result import FaceFrame, ModelInfo, Segment, VocalEvent
+from shared.schemas.result import FaceFrame, ModelInfo, Overlap, Segment, VocalEvent
 
 
 class SttOutput(BaseModel):
@@ -48,6 +48,8 @@ class DiarizeOutput(BaseModel):
     windows: int
     clustered_windows: int
     speakers: int
+    # Where a second speaker talks during a turn (speakers: the turn's, then the second).
+    overlaps: list[Overlap] = []
 
 
 class FerChunkOutput(BaseModel):

@@ -69,6 +69,15 @@ class ModelInfo(BaseModel):
     extra: dict[str, Any] = {}
 
 
+class Overlap(BaseModel):
+    """A stretch where two people talk at once: the segments' speaker there first, then the
+    second voice (README "Speakers", "Overlapping speech")."""
+
+    start: float
+    end: float
+    speakers: list[str]
+
+
 class SpeakerInfo(BaseModel):
     id: str
     name: str | None = None
@@ -138,6 +147,8 @@ class Result(BaseModel):
     face_chunks: list[FaceChunkInfo] | None = None
     # Every speaker of the segments, in order of first appearance, with their speech time.
     speakers: list[SpeakerInfo] = []
+    # Where two people talk at once, in time order (the segments keep one speaker each).
+    overlaps: list[Overlap] = []
     # Vocal and context events in time order (README, "Vocal events").
     events: list[VocalEvent] = []
     models: dict[str, ModelInfo]

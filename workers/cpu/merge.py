@@ -27,7 +27,7 @@ from shared.schemas import (
 )
 from shared.scripts import join_texts
 from shared.storage.base import Storage
-from workers.cpu.speakers import assign_speakers
+from workers.cpu.speakers import assign_speakers, assign_with_overlaps
 from workers.fer.timeline import per_second, unique_frames
 
 
@@ -102,10 +102,13 @@ def merge_speech(draft: Draft, outputs: list[SttOutput]) -> None:
 
 
 def merge_speakers(draft: Draft, outputs: list[DiarizeOutput]) -> None:
-    """The diarize step: each segment takes its speaker, split where the speaker changes."""
+    """The diarize step: each segment takes its speaker, split where the speaker changes; where
+    two people talk at once, the result's overlaps."""
     if not outputs:
         return
-    draft.segments, draft.speakers = assign_speakers(draft.segments, outputs[0].turns)
+    draft.segments, draft.speakers, overlaps = assign_with_overlaps(draft.segments, outputs[0].turns,
+                                                                    outputs[0].overlaps)
+    draft.fields["overlaps"] = overlaps
     draft.models["diarize"] = outputs[0].model
 
 

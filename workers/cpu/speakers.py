@@ -1,14 +1,16 @@
 """Speakers in the result: each segment takes the speaker whose turns overlap it most, and a
 segment is split where the speaker changes inside it (at word times where it has them), then
 cut at sentence ends where it runs past 20 s (``workers.cpu.sentences``). Words and tags keep their times; the
-speakers are named ``SPEAKER_00``, ``SPEAKER_01``… in order of first appearance."""
+speakers are named ``SPEAKER_00``, ``SPEAKER_01``… in order of first appearance. Where two people
+talk at once (the diarize step's overlaps) a segment still has one speaker, the turns' one; the
+overlaps go to the result beside the segments, renamed alike."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 
-from shared.schemas import Segment, SpeakerInfo, SpeakerTurn, Word
+from shared.schemas import Overlap, Segment, SpeakerInfo, SpeakerTurn, Word
 from shared.scripts import spaceless
 from shared.tags import word_spans
 from workers.cpu.pieces import piece
@@ -107,6 +109,14 @@ def assign_speakers(segments: list[Segment], turns: Sequence[SpeakerTurn] | None
                     ) -> tuple[list[Segment], list[SpeakerInfo]]:
     """Segments with speakers (split where the speaker changes, renumbered from 1) and the
     speakers in order of first appearance. Without turns every segment is ``SPEAKER_00``."""
+    out, speakers, _ = assign_with_overlaps(segments, turns, [])
+    return out, speakers
+
+
+def assign_with_overlaps(segments: list[Segment], turns: Sequence[SpeakerTurn] | None,
+                         overlaps: Sequence[Overlap]) -> tuple[list[Segment], list[SpeakerInfo], list[Overlap]]:
+    """As :func:`assign_speakers`, and the overlaps with the segments' speaker names (an
+    overlap naming a speaker who has no segment is left out)."""
     if turns:
         pieces = [p for seg in segments for p in split_segment(seg, turns)]
     else:
@@ -121,4 +131,6 @@ def assign_speakers(segments: list[Segment], turns: Sequence[SpeakerTurn] | None
         spk = names[p.speaker]
         totals[spk] = totals.get(spk, 0.0) + (p.end - p.start)
         out.append(p.model_copy(update={"id": i, "speaker": spk}))
-    return out, [SpeakerInfo(id=k, total_speech_s=round(v, 3)) for k, v in totals.items()]
+    named = [o.model_copy(update={"speakers": [names[s] for s in o.speakers]})
+             for o in overlaps if all(s in names for s in o.speakers)] if turns else []
+    return out, [SpeakerInfo(id=k, total_speech_s=round(v, 3)) for k, v in totals.items()], named

@@ -16,8 +16,9 @@ to one side, one voice picked up by two microphones (even far apart, with differ
 one party over the other line's hiss or echo stays with the voices. So does a recording whose
 voices count more than two with the automatic count (two people on one side's speakerphone),
 and one whose channel turns come out as a single speaker. Then each channel is one speaker, speaking where it is active and not under
-the other by ``BLEED_DB``; where both speak at once, the louder one has the moment (one
-speaker per moment, as with the voices: overlap is not reported).
+the other by ``BLEED_DB``; where both speak at once, the louder one has the moment (the
+turns keep one speaker per moment, as with the voices) and the stretch is an overlap (louder
+side first), in place of the segmentation model's.
 
 A count other than two (``num_speakers=3``, bounds without 2) leaves the voices to decide, so a
 user who knows better still gets the embeddings' clustering.
@@ -30,7 +31,8 @@ import io
 import numpy as np
 
 from shared import objects
-from shared.schemas import DiarizeOutput, SpeakerTurn
+from shared.schemas import DiarizeOutput, Overlap, SpeakerTurn
+from shared.settings import DiarizeSettings
 from shared.storage.base import Storage
 from workers.diarize.cluster import SpeakerCount
 from workers.diarize.turns import make_turns
@@ -42,6 +44,7 @@ ALIKE = 0.5
 BLEED_DB = 20.0
 MIN_OWN_S = 1.0
 LOUDER_DB = 3.0
+MIN_OVERLAP_S = 0.2  # as workers.diarize.overlap's
 MIN_LOUDER_S = 0.5
 
 
@@ -104,6 +107,37 @@ def channel_turns(levels: np.ndarray, speaks: np.ndarray, regions: list[tuple[fl
     return make_turns(regions, starts, starts + FRAME_S, labels, min_turn_s)
 
 
+def channel_overlaps(levels: np.ndarray, speaks: np.ndarray, turns: list[SpeakerTurn]) -> list[Overlap]:
+    """Where both channels speak for ``MIN_OVERLAP_S`` or more: an overlap, the louder side's
+    speaker (the turns' one there) first."""
+    name = {}
+    for c in (0, 1):  # each channel's speaker: the turns' one where that side is the louder
+        louder = levels[:, c] >= levels[:, 1 - c]
+        at = np.flatnonzero(speaks[:, c] & louder) * FRAME_S + FRAME_S / 2
+        cover: dict[str, int] = {}
+        for t in turns:
+            cover[t.speaker] = cover.get(t.speaker, 0) + int(((at >= t.start) & (at < t.end)).sum())
+        name[c] = max(cover, key=lambda k: cover[k]) if cover else None
+    if name[0] is None or name[1] is None or name[0] == name[1]:
+        return []
+    out: list[Overlap] = []
+    both = [bool(a and b) for a, b in speaks.tolist()]
+    i = 0
+    while i < len(both):
+        if not both[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(both) and both[j]:
+            j += 1
+        if (j - i) * FRAME_S >= MIN_OVERLAP_S - 1e-9:
+            first = 0 if levels[i:j, 0].mean() >= levels[i:j, 1].mean() else 1
+            out.append(Overlap(start=round(i * FRAME_S, 3), end=round(j * FRAME_S, 3),
+                               speakers=[str(name[first]), str(name[1 - first])]))
+        i = j
+    return out
+
+
 def allows_two(count: SpeakerCount) -> bool:
     """Whether the count (exact or bounds) the caller gave admits two speakers."""
     lo, hi = count.bounds()
@@ -111,9 +145,10 @@ def allows_two(count: SpeakerCount) -> bool:
 
 
 def apply(out: DiarizeOutput, levels: np.ndarray | None, regions: list[tuple[float, float]],
-          count: SpeakerCount, min_turn_s: float) -> DiarizeOutput:
-    """``out`` with its turns taken from the channels when they carry one party each and the
-    count allows two speakers; else ``out`` unchanged."""
+          count: SpeakerCount, cfg: DiarizeSettings) -> DiarizeOutput:
+    """``out`` with its turns (and overlaps, where both sides speak at once, when
+    ``cfg.overlap``) taken from the channels when they carry one party each and the count
+    allows two speakers; else ``out`` unchanged."""
     if levels is None or len(levels) == 0 or not allows_two(count):
         return out
     if count.num is None and out.speakers > 2:  # more voices than sides (a speakerphone's room)
@@ -121,8 +156,10 @@ def apply(out: DiarizeOutput, levels: np.ndarray | None, regions: list[tuple[flo
     speaks = channel_activity(levels, regions)
     if speaks is None:
         return out
-    turns = channel_turns(levels, speaks, regions, min_turn_s)
+    turns = channel_turns(levels, speaks, regions, cfg.min_turn_s)
     if len({t.speaker for t in turns}) < 2:
         return out
+    overlaps = channel_overlaps(levels, speaks, turns) if cfg.overlap else []
     model = out.model.model_copy(update={"extra": {**(out.model.extra or {}), "speakers_by": "channel"}})
-    return out.model_copy(update={"turns": turns, "model": model, "speakers": len({t.speaker for t in turns})})
+    return out.model_copy(update={"turns": turns, "model": model, "speakers": len({t.speaker for t in turns}),
+                                  "overlaps": overlaps})

@@ -41,13 +41,13 @@ def recount(storage: Storage, jobs: JobStore, rec: JobRecord, cfg: DiarizeSettin
     if expected is not None and expected != latest:
         return {"error": "stale", "latest": latest, "message": f"the result is at version {latest}"}
     try:
-        regions, w = windows_store.load(storage, rec.id)
+        regions, w, seg = windows_store.load(storage, rec.id)
     except Exception as e:  # noqa: BLE001 - a job diarized before windows were kept, or expired
         return {"error": "no_windows", "latest": latest,
                 "message": f"job {rec.id} has no stored speaker embeddings ({type(e).__name__})"}
-    diarized: DiarizeOutput = label(regions, w, cfg, count)
+    diarized: DiarizeOutput = label(regions, w, cfg, count, seg=seg)
     if cfg.by_channel:
-        diarized = channels.apply(diarized, channels.load(storage, rec.id), regions, count, cfg.min_turn_s)
+        diarized = channels.apply(diarized, channels.load(storage, rec.id), regions, count, cfg)
     outputs = read_outputs(storage, rec)
     outputs[steps.DIARIZE.name] = [diarized]
     timings = jobs.timings(rec.id)

@@ -22,11 +22,15 @@ from workers.stt.audio import read_wav
 
 def describe() -> dict[str, object]:
     """The speaker encoder this worker runs, for heartbeats and /readyz (nothing is loaded)."""
+    from workers.diarize import segmentation
     from workers.diarize.embed import encoder_weights
 
-    encoder = runtime.settings().diarize.encoder
+    cfg = runtime.settings().diarize
+    encoder = cfg.encoder
     try:
         files = [encoder_weights(e).name for e in (("resemblyzer", "campplus") if encoder == "fused" else (encoder,))]
+        if cfg.overlap:
+            files.append(segmentation.weights_path().name)
         return {"model": "+".join(files), "ready": True}
     except Exception as e:  # noqa: BLE001 - reported in /readyz
         return {"ready": False, "message": str(e)}
@@ -48,11 +52,11 @@ def diarize(self: JobTask, job_id: str) -> str:
         store.part_progress(job_id, "diarize", f, "speakers")
 
     count = SpeakerCount(rec.num_speakers, rec.min_speakers, rec.max_speakers)
-    regions, windows = analyse(samples, s.diarize, progress)
-    windows_store.save(runtime.storage(), job_id, regions, windows)
-    out = label(regions, windows, s.diarize, count, time.perf_counter() - t0)
+    regions, windows, seg = analyse(samples, s.diarize, progress)
+    windows_store.save(runtime.storage(), job_id, regions, windows, seg)
+    out = label(regions, windows, s.diarize, count, time.perf_counter() - t0, seg)
     if s.diarize.by_channel:
-        out = channels.apply(out, channels.load(runtime.storage(), job_id), regions, count, s.diarize.min_turn_s)
+        out = channels.apply(out, channels.load(runtime.storage(), job_id), regions, count, s.diarize)
     key = objects.diarize_json(job_id)
     runtime.storage().put_bytes(key, out.model_dump_json().encode())
     store.part_progress(job_id, "diarize", 1.0, "speakers")
