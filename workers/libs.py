@@ -1,8 +1,11 @@
 """What the model steps share of their third-party libraries: a CPU ONNX Runtime session with
-our thread settings, and an installed package's version looked up once per process."""
+our thread settings, numpy's math libraries held to a thread count, and an installed package's
+version looked up once per process."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -20,6 +23,17 @@ def cpu_session(model: str | Path | bytes, threads: int = 1) -> Any:
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     return ort.InferenceSession(model if isinstance(model, bytes) else str(model), sess_options=opts,
                                 providers=["CPUExecutionProvider"])
+
+
+@contextmanager
+def math_threads(threads: int) -> Iterator[None]:
+    """numpy's and scipy's math libraries (BLAS, OpenMP) held to ``threads`` threads inside, as
+    the encoders are (threadpoolctl, which scikit-learn brings): left alone they take every
+    core for the clustering's matrix work."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        yield
 
 
 @lru_cache

@@ -17,18 +17,20 @@ from workers.diarize.cluster import CountSettings, SpeakerCount, cluster, cluste
 from workers.diarize.overlap import second_voice
 from workers.diarize.regions import speech_regions
 from workers.diarize.turns import make_turns
+from workers.libs import math_threads
 
 
 def analyse(samples: np.ndarray, cfg: DiarizeSettings, on_progress: Callable[[float], None] | None = None
             ) -> tuple[list[tuple[float, float]], embed.Windows, segmentation.Segmentation]:
     """Speech regions, embedding windows and the segmentation model's frames (none when
     ``cfg.overlap`` is off) of 16 kHz mono float32 audio."""
-    regions = speech_regions(samples)
-    windows = embed.plan_windows(regions, cfg.step_s)
-    w = embed.embed_windows(samples, windows, cfg.threads,
-                            (lambda f: on_progress(0.85 * f)) if on_progress else None, cfg.encoder)
-    seg = (segmentation.segment(samples, cfg.overlap_step_s, cfg.threads, regions) if cfg.overlap and regions
-           else segmentation.empty())
+    with math_threads(cfg.threads):
+        regions = speech_regions(samples)
+        windows = embed.plan_windows(regions, cfg.step_s)
+        w = embed.embed_windows(samples, windows, cfg.threads,
+                                (lambda f: on_progress(0.85 * f)) if on_progress else None, cfg.encoder)
+        seg = (segmentation.segment(samples, cfg.overlap_step_s, cfg.threads, regions)
+               if cfg.overlap and regions else segmentation.empty())
     return regions, w, seg
 
 
@@ -57,14 +59,15 @@ def label(regions: list[tuple[float, float]], w: embed.Windows, cfg: DiarizeSett
     with the segmentation's frames (``seg``), where a second voice overlaps them."""
     t0 = time.perf_counter()
     encoder = embed.encoder_of(w)
-    if encoder == "fused":  # the thresholds set apply to Resemblyzer's part; CAM++'s keeps its own
-        res, cam = embed.halves(w.embeddings)
-        own = DiarizeSettings(encoder="campplus", min_speaker_s=cfg.min_speaker_s)
-        labels = cluster_fused(res, cam, count, count_settings(cfg, "resemblyzer"), count_settings(own),
-                               cfg.max_cluster_windows, w.starts, w.ends)
-    else:
-        labels = cluster(w.embeddings, count, count_settings(cfg, encoder), cfg.max_cluster_windows,
-                         w.starts, w.ends)
+    with math_threads(cfg.threads):
+        if encoder == "fused":  # the thresholds set apply to Resemblyzer's part; CAM++'s keeps its own
+            res, cam = embed.halves(w.embeddings)
+            own = DiarizeSettings(encoder="campplus", min_speaker_s=cfg.min_speaker_s)
+            labels = cluster_fused(res, cam, count, count_settings(cfg, "resemblyzer"), count_settings(own),
+                                   cfg.max_cluster_windows, w.starts, w.ends)
+        else:
+            labels = cluster(w.embeddings, count, count_settings(cfg, encoder), cfg.max_cluster_windows,
+                             w.starts, w.ends)
     turns = make_turns(regions, w.starts, w.ends, labels, cfg.min_turn_s)
     overlaps = second_voice(seg, turns) if seg is not None and cfg.overlap else []
     model = embed.info(encoder)
