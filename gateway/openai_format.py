@@ -124,7 +124,7 @@ def verbose_json(result: dict[str, Any], granularities: Sequence[str], temperatu
     out["usage"] = _usage(result)
     out["job_id"] = result.get("job_id")
     out["speakers"] = result.get("speakers") or []
-    for key in ("events", "face_emotion_timeline"):
+    for key in ("overlaps", "events", "face_emotion_timeline"):
         if result.get(key):
             out[key] = result[key]
     return out

@@ -63,8 +63,11 @@ def apply(base: Result, body: ResultCorrection, version: int, at: str) -> Result
     speech: dict[str, float] = {}
     for seg in segments:
         speech[seg.speaker] = speech.get(seg.speaker, 0.0) + seg.end - seg.start
+    # Overlaps only between two speakers the corrected segments still have.
+    overlaps = [o for o in base.overlaps if len(set(o.speakers)) == len(o.speakers) and set(o.speakers) <= speech.keys()]
     return base.model_copy(update={
         "segments": segments,
+        "overlaps": overlaps,
         "speakers": [SpeakerInfo(id=k, total_speech_s=round(v, 3)) for k, v in speech.items()],
         "text": join_texts(s.text for s in segments),
         "version": version,

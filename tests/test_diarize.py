@@ -296,3 +296,20 @@ def test_a_correction_recomputes_the_speakers() -> None:
         {"start": 2.5, "end": 5.0, "text": "b", "speaker": "SPEAKER_01"}]})
     new = apply(base, body, 2, "t2")
     assert [(s.id, s.total_speech_s) for s in new.speakers] == [("SPEAKER_01", 4.5)]
+    assert new.overlaps == []
+
+
+def test_a_correction_keeps_only_overlaps_of_remaining_speakers() -> None:
+    from shared.revisions import apply
+    from shared.schemas import Overlap, Result, ResultCorrection, SpeakerInfo
+
+    base = Result(job_id="job_x", filename="a.wav", duration=6.0, language="en", text="a b", segments=[],
+                  speakers=[SpeakerInfo(id=f"SPEAKER_0{i}", total_speech_s=2.0) for i in range(3)],
+                  overlaps=[Overlap(start=1.0, end=1.5, speakers=["SPEAKER_00", "SPEAKER_01"]),
+                            Overlap(start=3.0, end=3.4, speakers=["SPEAKER_01", "SPEAKER_02"])],
+                  has_video=False, models={}, timings={}, created_at="t0", finished_at="t1")
+    body = ResultCorrection.model_validate({"segments": [
+        {"start": 0.0, "end": 2.0, "text": "a", "speaker": "SPEAKER_00"},
+        {"start": 2.5, "end": 5.0, "text": "b", "speaker": "SPEAKER_01"}]})
+    new = apply(base, body, 2, "t2")  # SPEAKER_02 is gone: its overlap goes with it
+    assert [o.speakers for o in new.overlaps] == [["SPEAKER_00", "SPEAKER_01"]]

@@ -104,6 +104,9 @@ def test_verbose_json_words_and_additions() -> None:
     assert s0["avg_logprob"] < 0 and s0["compression_ratio"] > 0 and s0["seek"] == 50
     assert s0["tags"][0]["tag"] == "[laughs]" and s0["emotion"] == "Happy" and s1["speaker"] == "Ben"
     assert "segments" not in fmt.verbose_json(result(), ["word"], 0.0)
+    assert "overlaps" not in out  # none in this result
+    both = {**result(), "overlaps": [{"start": 1.0, "end": 1.4, "speakers": ["SPEAKER_01", "SPEAKER_00"]}]}
+    assert fmt.verbose_json(both, [], 0.0)["overlaps"] == both["overlaps"]
     assert "words" not in fmt.verbose_json(result(), [], 0.0)
     assert fmt.verbose_json(result(), [], 0.0, task="translate")["language"] == "english"
     assert fmt.verbose_json(result(events=[{"label": "laughter"}]), [], 0.0)["events"]

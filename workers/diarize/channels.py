@@ -108,8 +108,8 @@ def channel_turns(levels: np.ndarray, speaks: np.ndarray, regions: list[tuple[fl
 
 
 def channel_overlaps(levels: np.ndarray, speaks: np.ndarray, turns: list[SpeakerTurn]) -> list[Overlap]:
-    """Where both channels speak for ``MIN_OVERLAP_S`` or more: an overlap, the louder side's
-    speaker (the turns' one there) first."""
+    """Where both channels speak for ``MIN_OVERLAP_S`` or more: overlaps, cut at the turns'
+    borders, the turn's speaker first."""
     name = {}
     for c in (0, 1):  # each channel's speaker: the turns' one where that side is the louder
         louder = levels[:, c] >= levels[:, 1 - c]
@@ -120,6 +120,7 @@ def channel_overlaps(levels: np.ndarray, speaks: np.ndarray, turns: list[Speaker
         name[c] = max(cover, key=lambda k: cover[k]) if cover else None
     if name[0] is None or name[1] is None or name[0] == name[1]:
         return []
+    names = {c: str(n) for c, n in name.items()}
     out: list[Overlap] = []
     both = [bool(a and b) for a, b in speaks.tolist()]
     i = 0
@@ -130,10 +131,12 @@ def channel_overlaps(levels: np.ndarray, speaks: np.ndarray, turns: list[Speaker
         j = i
         while j < len(both) and both[j]:
             j += 1
-        if (j - i) * FRAME_S >= MIN_OVERLAP_S - 1e-9:
-            first = 0 if levels[i:j, 0].mean() >= levels[i:j, 1].mean() else 1
-            out.append(Overlap(start=round(i * FRAME_S, 3), end=round(j * FRAME_S, 3),
-                               speakers=[str(name[first]), str(name[1 - first])]))
+        a, b = i * FRAME_S, j * FRAME_S
+        for t in turns:  # split at the turns' borders: each piece's first speaker is the turn's
+            lo, hi = max(a, t.start), min(b, t.end)
+            if hi - lo >= MIN_OVERLAP_S - 1e-9 and t.speaker in names.values():
+                other = names[1] if t.speaker == names[0] else names[0]
+                out.append(Overlap(start=round(lo, 3), end=round(hi, 3), speakers=[t.speaker, other]))
         i = j
     return out
 
@@ -160,6 +163,9 @@ def apply(out: DiarizeOutput, levels: np.ndarray | None, regions: list[tuple[flo
     if len({t.speaker for t in turns}) < 2:
         return out
     overlaps = channel_overlaps(levels, speaks, turns) if cfg.overlap else []
-    model = out.model.model_copy(update={"extra": {**(out.model.extra or {}), "speakers_by": "channel"}})
+    extra = {**(out.model.extra or {}), "speakers_by": "channel"}
+    if cfg.overlap:
+        extra["overlap"] = {"model": "channels", "min_s": MIN_OVERLAP_S}
+    model = out.model.model_copy(update={"extra": extra})
     return out.model_copy(update={"turns": turns, "model": model, "speakers": len({t.speaker for t in turns}),
                                   "overlaps": overlaps})

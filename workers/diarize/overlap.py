@@ -62,8 +62,15 @@ class _Turns:
 def _labels_at(times: np.ndarray, turns: Sequence[SpeakerTurn], names: list[str]) -> np.ndarray:
     """The turns' speaker (index into ``names``) at each time, -1 outside every turn."""
     out = np.full(len(times), -1, dtype=np.int64)
-    for t in turns:
-        out[(times >= t.start) & (times < t.end)] = names.index(t.speaker)
+    if not turns:
+        return out
+    ordered = sorted(turns, key=lambda t: t.start)
+    starts = np.array([t.start for t in ordered])
+    ends = np.array([t.end for t in ordered])
+    index = np.array([names.index(t.speaker) for t in ordered], dtype=np.int64)
+    k = np.searchsorted(starts, times, side="right") - 1  # the last turn starting at or before
+    inside = (k >= 0) & (times < ends[np.maximum(k, 0)])
+    out[inside] = index[k[inside]]
     return out
 
 

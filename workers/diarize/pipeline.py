@@ -75,7 +75,7 @@ def label(regions: list[tuple[float, float]], w: embed.Windows, cfg: DiarizeSett
     method = "agglomerative count" + (" (both encoders)" if encoder == "fused" else "") + ", agglomerative or spectral"
     model.extra = {"step_s": cfg.step_s, "window_s": embed.WINDOW_S, "clustering": method,
                    "num_speakers": count.num, "min_speakers": lo, "max_speakers": hi}
-    if seg is not None and len(seg):
+    if cfg.overlap and seg is not None and len(seg):
         model.extra["overlap"] = {"model": segmentation.info().model_id, "chunk_s": segmentation.CHUNK_S,
                                   "step_s": cfg.overlap_step_s}
     return DiarizeOutput(

@@ -26,6 +26,7 @@ once per process from the loaded weights), else torch.
 from __future__ import annotations
 
 import importlib.util
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +37,8 @@ import numpy as np
 from shared.errors import ModelUnavailable
 from shared.schemas import ModelInfo
 from workers.libs import cpu_session, version
+
+log = logging.getLogger("ethos.diarize")
 
 SR = 16000
 CHUNK_S = 10.0
@@ -224,6 +227,7 @@ def onnx_session(threads: int = 1) -> Any:
                               opset_version=17, dynamo=False)
             return cpu_session(path.read_bytes(), threads)
     except Exception:  # noqa: BLE001 - any exporter or runtime failure: torch runs the network
+        log.warning("segmentation: no ONNX Runtime session (torch runs the network)", exc_info=True)
         return None
 
 
