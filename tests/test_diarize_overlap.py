@@ -119,6 +119,10 @@ def test_a_voice_that_only_talks_over_others_is_found_by_elimination() -> None:
     out = second_voice(alone_a, _turns(("B", 0.0, 2.0), ("A", 10.0, 20.0)))
     assert [o.speakers for o in out] == [["A", "B"]]
     assert second_voice(seg, _turns(("B", 0.0, 2.0), ("A", 10.0, 16.1), ("B", 16.1, 20.0))) == []
+    # A free speaker heard only far away (over max_eliminate_s) is not taken.
+    far = _turns(("D", 0.0, 2.0), ("A", 10.0, 16.1), ("B", 16.1, 20.0), ("C", 90.0, 95.0))
+    assert [o.speakers for o in second_voice(seg, far)] == [["A", "D"]]
+    assert second_voice(seg, far, OverlapSettings(max_eliminate_s=5.0)) == []
     # When neither local speaker of the pair is the turns' speaker there, nothing is claimed.
     assert second_voice(seg, _turns(("C", 10.0, 16.1), ("B", 16.1, 20.0))) == []
 

@@ -45,6 +45,9 @@ class OverlapSettings:
     # chunk): the second voice is, of the speakers no local speaker of the chunk took, the one
     # whose turn is nearest in time (False: no second voice there).
     eliminate: bool = True
+    # ... only a speaker with a turn this close (seconds): in a long recording, a voice heard
+    # minutes away is no evidence for who talks over someone now.
+    max_eliminate_s: float = 60.0
 
 
 class _Turns:
@@ -123,7 +126,7 @@ def chunk_second(act: np.ndarray, primary: np.ndarray, n_speakers: int, cfg: Ove
         idx = pairs[guess]
         dist = np.stack([turns.distance(int(k), times[idx]) for k in free], axis=1)  # (frames, free)
         best = np.argmin(dist, axis=1)
-        ok = np.isfinite(dist[np.arange(len(idx)), best])
+        ok = dist[np.arange(len(idx)), best] <= cfg.max_eliminate_s  # inf (no turn) is never
         out[idx[ok]] = free[best[ok]]
     return out
 
