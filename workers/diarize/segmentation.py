@@ -26,7 +26,6 @@ once per process from the loaded weights), else torch.
 from __future__ import annotations
 
 import importlib.util
-import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -36,9 +35,7 @@ import numpy as np
 
 from shared.errors import ModelUnavailable
 from shared.schemas import ModelInfo
-from workers.libs import cpu_session, version
-
-log = logging.getLogger("ethos.diarize")
+from workers.libs import torch_to_session, version
 
 SR = 16000
 CHUNK_S = 10.0
@@ -188,9 +185,6 @@ def load_model(threads: int = 1) -> Any:
 def onnx_session(threads: int = 1) -> Any:
     """The network as an ONNX Runtime session (batch axis free), exported from the loaded
     weights once per process; None when onnxruntime is missing or the export fails."""
-    import tempfile
-    import warnings
-
     try:
         import onnxruntime  # noqa: F401 - only whether it is installed
         import torch
@@ -218,17 +212,8 @@ def onnx_session(threads: int = 1) -> Any:
                 x = F.leaky_relu(lin(x))
             return F.log_softmax(self.net.classifier(x), dim=-1)
 
-    try:
-        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), torch.inference_mode(False):
-            warnings.simplefilter("ignore")
-            path = Path(tmp) / "segmentation.onnx"
-            torch.onnx.export(Fixed().eval(), (torch.zeros(1, 1, CHUNK),), path, input_names=["wav"],
-                              output_names=["logp"], dynamic_axes={"wav": {0: "b"}, "logp": {0: "b"}},
-                              opset_version=17, dynamo=False)
-            return cpu_session(path.read_bytes(), threads)
-    except Exception:  # noqa: BLE001 - any exporter or runtime failure: torch runs the network
-        log.warning("segmentation: no ONNX Runtime session (torch runs the network)", exc_info=True)
-        return None
+    return torch_to_session(Fixed(), (torch.zeros(1, 1, CHUNK),), ["wav"], ["logp"],
+                            {"wav": {0: "b"}, "logp": {0: "b"}}, threads)
 
 
 def log_probs(chunks: np.ndarray, threads: int = 1, use_onnx: bool = True) -> np.ndarray:

@@ -32,7 +32,7 @@ import numpy as np
 
 from shared.errors import ModelUnavailable
 from shared.schemas import ModelInfo
-from workers.libs import cpu_session
+from workers.libs import torch_to_session
 
 SR = 16000
 DIM = 192
@@ -312,9 +312,6 @@ def onnx_frames(threads: int = 1) -> Any:
     loaded weights once per process (about 7 s, 27 MB in memory; free length): 1.7–2.5x
     faster than torch's eager CPU kernels on one thread, outputs within 1e-5. None when
     onnxruntime is not installed or the export fails (then torch runs it)."""
-    import tempfile
-    import warnings
-
     try:
         import onnxruntime  # noqa: F401 - only whether it is installed
         import torch
@@ -330,16 +327,8 @@ def onnx_frames(threads: int = 1) -> Any:
         def forward(self, feats: torch.Tensor) -> torch.Tensor:
             return self.net.frames(feats)
 
-    try:
-        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), torch.inference_mode(False):
-            warnings.simplefilter("ignore")
-            path = Path(tmp) / "campplus-frames.onnx"
-            torch.onnx.export(Frames().eval(), (torch.zeros(1, 200, N_MELS),), path, input_names=["feats"],
-                              output_names=["frames"], dynamic_axes={"feats": {1: "t"}, "frames": {2: "t2"}},
-                              opset_version=17, dynamo=False)
-            return cpu_session(path.read_bytes(), threads)
-    except Exception:  # noqa: BLE001 - any exporter or runtime failure: torch runs the network
-        return None
+    return torch_to_session(Frames(), (torch.zeros(1, 200, N_MELS),), ["feats"], ["frames"],
+                            {"feats": {1: "t"}, "frames": {2: "t2"}}, threads)
 
 
 def embed_windows_shared(samples: np.ndarray, windows: list[tuple[float, float]], threads: int = 1,
