@@ -35,6 +35,7 @@ from shared.schemas import DiarizeOutput, Overlap, SpeakerTurn
 from shared.settings import DiarizeSettings
 from shared.storage.base import Storage
 from workers.diarize.cluster import SpeakerCount
+from workers.diarize.overlap import OverlapSettings, labels_at
 from workers.diarize.turns import make_turns
 
 FRAME_S = 0.1  # workers.cpu.media.LEVEL_FRAME_S
@@ -44,7 +45,7 @@ ALIKE = 0.5
 BLEED_DB = 20.0
 MIN_OWN_S = 1.0
 LOUDER_DB = 3.0
-MIN_OVERLAP_S = 0.2  # as workers.diarize.overlap's
+MIN_OVERLAP_S = OverlapSettings.min_overlap_s
 MIN_LOUDER_S = 0.5
 
 
@@ -59,11 +60,12 @@ def load(storage: Storage, job_id: str) -> np.ndarray | None:
 
 def speech_frames(levels: np.ndarray, regions: list[tuple[float, float]]) -> np.ndarray:
     """Indices of the level frames whose centre lies in a speech region."""
+    if not regions:
+        return np.zeros(0, dtype=np.int64)
     centres = (np.arange(len(levels)) + 0.5) * FRAME_S
-    inside = np.zeros(len(levels), dtype=bool)
-    for a, b in regions:
-        inside |= (centres >= a) & (centres < b)
-    return np.flatnonzero(inside)
+    starts, ends = np.array(regions, dtype=np.float64).T  # sorted, apart (the VAD's)
+    k = np.searchsorted(starts, centres, side="right") - 1
+    return np.flatnonzero((k >= 0) & (centres < ends[np.maximum(k, 0)]))
 
 
 def channel_activity(levels: np.ndarray, regions: list[tuple[float, float]]) -> np.ndarray | None:
@@ -110,17 +112,18 @@ def channel_turns(levels: np.ndarray, speaks: np.ndarray, regions: list[tuple[fl
 def channel_overlaps(levels: np.ndarray, speaks: np.ndarray, turns: list[SpeakerTurn]) -> list[Overlap]:
     """Where both channels speak for ``MIN_OVERLAP_S`` or more: overlaps, cut at the turns'
     borders, the turn's speaker first."""
-    name = {}
-    for c in (0, 1):  # each channel's speaker: the turns' one where that side is the louder
-        louder = levels[:, c] >= levels[:, 1 - c]
-        at = np.flatnonzero(speaks[:, c] & louder) * FRAME_S + FRAME_S / 2
-        cover: dict[str, int] = {}
-        for t in turns:
-            cover[t.speaker] = cover.get(t.speaker, 0) + int(((at >= t.start) & (at < t.end)).sum())
-        name[c] = max(cover, key=lambda k: cover[k]) if cover else None
-    if name[0] is None or name[1] is None or name[0] == name[1]:
+    speakers = sorted({t.speaker for t in turns})
+    if not speakers:
         return []
-    names = {c: str(n) for c, n in name.items()}
+    held = labels_at((np.arange(len(levels)) + 0.5) * FRAME_S, turns, speakers)
+    names = {}
+    for c in (0, 1):  # each channel's speaker: the turns' one where that side is the louder
+        votes = held[speaks[:, c] & (levels[:, c] >= levels[:, 1 - c]) & (held >= 0)]
+        if not len(votes):
+            return []
+        names[c] = speakers[int(np.bincount(votes).argmax())]
+    if names[0] == names[1]:
+        return []
     out: list[Overlap] = []
     both = [bool(a and b) for a, b in speaks.tolist()]
     i = 0

@@ -62,7 +62,7 @@ class _Turns:
         return gap.min(axis=1) if gap.shape[1] else np.full(len(times), np.inf)
 
 
-def _labels_at(times: np.ndarray, turns: Sequence[SpeakerTurn], names: list[str]) -> np.ndarray:
+def labels_at(times: np.ndarray, turns: Sequence[SpeakerTurn], names: list[str]) -> np.ndarray:
     """The turns' speaker (index into ``names``) at each time, -1 outside every turn."""
     out = np.full(len(times), -1, dtype=np.int64)
     if not turns:
@@ -145,7 +145,7 @@ def second_voice(seg: Segmentation, turns: Sequence[SpeakerTurn], cfg: OverlapSe
     cover = np.zeros(n_grid, dtype=np.int32)
     for start, act in zip(seg.starts, activity(seg.classes), strict=True):
         times = frame_times(float(start))
-        extra = chunk_second(act, _labels_at(times, turns, names), len(names), cfg, times, by_speaker)
+        extra = chunk_second(act, labels_at(times, turns, names), len(names), cfg, times, by_speaker)
         # Each grid cell inside the chunk takes its nearest frame.
         c0, c1 = int(np.ceil(start / GRID_S)), min(n_grid, int(np.ceil((start + CHUNK_S) / GRID_S)))
         cells = np.arange(c0, c1)
@@ -156,7 +156,7 @@ def second_voice(seg: Segmentation, turns: Sequence[SpeakerTurn], cfg: OverlapSe
         votes[cells[hit], extra[frame[hit]]] += 1
     best = votes.argmax(axis=1)
     second = np.where((votes.max(axis=1) > 0) & (2 * votes.max(axis=1) >= cover), best, -1)
-    primary_grid = _labels_at((np.arange(n_grid) + 0.5) * GRID_S, turns, names)
+    primary_grid = labels_at((np.arange(n_grid) + 0.5) * GRID_S, turns, names)
     second[(primary_grid < 0) | (second == primary_grid)] = -1
     return _runs(second, primary_grid, names, cfg)
 
