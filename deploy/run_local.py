@@ -2,7 +2,7 @@
 
 Local-disk storage, a local Redis (started here if none answers), the gateway on port 8000,
 one Celery worker process group per queue (cpu, stt, fer, webhooks; diarize unless
-ETHOS_DIARIZE__ENABLED=false; diarize and fer nicer, ``celery.beside_nice``) and Celery beat (retention, the lost-job reaper). Ctrl-C stops
+ETHOS_DIARIZE__ENABLED=false) and Celery beat (retention, the lost-job reaper). Ctrl-C stops
 everything cleanly (workers and gateway first, Redis last).
 """
 
@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -56,22 +55,6 @@ def start_redis(url: str, data: Path) -> subprocess.Popen[bytes]:
     sys.exit("redis-server did not start")
 
 
-# Workers of the steps beside transcription: nicer (celery.beside_nice), so that the stt
-# worker keeps the cores it shares with them.
-BESIDE = ("worker-diarize", "worker-fer")
-
-
-def lower_priority(nicer: int) -> Callable[[], None] | None:
-    """A child's start-up hook that makes it ``nicer`` (None: nothing to do)."""
-    if nicer <= 0 or not hasattr(os, "nice"):
-        return None
-
-    def hook() -> None:
-        os.nice(nicer)
-
-    return hook
-
-
 def main() -> int:
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     s = get_settings()
@@ -94,8 +77,7 @@ def main() -> int:
         workers.append(("worker-diarize", ["-Q", "diarize", "-c", "1", "-n", "diarize@%h"]))
     for name, args in workers:
         cmd = [py, "-m", "workers", "worker", "--loglevel", "INFO", *args]
-        nicer = s.celery.beside_nice if name in BESIDE else 0
-        procs.append((name, subprocess.Popen(cmd, cwd=ROOT, env=env, preexec_fn=lower_priority(nicer))))
+        procs.append((name, subprocess.Popen(cmd, cwd=ROOT, env=env)))
     # Celery beat: retention and the lost-job reaper (workers/upkeep.py).
     (ROOT / "data").mkdir(exist_ok=True)
     procs.append(("beat", subprocess.Popen(

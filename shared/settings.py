@@ -316,11 +316,6 @@ class CelerySettings(BaseModel):
     # A task delivered this many times without finishing (its worker died each time: a poison
     # job) fails its job instead of being redelivered again.
     max_deliveries: int = Field(3, ge=1)
-    # ``make run`` starts the workers of the steps beside transcription (diarize, fer) this much
-    # nicer than the others: where they share the cores with the stt worker, the transcript
-    # keeps them and these steps take what it leaves idle (the engine's threads wait for each
-    # other, so one core shared halves its pace; README, "Performance"). 0: equal priority.
-    beside_nice: int = Field(19, ge=0, le=19)
 
 
 class GatewaySettings(BaseModel):
