@@ -106,7 +106,8 @@ def main() -> int:
         print(done.stderr[-3000:])
         return done.returncode
     r = json.loads((out / "report" / "report.json").read_text())
-    print(f"eval_offline: {args.manifest.relative_to(ROOT)} ({r['clips']} clips, {r['audio_s']:.1f} s of audio) "
+    name = args.manifest.relative_to(ROOT) if args.manifest.is_relative_to(ROOT) else args.manifest
+    print(f"eval_offline: {name} ({r['clips']} clips, {r['audio_s']:.1f} s of audio) "
           f"through a local stack, engine {', '.join(r['engines'])}, {os.cpu_count()} cores")
     print(f"  WER {r['wer']:.2%}  CER {r['cer']:.2%}  tag F1 (micro) {r['tags']['micro']['f1']:.2%}  "
           f"failed {r['failed']}")
@@ -121,7 +122,7 @@ def main() -> int:
                   f"CER {row['cer']:.1%}, WER {row['wer']:.1%}, {row['rtfx']:.1f}x real time")
     rtfx = [c["duration_s"] / c["stt_s"] for c in r["per_clip"] if c["stt_s"]]
     print(f"  STT real-time factor {r['rtf']} ({r['rtfx']}x real time over the set; per clip "
-          f"{min(rtfx):.1f}x to {max(rtfx):.1f}x)")
+          f"{min(rtfx):.1f}x to {max(rtfx):.1f}x); jobs' wall time {sum(c['wall_s'] or 0 for c in r['per_clip']):.1f} s")
     print(f"  report: {out / 'report' / 'report.md'}; load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     return 0
 

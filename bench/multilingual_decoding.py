@@ -7,6 +7,7 @@ and the speed of the run (same process, same clips, one option after another).
     .venv/bin/python bench/multilingual_decoding.py                   # beam 5 (the default), patience 2, greedy, one by one
     .venv/bin/python bench/multilingual_decoding.py --compute-type float32 --variants default
     .venv/bin/python bench/multilingual_decoding.py --variants default,detect30,default,detect30
+    .venv/bin/python bench/multilingual_decoding.py --variants default --languages ja --prompt ja=TEXT
 """
 
 from __future__ import annotations
@@ -94,11 +95,20 @@ def main() -> None:
     ap.add_argument("--vad", action="store_true",
                     help="each clip through our VAD and the recording-language rule, as the stt worker runs it")
     ap.add_argument("--pad", default="", help="with --vad: comma-separated VAD pad_s values to compare")
+    ap.add_argument("--languages", default="", help="comma-separated: only these languages' clips")
+    ap.add_argument("--prompt", action="append", default=[], metavar="LANG=TEXT",
+                    help="decode LANG's segments after TEXT (stt.whisper.language_prompts; TEXT empty: none)")
     args = ap.parse_args()
     rows = [json.loads(line) for line in (SET / "manifest.jsonl").read_text().splitlines()]
+    if args.languages:
+        rows = [r for r in rows if r["language"] in args.languages.split(",")]
     audio = {r["id"]: load(SET / r["audio"]) for r in rows}
     engine = FasterWhisperEngine(SttSettings(engine="fasterwhisper", whisper={
         "cpu_threads": args.threads, "compute_type": args.compute_type}), "base", 5)
+    for item in args.prompt:
+        lang, _, text = item.partition("=")
+        engine.cfg.whisper.language_prompts[lang] = text
+    print("prompts:", {k: v for k, v in engine.cfg.whisper.language_prompts.items() if v})
     engine.load()
     engine.model.model = gen = _Generate(engine.model.model)
     setups: dict[str, tuple[int, int, dict[str, Any]]] = {"default": (5, 4, {}), "patience2": (5, 4, {"patience": 2.0}), "greedy": (1, 4, {}),

@@ -151,7 +151,7 @@ def run(args: argparse.Namespace, tmp: Path, media: Path) -> int:
     audio = dict.fromkeys(variants, 0.0)
     spent = dict.fromkeys(variants, 0.0)
     errors: dict[str, list[ErrorRates]] = {v: [] for v in variants}
-    print(f"stt_phases: {args.manifest.relative_to(ROOT)}, language {args.language}, {os.cpu_count()} cores, "
+    print(f"stt_phases: {args.manifest.relative_to(ROOT) if args.manifest.is_relative_to(ROOT) else args.manifest}, language {args.language}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.2f}")
     for r in range(args.rounds):
         for c in clips:
