@@ -23,7 +23,13 @@ from shared.settings import SttSettings
 from workers.stt.audio import read_wav
 from workers.stt.engines import get_engine, packaged
 from workers.stt.engines.fasterwhisper import FasterWhisperEngine
-from workers.stt.engines.whisper_batch import batch_prior, choose, vote_shares, window_frames
+from workers.stt.engines.whisper_batch import (
+    batch_prior,
+    choose,
+    vote_shares,
+    window_frames,
+    writes_speech,
+)
 from workers.stt.engines.whisper_pair import WhisperPair
 from workers.stt.transcribe import recording_language
 
@@ -132,6 +138,14 @@ def test_a_confident_segment_keeps_its_language_an_unsure_one_takes_the_recordin
     assert [k for k, _ in shares] == ["es", "el"] and shares[0][1] == pytest.approx(1.32 / 2.46)
 
 
+def test_a_text_of_no_letters_or_a_loop_does_not_write_speech() -> None:
+    assert writes_speech("Un homenaje a que abre era más que necesario.")
+    assert writes_speech("桥下垂直净空15米。") and writes_speech("그는 이리저리 피하면서")
+    assert not writes_speech("1-0-0-0-0-0-0-0-0-0")  # digits and marks only
+    assert not writes_speech("")
+    assert not writes_speech("thank you " * 20)  # a loop: compresses past 2.4
+
+
 def test_recording_language_is_the_one_spoken_longest() -> None:
     from workers.stt.transcribe import make_segment
 
@@ -194,7 +208,9 @@ def test_one_batch_two_languages_each_detected_and_timed(base: FasterWhisperEngi
 
 def test_an_unsure_recording_is_settled_by_decoding(base: FasterWhisperEngine, tmp_path: Path) -> None:
     """Real Spanish speech (the set's es_cheetah, 0.67-3.43 s as our VAD cuts it) that the
-    detector calls Greek at 0.38 (Spanish third, 0.14): decoding the top three settles Spanish."""
+    detector calls Greek at about 0.4 (Spanish third, 0.08-0.14 by machine): decoding the top
+    three settles Spanish. On some CPUs the Hindi candidate decodes greedily to a loop of
+    "1-0-0-0…", likely token by token: it must not win (``writes_speech``)."""
     wav = tmp_path / "es.wav"
     media.run(["ffmpeg", "-v", "error", "-y", "-i", str(SET / "es_cheetah.flac"), "-ss", "0.668", "-to", "3.428",
                "-ac", "1", "-ar", "16000", str(wav)])
