@@ -97,7 +97,7 @@ def main() -> None:
     ap.add_argument("--pad", default="", help="with --vad: comma-separated VAD pad_s values to compare")
     ap.add_argument("--languages", default="", help="comma-separated: only these languages' clips")
     ap.add_argument("--prompt", action="append", default=[], metavar="LANG=TEXT",
-                    help="decode LANG's segments after TEXT (stt.whisper.language_prompts; TEXT empty: none)")
+                    help="decode LANG's segments after TEXT (stt.whisper.language_prompts; TEXT empty: no prompt)")
     args = ap.parse_args()
     rows = [json.loads(line) for line in (SET / "manifest.jsonl").read_text().splitlines()]
     if args.languages:
@@ -107,7 +107,10 @@ def main() -> None:
         "cpu_threads": args.threads, "compute_type": args.compute_type}), "base", 5)
     for item in args.prompt:
         lang, _, text = item.partition("=")
-        engine.cfg.whisper.language_prompts[lang] = text
+        if text:
+            engine.cfg.whisper.language_prompts[lang] = text
+        else:
+            engine.cfg.whisper.language_prompts.pop(lang, None)
     print("prompts:", {k: v for k, v in engine.cfg.whisper.language_prompts.items() if v})
     engine.load()
     engine.model.model = gen = _Generate(engine.model.model)

@@ -25,6 +25,7 @@ from workers.stt.engines import get_engine, packaged
 from workers.stt.engines.fasterwhisper import FasterWhisperEngine
 from workers.stt.engines.whisper_batch import (
     batch_prior,
+    best_decoded,
     choose,
     vote_shares,
     window_frames,
@@ -209,8 +210,8 @@ def test_one_batch_two_languages_each_detected_and_timed(base: FasterWhisperEngi
 def test_an_unsure_recording_is_settled_by_decoding(base: FasterWhisperEngine, tmp_path: Path) -> None:
     """Real Spanish speech (the set's es_cheetah, 0.67-3.43 s as our VAD cuts it) that the
     detector calls Greek at about 0.4 (Spanish third, 0.08-0.14 by machine): decoding the top
-    three settles Spanish. On some CPUs the Hindi candidate decodes greedily to a loop of
-    "1-0-0-0…", likely token by token: it must not win (``writes_speech``)."""
+    three settles Spanish. On some CPUs the Hindi candidate decodes to "1-0-0-0…", likelier
+    token by token than the Spanish text: it must not win (``writes_speech``)."""
     wav = tmp_path / "es.wav"
     media.run(["ffmpeg", "-v", "error", "-y", "-i", str(SET / "es_cheetah.flac"), "-ss", "0.668", "-to", "3.428",
                "-ac", "1", "-ar", "16000", str(wav)])
@@ -220,6 +221,53 @@ def test_an_unsure_recording_is_settled_by_decoding(base: FasterWhisperEngine, t
     out = base.transcribe([clip], "auto")[0]
     assert out.language == "es" and out.language_probability is not None and out.language_probability < 0.5
     assert cer(REFS["es_cheetah"]["reference"], out.text, "es") <= 0.35
+
+
+class _Decoded:
+    """A CTranslate2 generation result: token ids and a mean log-probability."""
+
+    def __init__(self, ids: list[int], score: float) -> None:
+        self.sequences_ids, self.scores = [ids], [score]
+
+
+class _Decoder:
+    """Stands in for CTranslate2's Whisper ``generate``: per language (read off the prompt's
+    language token) the texts and scores given, one per segment; records the beam widths."""
+
+    def __init__(self, tokenizer: object, outputs: dict[str, list[tuple[str, float]]]) -> None:
+        self.tokenizer, self.outputs = tokenizer, outputs
+        self.beams: list[int] = []
+
+    def generate(self, enc: object, prompts: list[list[int]], beam_size: int, **_: object) -> list[_Decoded]:
+        self.beams.append(beam_size)
+        tokens = [self.tokenizer.id_to_token(t) for t in prompts[0]]  # type: ignore[attr-defined]
+        lang = next(t[2:-2] for t in tokens if t[2:-2] in self.outputs)
+        return [_Decoded(self.tokenizer.encode(text, add_special_tokens=False).ids, score)  # type: ignore[attr-defined]
+                for text, score in self.outputs[lang]]
+
+
+def _settled(base: FasterWhisperEngine, seconds: list[float], outputs: dict[str, list[tuple[str, float]]],
+             beam: int = 5) -> tuple[str, list[int]]:
+    from types import SimpleNamespace
+
+    decoder = _Decoder(base.model.hf_tokenizer, outputs)
+    model = SimpleNamespace(hf_tokenizer=base.model.hf_tokenizer, get_prompt=base.model.get_prompt,
+                            max_length=base.model.max_length, model=decoder)
+    return best_decoded(model, None, seconds, list(outputs), beam), decoder.beams
+
+
+def test_the_likeliest_written_candidate_settles_the_language(base: FasterWhisperEngine) -> None:
+    es = ("Un homenaje a que abre era más que necesario.", -0.77)
+    el = ("Ονο μενάχια γαμβρή, ελαμάς και νεσαισσαλίου.", -0.84)
+    loop_hi = ("1-0-0-0-0-0-0-0-0-0", -0.20)  # likelier token by token, but no letters
+    assert _settled(base, [2.8], {"el": [el], "hi": [loop_hi], "es": [es]}) == ("es", [5, 5, 5])
+    assert _settled(base, [2.8], {"el": [el], "es": [(es[0], -0.9)]}, beam=1) == ("el", [1, 1])
+    # nobody writes it: the score alone decides
+    assert _settled(base, [2.8], {"el": [("", -0.5)], "hi": [loop_hi]})[0] == "hi"
+    # over several segments, the seconds a candidate cannot write count: 1 s unwritten beats 4 s
+    two = {"de": [("Guten Morgen zusammen.", -0.3), ("2024", -0.1)],
+           "nl": [("1-1-1-1", -0.2), ("Twee duizend vier en twintig.", -0.6)]}
+    assert _settled(base, [4.0, 1.0], two)[0] == "de"
 
 
 def _features(engine: FasterWhisperEngine, clip: np.ndarray) -> np.ndarray:

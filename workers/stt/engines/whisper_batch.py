@@ -20,7 +20,7 @@ short, ambiguous "okay" does not flip the language. Segments are then decoded to
 or beam, no timestamps), grouped by language (one tokenizer per group), and words are timed
 by cross-attention alignment, as faster-whisper's ``BatchedInferencePipeline`` does over its
 own chunks. When a recording's first batch has an unsure segment and no language above
-``min_probability`` in its duration-weighted vote, the vote's top three are each decoded as the job would decode them and the likeliest text's
+``min_probability`` in its duration-weighted vote, the vote's top three are each decoded alike (the job's beam width) and the likeliest text's
 language becomes the prior (``best_decoded``; a text with no letters or a loop does not count). A segment whose text looks like a decoding loop (compression ratio > 2.4) or that
 is improbable (average log-probability < -1) is decoded again alone with faster-whisper's
 temperature fallback.
@@ -98,14 +98,13 @@ def writes_speech(text: str) -> bool:
     return any(ch.isalpha() for ch in text) and get_compression_ratio(text) <= MAX_COMPRESSION
 
 
-def best_decoded(model: Any, enc: Any, seconds: list[float], candidates: list[str],
-                 beams: dict[str, int] | None = None) -> str:
-    """Of the candidate languages, the one whose transcript of the batch, decoded as the job
-    will decode it (``beams``: a beam width per language, greedy otherwise), is likeliest
-    (duration-weighted mean log-probability per token): a language the detector is unsure of
-    is settled by how well the decoder can write the speech in it. Speech a candidate cannot
-    write (no letters, or a loop: ``writes_speech``) counts against it before any score, so a
-    degenerate "1-0-0-0…", likely token by token, does not win."""
+def best_decoded(model: Any, enc: Any, seconds: list[float], candidates: list[str], beam_size: int = 1) -> str:
+    """Of the candidate languages, the one whose transcript of the batch (every candidate
+    decoded alike: ``beam_size``, no prompt) is likeliest (duration-weighted mean log-probability
+    per token): a language the detector is unsure of is settled by how well the decoder can
+    write the speech in it. Speech a candidate cannot write (no letters, or a loop:
+    ``writes_speech``) counts against it before any score, so a degenerate "1-0-0-0…", likely
+    token by token, does not win."""
     from faster_whisper.tokenizer import Tokenizer
 
     ranks: dict[str, tuple[float, float]] = {}
@@ -113,7 +112,7 @@ def best_decoded(model: Any, enc: Any, seconds: list[float], candidates: list[st
     for lang in candidates:
         tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language=lang)
         prompt = list(model.get_prompt(tokenizer, [], without_timestamps=True))
-        results = model.model.generate(enc, [prompt for _ in seconds], beam_size=(beams or {}).get(lang, 1),
+        results = model.model.generate(enc, [prompt for _ in seconds], beam_size=beam_size,
                                        max_length=model.max_length, return_scores=True)
         unwritten = sum(s for r, s in zip(results, seconds, strict=True)
                         if not writes_speech(tokenizer.decode([t for t in r.sequences_ids[0] if t < tokenizer.eot])))
@@ -163,9 +162,7 @@ def decode_batch(model: Any, clips: list[np.ndarray], language: str | None, task
         guess = prior or shares[0][0]
         if prior is None and shares[0][1] < min_probability and any(d[0][1] < min_probability for d in detections):
             # the recording so far is unsure: ask the decoder
-            candidates = [k for k, _ in shares[:CANDIDATES]]
-            guess = best_decoded(model, enc, seconds, candidates,
-                                 {k: (beams or {}).get(k, beam_size) for k in candidates})
+            guess = best_decoded(model, enc, seconds, [k for k, _ in shares[:CANDIDATES]], beam_size)
         picks = [choose(d, guess, min_probability) for d in detections]
     else:
         picks = [Pick(language or "en", None)] * len(clips)
