@@ -111,7 +111,7 @@ def main() -> None:
             engine.cfg.whisper.language_prompts[lang] = text
         else:
             engine.cfg.whisper.language_prompts.pop(lang, None)
-    print("prompts:", {k: v for k, v in engine.cfg.whisper.language_prompts.items() if v})
+    print("prompts:", engine.cfg.whisper.language_prompts)
     engine.load()
     engine.model.model = gen = _Generate(engine.model.model)
     setups: dict[str, tuple[int, int, dict[str, Any]]] = {"default": (5, 4, {}), "patience2": (5, 4, {"patience": 2.0}), "greedy": (1, 4, {}),

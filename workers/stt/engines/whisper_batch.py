@@ -90,12 +90,17 @@ def batch_prior(detections: list[list[tuple[str, float]]], seconds: list[float])
     return vote_shares(detections, seconds)[0][0]
 
 
-def writes_speech(text: str) -> bool:
-    """A decoded text that could be the speech written down: some letters (not only digits and
-    marks, as in "1-0-0-0") and no loop (compression ratio at most ``MAX_COMPRESSION``)."""
+def loops(text: str) -> bool:
+    """Whisper's sign of a decoding loop: the text compresses past ``MAX_COMPRESSION``."""
     from faster_whisper.transcribe import get_compression_ratio
 
-    return any(ch.isalpha() for ch in text) and get_compression_ratio(text) <= MAX_COMPRESSION
+    return bool(text) and get_compression_ratio(text) > MAX_COMPRESSION
+
+
+def writes_speech(text: str) -> bool:
+    """A decoded text that could be the speech written down: some letters (not only digits and
+    marks, as in "1-0-0-0") and no loop (``loops``)."""
+    return any(ch.isalpha() for ch in text) and not loops(text)
 
 
 def best_decoded(model: Any, enc: Any, seconds: list[float], candidates: list[str], beam_size: int = 1) -> str:
@@ -190,7 +195,7 @@ def decode_batch(model: Any, clips: list[np.ndarray], language: str | None, task
 def _decode_group(model: Any, feats: np.ndarray, enc: Any, seconds: list[float], lang: str, task: str,
                   beam_size: int, prompt_text: str | None = None) -> list[Transcript | None]:
     from faster_whisper.tokenizer import Tokenizer
-    from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+    from faster_whisper.transcribe import get_suppressed_tokens
 
     tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task=task, language=lang)
     previous = tokenizer.encode(" " + prompt_text.strip()) if prompt_text else []
@@ -210,7 +215,7 @@ def _decode_group(model: Any, feats: np.ndarray, enc: Any, seconds: list[float],
         if r.no_speech_prob > NO_SPEECH and avg_logprob < MIN_LOGPROB:
             texts[i] = Transcript(text="")  # silence: Whisper's own rule
             continue
-        if (text and get_compression_ratio(text) > MAX_COMPRESSION) or avg_logprob < MIN_LOGPROB:
+        if loops(text) or avg_logprob < MIN_LOGPROB:
             continue  # left None: decoded again alone
         texts[i] = Transcript(text=text)
         rows.append([{"tokens": tokens, "start": 0.0, "end": seconds[i], "seek": 0}])
