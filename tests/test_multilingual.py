@@ -305,10 +305,19 @@ def test_english_is_greedy_and_a_short_window_keeps_the_words(jfk: Path, tmp_pat
     short, full = outs[10.0], outs[30.0]
     said = "and so my fellow americans ask not what your country can do for you ask what you can do for your country"
     assert normalise(short.text) == normalise(full.text) == said, (short.text, full.text)
-    assert [w.word for w in short.words] == [w.word for w in full.words]
+    # The same words as scored (punctuation may differ with the CPU's int8 path: on one VM the
+    # short window wrote "Americans" where 30 s wrote "Americans,").
+    assert [normalise(w.word) for w in short.words] == [normalise(w.word) for w in full.words]
     assert all(0 <= w.start <= w.end <= len(clip) / 16000 for w in short.words)
-    # The two windows time the words alike (cross-attention over the same audio frames).
-    assert max(abs(a.start - b.start) for a, b in zip(short.words, full.words, strict=True)) < 0.5
+    # The two windows time the words alike (cross-attention over the same audio frames): every
+    # word ends within half a second of the other's end, and starts so too unless the word
+    # before it is written otherwise: a pause after "Americans," belongs to its comma, after
+    # "Americans" to the next word's start (2.08 s against 2.76 s on a VM whose CPU wrote no comma there).
+    pairs = list(zip(short.words, full.words, strict=True))
+    assert max(abs(a.end - b.end) for a, b in pairs) < 0.5
+    assert max(abs(a.start - b.start) for (a, b), (pa, pb) in zip(pairs[1:], pairs, strict=False)
+               if pa.word == pb.word) < 0.5
+    assert abs(pairs[0][0].start - pairs[0][1].start) < 0.5
     # Other languages keep Whisper's 30-s window (short ones cost words on short clips there).
     assert pair.multi is not None and pair.multi.window_min_s("de") == pair.multi.window_min_s(None) == 30.0
     # With detection the short window serves English segments (the default pair: 10 s), never
