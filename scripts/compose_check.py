@@ -9,7 +9,8 @@
    the services start), every container healthy, ``/readyz`` ready.
 4. jfk.flac and yongen.mp4 through the published gateway port: segments with text, a face
    timeline. ``--scale fer-worker=2``: both FER containers take chunks of one video.
-5. The stt container killed (SIGKILL) while a job is being analysed: the job succeeds after
+5. The stt container killed (SIGKILL) while a job is being analysed (the German FLEURS clips of
+   the multilingual set joined, about 3 minutes of speech, so the kill lands mid-transcript): the job succeeds after
    the container restarts (its unacked task comes back after the visibility timeout).
 6. Metrics (gateway and a worker) and JSON logs with the job id; then ``down -v``.
 Prints the time of each step.
@@ -290,9 +291,17 @@ def check(stack: Stack, media: Path, talking: Path, timings: dict[str, float]) -
 
     t = time.monotonic()
     stt = stack.containers("stt-worker-cpu")[0]
-    job_id = submit(stack.url, media / "jfk.flac")
+    # A recording long enough to be caught mid-transcript: jfk.flac's stt step lasts half a
+    # second on a fast CPU and was over before a poll saw it.
+    job_id = submit(stack.url, talking.with_name("long_speech.flac"))  # made beside talking.mp4 by main()
     with client(stack.url) as c:
-        wait(lambda: c.get(f"/v1/jobs/{job_id}").json()["stage"] == "analyzing", 60, "the stt stage", every=0.05)
+        def analysing() -> dict[str, Any] | None:
+            j = c.get(f"/v1/jobs/{job_id}").json()
+            return j if j.get("stage") == "analyzing" or j["status"] in ("succeeded", "failed", "canceled") else None
+
+        caught = wait(analysing, 60, "the stt stage", every=0.05)
+    if caught.get("stage") != "analyzing":
+        raise CheckFailed(f"the job to kill the stt worker under ended {caught['status']} before its stt stage was seen")
     run(["docker", "kill", stt["id"]])
     redis_id = stack.containers("redis")[0]["id"]
     # Celery's Redis transport keeps delivered, unacknowledged messages in the hash "unacked".
@@ -346,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
     talking = Path(tempfile.mkdtemp(prefix="ethos-check-")) / "talking.mp4"
     run(["ffmpeg", "-v", "error", "-y", "-i", str(media / "yongen.mp4"), "-i", str(media / "jfk.flac"),
          "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-shortest", str(talking)])
+    long_speech = talking.with_name("long_speech.flac")
+    fleurs = sorted((ROOT / "evaluation" / "sets" / "multilingual").glob("de_fleurs_*.ogg"))
+    run(["ffmpeg", "-v", "error", "-y", *[x for f in fleurs for x in ("-i", str(f))], "-filter_complex",
+         "".join(f"[{i}:a]" for i in range(len(fleurs))) + f"concat=n={len(fleurs)}:v=0:a=1", str(long_speech)])
     timings: dict[str, float] = {}
     if not a.no_build:
         t = time.monotonic()
