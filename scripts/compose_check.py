@@ -196,6 +196,9 @@ def create_key(stack: Stack) -> None:
     HEADERS["Authorization"] = f"Bearer {m.group(0)}"
 
 
+ENDED = ("succeeded", "failed", "canceled")  # a job's final statuses
+
+
 def submit(url: str, path: Path) -> str:
     with client(url) as c, open(path, "rb") as fh:
         r = c.post("/v1/jobs", files={"file": (path.name, fh)})
@@ -208,7 +211,7 @@ def finish(url: str, job_id: str, timeout: float) -> dict[str, Any]:
     with client(url) as c:
         def done() -> dict[str, Any] | None:
             j = c.get(f"/v1/jobs/{job_id}").json()
-            return j if j["status"] in ("succeeded", "failed", "canceled") else None
+            return j if j["status"] in ENDED else None
 
         job = wait(done, timeout, f"job {job_id}", every=0.5)
         if job["status"] != "succeeded":
@@ -235,7 +238,7 @@ def worker_metrics(container: str) -> str:
 # --------------------------------------------------------------------------- the check
 
 
-def check(stack: Stack, media: Path, talking: Path, timings: dict[str, float]) -> None:
+def check(stack: Stack, media: Path, talking: Path, long_speech: Path, timings: dict[str, float]) -> None:
     t = time.monotonic()
     stack.compose("up", "-d", "--no-build", timeout=300)
     wait(lambda: stack.healthy(SERVICES), 240, "every container healthy", every=2)
@@ -293,11 +296,11 @@ def check(stack: Stack, media: Path, talking: Path, timings: dict[str, float]) -
     stt = stack.containers("stt-worker-cpu")[0]
     # A recording long enough to be caught mid-transcript: jfk.flac's stt step lasts half a
     # second on a fast CPU and was over before a poll saw it.
-    job_id = submit(stack.url, talking.with_name("long_speech.flac"))  # made beside talking.mp4 by main()
+    job_id = submit(stack.url, long_speech)
     with client(stack.url) as c:
         def analysing() -> dict[str, Any] | None:
             j = c.get(f"/v1/jobs/{job_id}").json()
-            return j if j.get("stage") == "analyzing" or j["status"] in ("succeeded", "failed", "canceled") else None
+            return j if j.get("stage") == "analyzing" or j["status"] in ENDED else None
 
         caught = wait(analysing, 60, "the stt stage", every=0.05)
     if caught.get("stage") != "analyzing":
@@ -369,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(f"ethoscheck{os.getpid()}")
     ok = False
     try:
-        check(stack, media, talking, timings)
+        check(stack, media, talking, long_speech, timings)
         ok = True
     except (CheckFailed, subprocess.TimeoutExpired) as e:
         say(f"FAILED: {e}")
